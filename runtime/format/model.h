@@ -1,0 +1,79 @@
+// Model: a verified, immutable edgemtl model file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "runtime/core/result.h"
+#include "runtime/core/span.h"
+
+namespace edgemtl {
+
+namespace schema {
+struct Model;
+}
+
+enum class Side : uint8_t { kUser = 0, kItem = 1 };
+enum class FeatureKind : uint8_t { kId = 0, kIdList = 1, kDense = 2 };
+enum class TaskKind : uint8_t { kProbability = 0, kValue = 1 };
+
+/// One input feature. Strings point into the model and live as long as it.
+struct FeatureInfo {
+  const char* name;
+  Side side;
+  FeatureKind kind;
+  int64_t width;       ///< values per row: 1 for kId, L for kIdList, d for kDense
+  int64_t padding_id;  ///< kIdList only
+  int64_t table_size;  ///< ids only: valid ids are [0, table_size)
+};
+
+/// One output task.
+struct TaskInfo {
+  const char* name;
+  TaskKind kind;
+};
+
+/// A loaded model file. Load verifies the FlatBuffer and then every index,
+/// shape, offset, dtype and operator arity, so that a Session never reads out
+/// of bounds. Immutable after load: share one Model between any number of
+/// threads and Sessions; it must outlive them all.
+class Model {
+ public:
+  /// Memory-maps the file at `path` (read-only). Weights are used in place.
+  static Result<std::unique_ptr<Model>> load_file(const char* path);
+  /// Uses `data` in place: the caller keeps it alive and unchanged for the
+  /// Model's lifetime. `data` must be 64-byte aligned (weights are used in place).
+  static Result<std::unique_ptr<Model>> load_buffer(const void* data, size_t size);
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  size_t num_features() const;
+  FeatureInfo feature(size_t index) const;
+  /// Index of the feature named `name`, or -1.
+  int find_feature(const char* name) const;
+  size_t num_tasks() const;
+  TaskInfo task(size_t index) const;
+  /// Index of the task named `name`, or -1.
+  int find_task(const char* name) const;
+
+  /// The verified FlatBuffer root; valid for the Model's lifetime.
+  const schema::Model* root() const { return root_; }
+  /// Start of the file bytes (for constant buffers' absolute offsets).
+  const uint8_t* bytes() const { return bytes_; }
+  size_t size() const { return size_; }
+
+ private:
+  Model() = default;
+  static Result<std::unique_ptr<Model>> adopt(const uint8_t* bytes, size_t size, void* mapping, size_t mapping_size);
+
+  const uint8_t* bytes_ = nullptr;
+  size_t size_ = 0;
+  void* mapping_ = nullptr;  // owned mmap, or null for caller buffers
+  size_t mapping_size_ = 0;
+  const schema::Model* root_ = nullptr;
+};
+
+}  // namespace edgemtl

@@ -1,0 +1,73 @@
+#include "tests/fixture_util.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace edgemtl::test {
+
+std::string fixtures_dir() { return EDGEMTL_SOURCE_DIR "/tests/fixtures"; }
+
+std::string scratch_dir() {
+  std::string dir = EDGEMTL_BINARY_DIR "/tests/scratch";
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> fixture_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(fixtures_dir())) {
+    if (entry.is_directory() && std::filesystem::exists(entry.path() / "model.onnx"))
+      names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+  std::vector<nlohmann::json> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    lines.push_back(nlohmann::json::parse(line));
+  }
+  return lines;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+  return nlohmann::json::parse(in);
+}
+
+int run_converter(const std::string& args, std::string* log) {
+  std::string log_path = scratch_dir() + "/convert.log";
+  std::string command = std::string(EDGEMTL_CONVERT) + " " + args + " > " + log_path + " 2>&1";
+  int status = std::system(command.c_str());
+  if (log != nullptr) {
+    std::ifstream in(log_path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    *log = buffer.str();
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace edgemtl::test

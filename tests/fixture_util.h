@@ -1,0 +1,34 @@
+// Helpers shared by the end-to-end tests: fixture files, running the
+// converter binary, and reading JSONL.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace edgemtl::test {
+
+/// Folder of the committed PyTorch fixtures (tests/fixtures).
+std::string fixtures_dir();
+/// A scratch folder in the build tree for converted models.
+std::string scratch_dir();
+/// Names of the fixture folders that hold a model.onnx, sorted.
+std::vector<std::string> fixture_names();
+/// Parses every non-empty line of a JSONL file (fails the test on error).
+std::vector<nlohmann::json> read_jsonl(const std::string& path);
+/// Reads a whole JSON file.
+nlohmann::json read_json(const std::string& path);
+/// Runs edgemtl-convert with `args`; returns its exit code, stderr in `log`.
+int run_converter(const std::string& args, std::string* log);
+/// Whole file as bytes.
+std::vector<char> read_file(const std::string& path);
+void write_file(const std::string& path, const std::vector<char>& bytes);
+
+/// |actual - expected| <= tolerance, relative for |expected| > 1.
+inline bool close_enough(double actual, double expected, double tolerance) {
+  double scale = expected > 1.0 || expected < -1.0 ? (expected < 0 ? -expected : expected) : 1.0;
+  double diff = actual - expected;
+  return (diff < 0 ? -diff : diff) <= tolerance * scale;
+}
+
+}  // namespace edgemtl::test

@@ -1,0 +1,159 @@
+// End to end: every PyTorch fixture is converted by edgemtl-convert, run by
+// the runtime, and compared with the scores PyTorch computed (1e-5). The
+// user/item split must give the same scores as the unsplit model, whatever the
+// number and order of items in a request.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "runtime/executor/session.h"
+#include "tests/fixture_util.h"
+#include "tools/common/feature_json.h"
+
+namespace edgemtl::test {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+
+struct Fixture {
+  std::string name;
+  nlohmann::json meta;
+  std::vector<nlohmann::json> rows;
+  std::vector<nlohmann::json> expected;
+  // Rows grouped by identical user-side values: one group per user.
+  std::vector<std::vector<size_t>> users;
+};
+
+Fixture load_fixture(const std::string& name) {
+  Fixture fixture;
+  fixture.name = name;
+  std::string dir = fixtures_dir() + "/" + name;
+  fixture.meta = read_json(dir + "/meta.json");
+  fixture.rows = read_jsonl(dir + "/rows.jsonl");
+  fixture.expected = read_jsonl(dir + "/expected.jsonl");
+  REQUIRE(fixture.rows.size() == fixture.expected.size());
+  nlohmann::json previous;
+  for (size_t r = 0; r < fixture.rows.size(); ++r) {
+    nlohmann::json user = nlohmann::json::object();
+    for (const auto& key : fixture.meta["user_inputs"]) user[key.get<std::string>()] = fixture.rows[r][key.get<std::string>()];
+    if (r == 0 || user != previous) fixture.users.emplace_back();
+    fixture.users.back().push_back(r);
+    previous = user;
+  }
+  return fixture;
+}
+
+std::string join_user_inputs(const nlohmann::json& meta) {
+  std::string joined;
+  for (const auto& key : meta["user_inputs"]) joined += (joined.empty() ? "" : ",") + key.get<std::string>();
+  return joined;
+}
+
+// Converts `fixture` with extra converter arguments; returns the model path.
+std::string convert(const Fixture& fixture, const std::string& variant, const std::string& extra_args) {
+  std::string out = scratch_dir() + "/" + fixture.name + "." + variant + ".emtl";
+  std::string args = fixtures_dir() + "/" + fixture.name + "/model.onnx -o " + out + " --tasks " +
+                     fixture.meta["tasks"].get<std::string>() + " " + extra_args;
+  std::string log;
+  int code = run_converter(args, &log);
+  INFO("edgemtl-convert " << args << "\n" << log);
+  REQUIRE(code == 0);
+  return out;
+}
+
+bool has_user_features(const Model& model) {
+  for (size_t i = 0; i < model.num_features(); ++i)
+    if (model.feature(i).side == Side::kUser) return true;
+  return false;
+}
+
+// Scores one request: the user of rows[items[0]] and those rows as items.
+std::vector<float> score_request(Session& session, const Fixture& fixture, const std::vector<size_t>& items) {
+  const Model& model = session.model();
+  tools::FeatureBatch user(model, Side::kUser);
+  tools::FeatureBatch batch(model, Side::kItem);
+  std::string error;
+  if (has_user_features(model)) {
+    REQUIRE_MESSAGE(user.append_row(fixture.rows[items[0]], nullptr, &error), error);
+    Status status = session.set_user(user.inputs());
+    REQUIRE_MESSAGE(status.is_ok(), status.message());
+  }
+  for (size_t r : items) REQUIRE_MESSAGE(batch.append_row(fixture.rows[r], nullptr, &error), error);
+  auto scores = session.score(batch.inputs(), items.size());
+  REQUIRE_MESSAGE(scores.ok(), scores.status().message());
+  REQUIRE(scores->size() == items.size() * model.num_tasks());
+  return std::vector<float>(scores->begin(), scores->end());
+}
+
+void check_against_pytorch(const Model& model, const Fixture& fixture, const std::vector<size_t>& items,
+                           const std::vector<float>& scores, const char* mode) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const nlohmann::json& expected = fixture.expected[items[i]];
+    for (size_t t = 0; t < model.num_tasks(); ++t) {
+      const char* task = model.task(t).name;
+      REQUIRE_MESSAGE(expected.contains(task), "expected.jsonl has no task '" << task << "'");
+      double want = expected[task].get<double>();
+      double got = scores[i * model.num_tasks() + t];
+      INFO(fixture.name << " " << mode << ": row " << items[i] << " task " << task);
+      CHECK(close_enough(got, want, kTolerance));
+    }
+  }
+}
+
+// Per-row scores of one converted variant, in row order, after checking them
+// against PyTorch one row at a time and in shuffled requests of every size.
+std::vector<float> check_variant(const Fixture& fixture, const std::string& path, const char* variant) {
+  auto model = Model::load_file(path.c_str());
+  REQUIRE_MESSAGE(model.ok(), model.status().message());
+  CHECK((*model)->num_tasks() == fixture.expected[0].size());
+  SessionOptions options;
+  options.max_items = 16;
+  auto session = Session::create(**model, options);
+  REQUIRE_MESSAGE(session.ok(), session.status().message());
+
+  std::vector<float> per_row;
+  for (size_t r = 0; r < fixture.rows.size(); ++r) {
+    std::vector<float> scores = score_request(**session, fixture, {r});
+    check_against_pytorch(**model, fixture, {r}, scores, variant);
+    per_row.insert(per_row.end(), scores.begin(), scores.end());
+  }
+  std::mt19937 random(1234);
+  for (const std::vector<size_t>& user_rows : fixture.users) {
+    for (size_t n = 1; n <= user_rows.size(); n += (n < 3 ? 1 : 3)) {
+      std::vector<size_t> items = user_rows;
+      std::shuffle(items.begin(), items.end(), random);
+      items.resize(n);
+      std::vector<float> scores = score_request(**session, fixture, items);
+      check_against_pytorch(**model, fixture, items, scores, variant);
+    }
+  }
+  return per_row;
+}
+
+TEST_CASE("every PyTorch fixture converts and matches PyTorch within 1e-5, split or not") {
+  std::vector<std::string> names = fixture_names();
+  REQUIRE_MESSAGE(names.size() >= 8, "expected the PyTorch fixtures in " << fixtures_dir());
+  for (const std::string& name : names) {
+    CAPTURE(name);
+    Fixture fixture = load_fixture(name);
+    std::string user_inputs = join_user_inputs(fixture.meta);
+    std::vector<float> unsplit = check_variant(fixture, convert(fixture, "all-items", ""), "all items");
+    if (user_inputs.empty()) continue;
+    CHECK(fixture.users.size() > 1);
+    std::vector<float> split =
+        check_variant(fixture, convert(fixture, "split", "--user-inputs " + user_inputs), "user/item split");
+    std::vector<float> stages_only = check_variant(
+        fixture, convert(fixture, "stages", "--user-inputs " + user_inputs + " --no-split"), "stages, no W split");
+    REQUIRE(split.size() == unsplit.size());
+    for (size_t i = 0; i < split.size(); ++i) {
+      CHECK(close_enough(split[i], unsplit[i], kTolerance));
+      CHECK(close_enough(stages_only[i], unsplit[i], kTolerance));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgemtl::test

@@ -1,0 +1,114 @@
+// The command-line tools as a user runs them: edgemtl-run on request and row
+// files (checked against PyTorch's scores) and edgemtl-inspect.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "tests/fixture_util.h"
+
+namespace edgemtl::test {
+namespace {
+
+const char* kFixture = "esmm";
+
+struct CommandResult {
+  int exit_code;
+  std::string out;
+};
+
+CommandResult run(const std::string& command) {
+  std::string out_path = scratch_dir() + "/tool.out";
+  int status = std::system((command + " > " + out_path + " 2>/dev/null").c_str());
+  std::ifstream in(out_path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, buffer.str()};
+}
+
+std::vector<nlohmann::json> parse_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+std::string convert_fixture() {
+  nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
+  std::string user_inputs;
+  for (const auto& key : meta["user_inputs"]) user_inputs += (user_inputs.empty() ? "" : ",") + key.get<std::string>();
+  std::string out = scratch_dir() + "/tools.emtl";
+  std::string log;
+  REQUIRE(run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " --user-inputs " + user_inputs +
+                            " --tasks " + meta["tasks"].get<std::string>(),
+                        &log) == 0);
+  return out;
+}
+
+void check_scores(const nlohmann::json& got, const nlohmann::json& expected) {
+  REQUIRE(got.size() == expected.size());
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    REQUIRE(got.contains(it.key()));
+    CHECK(close_enough(got[it.key()].get<double>(), it.value().get<double>(), 1e-5));
+  }
+}
+
+TEST_CASE("edgemtl-run scores request and row files like PyTorch") {
+  std::string model = convert_fixture();
+  std::string dir = fixtures_dir() + "/" + kFixture;
+  nlohmann::json meta = read_json(dir + "/meta.json");
+  std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
+  std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
+
+  CommandResult by_rows = run(std::string(EDGEMTL_RUN) + " " + model + " --rows " + dir + "/rows.jsonl");
+  REQUIRE(by_rows.exit_code == 0);
+  std::vector<nlohmann::json> row_scores = parse_lines(by_rows.out);
+  REQUIRE(row_scores.size() == rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) check_scores(row_scores[r], expected[r]);
+
+  // Requests: consecutive rows of one user; user fields in "user", the rest per item.
+  std::string requests_path = scratch_dir() + "/requests.jsonl";
+  std::ofstream requests(requests_path);
+  std::vector<size_t> order;
+  for (size_t start = 0; start < rows.size(); start += 8) {
+    nlohmann::json request = {{"user", nlohmann::json::object()}, {"items", nlohmann::json::array()}};
+    for (const auto& key : meta["user_inputs"]) request["user"][key.get<std::string>()] = rows[start][key.get<std::string>()];
+    for (size_t r = start; r < start + 8 && r < rows.size(); ++r) {
+      nlohmann::json item = rows[r];
+      for (const auto& key : meta["user_inputs"]) item.erase(key.get<std::string>());
+      request["items"].push_back(item);
+    }
+    requests << request.dump() << "\n";
+  }
+  requests << "{\"user\": {}, \"items\": [{}]}\n";  // a bad request: reported, the others still scored
+  requests.close();
+  CommandResult by_requests = run(std::string(EDGEMTL_RUN) + " " + model + " --requests " + requests_path);
+  CHECK(by_requests.exit_code == 1);
+  std::vector<nlohmann::json> responses = parse_lines(by_requests.out);
+  REQUIRE(responses.size() == (rows.size() + 7) / 8 + 1);
+  for (size_t q = 0; q + 1 < responses.size(); ++q) {
+    REQUIRE(responses[q]["scores"].size() == std::min<size_t>(8, rows.size() - q * 8));
+    for (size_t i = 0; i < responses[q]["scores"].size(); ++i) check_scores(responses[q]["scores"][i], expected[q * 8 + i]);
+  }
+  CHECK(responses.back().contains("error"));
+  CHECK(responses.back()["error"].get<std::string>().find("missing feature") != std::string::npos);
+}
+
+TEST_CASE("edgemtl-inspect lists features with their side, tasks and stages") {
+  std::string model = convert_fixture();
+  CommandResult result = run(std::string(EDGEMTL_INSPECT) + " " + model + " --operators");
+  REQUIRE(result.exit_code == 0);
+  nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
+  for (const auto& key : meta["user_inputs"]) CHECK(result.out.find(key.get<std::string>()) != std::string::npos);
+  CHECK(result.out.find("user stage") != std::string::npos);
+  CHECK(result.out.find("item stage") != std::string::npos);
+  CHECK(result.out.find("FULLY_CONNECTED") != std::string::npos);
+  CHECK(run(std::string(EDGEMTL_INSPECT) + " " + scratch_dir() + "/no-such.emtl").exit_code == 1);
+}
+
+}  // namespace
+}  // namespace edgemtl::test

@@ -1,0 +1,150 @@
+// edgemtl-inspect: prints what a model file holds: features, tasks, the
+// operators of each stage, and tensor and weight sizes.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/executor/session.h"
+#include "schema/edgemtl_generated.h"
+
+namespace {
+
+namespace fbs = edgemtl::schema;
+
+const char* side_name(edgemtl::Side side) { return side == edgemtl::Side::kUser ? "user" : "item"; }
+
+const char* kind_name(edgemtl::FeatureKind kind) {
+  switch (kind) {
+    case edgemtl::FeatureKind::kId: return "id";
+    case edgemtl::FeatureKind::kIdList: return "id list";
+    case edgemtl::FeatureKind::kDense: return "dense";
+  }
+  return "?";
+}
+
+std::string shape_string(const fbs::Tensor* tensor) {
+  std::string out = "[";
+  if (tensor->shape() != nullptr) {
+    for (flatbuffers::uoffset_t i = 0; i < tensor->shape()->size(); ++i) {
+      if (i > 0) out += ",";
+      int64_t dim = tensor->shape()->Get(i);
+      out += dim < 0 ? "n" : std::to_string(dim);
+    }
+  }
+  return out + "]";
+}
+
+std::string tensor_string(const fbs::Model* root, int index) {
+  const fbs::Tensor* tensor = root->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  std::string name = tensor->name() != nullptr ? tensor->name()->str() : "#" + std::to_string(index);
+  return name + ":" + fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor);
+}
+
+void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* stage, bool verbose) {
+  size_t count = stage != nullptr && stage->operators() != nullptr ? stage->operators()->size() : 0;
+  std::printf("\n%s: %zu operators\n", title, count);
+  if (count == 0) return;
+  std::vector<std::pair<std::string, int>> histogram;
+  for (const fbs::Operator* op : *stage->operators()) {
+    std::string type = fbs::EnumNameOpType(op->type());
+    auto it = std::find_if(histogram.begin(), histogram.end(), [&](const auto& entry) { return entry.first == type; });
+    if (it == histogram.end()) histogram.emplace_back(type, 1);
+    else ++it->second;
+  }
+  std::printf("  ");
+  for (const auto& [type, n] : histogram) std::printf(" %s x%d", type.c_str(), n);
+  std::printf("\n");
+  if (!verbose) return;
+  int position = 0;
+  for (const fbs::Operator* op : *stage->operators()) {
+    std::printf("  %3d %-16s %-24s ", position++, fbs::EnumNameOpType(op->type()),
+                op->name() != nullptr ? op->name()->c_str() : "");
+    for (flatbuffers::uoffset_t i = 0; i < op->inputs()->size(); ++i)
+      std::printf("%s%s", i ? ", " : "", tensor_string(root, op->inputs()->Get(i)).c_str());
+    std::printf(" -> ");
+    for (flatbuffers::uoffset_t i = 0; i < op->outputs()->size(); ++i)
+      std::printf("%s%s", i ? ", " : "", tensor_string(root, op->outputs()->Get(i)).c_str());
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* path = nullptr;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--operators") == 0 || std::strcmp(argv[i], "-v") == 0) verbose = true;
+    else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) path = nullptr, i = argc;
+    else if (path == nullptr && argv[i][0] != '-') path = argv[i];
+    else {
+      std::fprintf(stderr, "edgemtl-inspect: unexpected argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (path == nullptr) {
+    std::fprintf(stderr, "usage: edgemtl-inspect MODEL.emtl [--operators]\n"
+                         "  --operators, -v  list every operator with its tensors\n");
+    return 2;
+  }
+  auto model = edgemtl::Model::load_file(path);
+  if (!model.ok()) {
+    std::fprintf(stderr, "edgemtl-inspect: %s: %s\n", path, model.status().message());
+    return 1;
+  }
+  const fbs::Model* root = (*model)->root();
+  std::printf("%s: %zu bytes, format %u, producer %s\n", path, (*model)->size(), root->format_version(),
+              root->producer() != nullptr ? root->producer()->c_str() : "?");
+
+  std::printf("\nfeatures: %zu\n", (*model)->num_features());
+  for (size_t i = 0; i < (*model)->num_features(); ++i) {
+    edgemtl::FeatureInfo f = (*model)->feature(i);
+    std::printf("  %-24s %-4s %-7s width %-4lld", f.name, side_name(f.side), kind_name(f.kind),
+                static_cast<long long>(f.width));
+    if (f.kind != edgemtl::FeatureKind::kDense) std::printf(" table %lld", static_cast<long long>(f.table_size));
+    if (f.kind == edgemtl::FeatureKind::kIdList) std::printf(" padding %lld", static_cast<long long>(f.padding_id));
+    std::printf("\n");
+  }
+  std::printf("\ntasks: %zu\n", (*model)->num_tasks());
+  for (size_t i = 0; i < (*model)->num_tasks(); ++i) {
+    edgemtl::TaskInfo t = (*model)->task(i);
+    std::printf("  %-24s %s\n", t.name, t.kind == edgemtl::TaskKind::kProbability ? "probability" : "value");
+  }
+
+  print_stage(root, "user stage (once per request)", root->user_stage(), verbose);
+  print_stage(root, "item stage (per batch of items)", root->item_stage(), verbose);
+  size_t cached = root->user_to_item() != nullptr ? root->user_to_item()->size() : 0;
+  std::printf("\nuser cache: %zu tensors\n", cached);
+  for (size_t i = 0; i < cached; ++i)
+    std::printf("  %s\n", tensor_string(root, root->user_to_item()->Get(static_cast<flatbuffers::uoffset_t>(i))).c_str());
+
+  // Weights: per dtype, and the largest constants.
+  struct Constant {
+    std::string name;
+    size_t bytes;
+    std::string dtype;
+  };
+  std::vector<Constant> constants;
+  size_t total = 0;
+  for (const fbs::Tensor* tensor : *root->tensors()) {
+    if (tensor->buffer() < 0) continue;
+    const fbs::Buffer* buffer = root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->buffer()));
+    constants.push_back({tensor->name() != nullptr ? tensor->name()->str() : "?", static_cast<size_t>(buffer->size()),
+                         fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor)});
+    total += buffer->size();
+  }
+  std::sort(constants.begin(), constants.end(), [](const Constant& a, const Constant& b) { return a.bytes > b.bytes; });
+  std::printf("\nweights: %zu constants, %zu bytes (%.1f%% of the file)\n", constants.size(), total,
+              (*model)->size() ? 100.0 * static_cast<double>(total) / static_cast<double>((*model)->size()) : 0.0);
+  for (size_t i = 0; i < constants.size() && i < (verbose ? constants.size() : 8); ++i)
+    std::printf("  %10zu  %-28s %s\n", constants[i].bytes, constants[i].dtype.c_str(), constants[i].name.c_str());
+
+  auto session = edgemtl::Session::create(**model, edgemtl::SessionOptions{});
+  if (session.ok()) {
+    std::printf("\nsession (max_items 4096): arena %zu bytes, packed weights %zu bytes\n", (*session)->arena_bytes(),
+                (*session)->packed_weight_bytes());
+  }
+  return 0;
+}
