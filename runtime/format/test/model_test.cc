@@ -1,0 +1,330 @@
+// Model loading and verification: good files load, every kind of bad file
+// gives its documented error with a useful message, and nothing crashes.
+#include "runtime/format/model.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/test_util/model_builder.h"
+
+namespace edgemtl {
+namespace {
+
+using schema::DType;
+using schema::FeatureKind;
+using schema::OpOptions;
+using schema::OpType;
+using test::ModelBuilder;
+using test::ModelBytes;
+
+// item feature x [-1, 3] -> FC(w [2, 3], b [2]) -> y [-1, 2]; task on y.
+struct Tiny {
+  ModelBuilder m;
+  int x, w, b, y;
+  Tiny() {
+    const int f = m.add_feature("x", schema::Side::ITEM, FeatureKind::DENSE, 3);
+    x = m.feature_tensor(f);
+    w = m.add_constant_f32("w", {2, 3}, {1, 2, 3, 4, 5, 6});
+    b = m.add_constant_f32("b", {2}, {0.5f, -0.5f});
+    y = m.add_activation("y", DType::FLOAT32, {-1, 2});
+  }
+  ModelBytes finish_with_fc(const std::string& node = "Gemm_12") {
+    m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {x, w, b}, {y}, OpOptions::NONE, nullptr, node);
+    m.add_task("score", schema::TaskKind::PROBABILITY, y, 1);
+    return m.finish();
+  }
+};
+
+Status load(const ModelBytes& bytes) {
+  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
+  return loaded.ok() ? Status::ok() : loaded.status();
+}
+
+bool contains(const Status& status, const char* text) {
+  const bool found = std::strstr(status.message(), text) != nullptr;
+  if (!found) MESSAGE("message: ", status.message());
+  return found;
+}
+
+std::string temp_path(const char* name) {
+  return std::string("/tmp/edgemtl_model_test_") + std::to_string(getpid()) + "_" + name;
+}
+
+TEST_CASE("a valid model loads from a buffer and from a file") {
+  Tiny tiny;
+  const ModelBytes bytes = tiny.finish_with_fc();
+  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  const Model& model = *loaded.value();
+  CHECK(model.num_features() == 1);
+  CHECK(std::string(model.feature(0).name) == "x");
+  CHECK(model.feature(0).kind == edgemtl::FeatureKind::kDense);
+  CHECK(model.feature(0).width == 3);
+  CHECK(model.find_feature("x") == 0);
+  CHECK(model.find_feature("nope") == -1);
+  CHECK(model.find_task("score") == 0);
+  CHECK(model.task(0).kind == TaskKind::kProbability);
+
+  const std::string path = temp_path("good.emtl");
+  REQUIRE(bytes.write_file(path));
+  auto from_file = Model::load_file(path.c_str());
+  REQUIRE_MESSAGE(from_file.ok(), from_file.status().message());
+  CHECK(from_file.value()->size() == bytes.size);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("file errors: missing, empty, too small") {
+  auto missing = Model::load_file("/nonexistent/model.emtl");
+  CHECK(missing.error() == Error::kIoError);
+  CHECK(contains(missing.status(), "/nonexistent/model.emtl"));
+
+  const std::string empty = temp_path("empty.emtl");
+  REQUIRE(ModelBytes::copy_of(nullptr, 0).write_file(empty));
+  auto empty_result = Model::load_file(empty.c_str());
+  CHECK(empty_result.error() == Error::kInvalidModel);
+  CHECK(contains(empty_result.status(), "empty"));
+  std::remove(empty.c_str());
+
+  const uint8_t four[4] = {1, 2, 3, 4};
+  const std::string small = temp_path("small.emtl");
+  REQUIRE(ModelBytes::copy_of(four, 4).write_file(small));
+  auto small_result = Model::load_file(small.c_str());
+  CHECK(small_result.error() == Error::kInvalidModel);
+  CHECK(contains(small_result.status(), "too small"));
+  std::remove(small.c_str());
+
+  CHECK(Model::load_file(nullptr).error() == Error::kInvalidArgument);
+  CHECK(Model::load_file("/tmp").error() == Error::kIoError);
+}
+
+TEST_CASE("load_buffer needs 64-byte aligned data") {
+  Tiny tiny;
+  const ModelBytes bytes = tiny.finish_with_fc();
+  std::vector<uint8_t> shifted(bytes.size + 64);
+  uint8_t* misaligned = shifted.data();
+  while (reinterpret_cast<uintptr_t>(misaligned) % 64 != 8) ++misaligned;
+  std::memcpy(misaligned, bytes.get(), bytes.size);
+  CHECK(Model::load_buffer(misaligned, bytes.size).error() == Error::kInvalidArgument);
+  CHECK(Model::load_buffer(nullptr, 100).error() == Error::kInvalidArgument);
+}
+
+TEST_CASE("truncated files are rejected at every length") {
+  Tiny tiny;
+  const ModelBytes bytes = tiny.finish_with_fc();
+  for (size_t size = 0; size < bytes.size; size += 7) {
+    CAPTURE(size);
+    const ModelBytes cut = ModelBytes::copy_of(bytes.get(), size);
+    auto loaded = Model::load_buffer(cut.get(), cut.size);
+    CHECK_FALSE(loaded.ok());
+    CHECK(loaded.error() == Error::kInvalidModel);
+  }
+  const ModelBytes one_short = ModelBytes::copy_of(bytes.get(), bytes.size - 1);
+  CHECK(contains(load(one_short), "not a multiple of 64: truncated?"));
+}
+
+TEST_CASE("wrong identifier and wrong version") {
+  Tiny tiny;
+  ModelBytes bytes = tiny.finish_with_fc();
+  const ModelBytes copy = ModelBytes::copy_of(bytes.get(), bytes.size);
+  std::memcpy(copy.get() + 4, "NOPE", 4);
+  const Status identifier = load(copy);
+  CHECK(identifier.code() == Error::kInvalidModel);
+  CHECK(contains(identifier, "EMTL"));
+
+  Tiny other;
+  other.m.format_version = 2;
+  const Status version = load(other.finish_with_fc());
+  CHECK(version.code() == Error::kUnsupported);
+  CHECK(contains(version, "format_version 2"));
+}
+
+TEST_CASE("buffer offsets: out of range, overflowing, misaligned, wrong size") {
+  {
+    Tiny tiny;
+    const int buffer = tiny.m.add_raw_buffer(1 << 20, 8);
+    tiny.m.add_constant_on_buffer("far", DType::FLOAT32, {2}, buffer);
+    const Status status = load(tiny.finish_with_fc());
+    CHECK(status.code() == Error::kInvalidModel);
+    CHECK(contains(status, "outside the file"));
+  }
+  {
+    Tiny tiny;
+    const int buffer = tiny.m.add_raw_buffer(64, UINT64_MAX - 32);  // offset + size overflows
+    tiny.m.add_constant_on_buffer("huge", DType::FLOAT32, {2}, buffer);
+    CHECK(load(tiny.finish_with_fc()).code() == Error::kInvalidModel);
+  }
+  {
+    Tiny tiny;
+    const int buffer = tiny.m.add_raw_buffer(65, 8);
+    tiny.m.add_constant_on_buffer("misaligned", DType::FLOAT32, {2}, buffer);
+    const Status status = load(tiny.finish_with_fc());
+    CHECK(status.code() == Error::kInvalidModel);
+    CHECK(contains(status, "not a multiple of 64"));
+  }
+  {
+    Tiny tiny;
+    const int buffer = tiny.m.add_raw_buffer(0, 12);
+    tiny.m.add_constant_on_buffer("short", DType::FLOAT32, {2, 2}, buffer);
+    const Status status = load(tiny.finish_with_fc());
+    CHECK(status.code() == Error::kInvalidModel);
+    CHECK(contains(status, "need 16 bytes but buffer"));
+  }
+  {
+    Tiny tiny;
+    tiny.m.add_constant_on_buffer("no buffer", DType::FLOAT32, {2}, 57);
+    CHECK(contains(load(tiny.finish_with_fc()), "buffer 57 but the model has"));
+  }
+}
+
+TEST_CASE("operator errors name the operator, node and stage") {
+  {
+    Tiny tiny;
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, 99}, {tiny.y}, OpOptions::NONE, nullptr,
+                  "Gemm_12");
+    const Status status = load(tiny.m.finish());
+    CHECK(status.code() == Error::kInvalidModel);
+    CHECK(contains(status, "operator 0 (node 'Gemm_12') of the item stage: input 1 is tensor 99 but the model has 4 tensors"));
+  }
+  {
+    Tiny tiny;  // reads a tensor nobody wrote
+    const int z = tiny.m.add_activation("z", DType::FLOAT32, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {z, tiny.w, tiny.b}, {tiny.y});
+    CHECK(contains(load(tiny.m.finish()), "not a constant, a item feature, a tensor written earlier"));
+  }
+  {
+    Tiny tiny;  // the user stage may not read an item feature
+    tiny.m.add_op(ModelBuilder::kUser, OpType::FULLY_CONNECTED, {tiny.x, tiny.w, tiny.b}, {tiny.y});
+    CHECK(contains(load(tiny.m.finish()), "of the user stage: input 0"));
+  }
+  {
+    Tiny tiny;  // written twice
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, tiny.w, tiny.b}, {tiny.y});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::RELU, {tiny.y}, {tiny.y});
+    CHECK(contains(load(tiny.m.finish()), "already written"));
+  }
+  {
+    Tiny tiny;  // weight shape does not match the input
+    const int w = tiny.m.add_constant_f32("w4", {2, 4}, std::vector<float>(8, 0.0f));
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, w}, {tiny.y});
+    CHECK(load(tiny.m.finish()).code() == Error::kInvalidModel);
+  }
+  {
+    Tiny tiny;  // output shape disagrees
+    const int y3 = tiny.m.add_activation("y3", DType::FLOAT32, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, tiny.w}, {y3});
+    CHECK(contains(load(tiny.m.finish()), "has shape [-1, 3], expected [-1, 2]"));
+  }
+  {
+    Tiny tiny;  // arity
+    tiny.m.add_op(ModelBuilder::kItem, OpType::ADD, {tiny.x}, {tiny.y});
+    CHECK(contains(load(tiny.m.finish()), "takes 2 inputs, has 1"));
+  }
+  {
+    Tiny tiny;  // missing required options
+    const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::SOFTMAX, {tiny.x}, {s});
+    CHECK(contains(load(tiny.m.finish()), "options AxisOptions are missing"));
+  }
+  {
+    Tiny tiny;  // options of the wrong type
+    const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::SOFTMAX, {tiny.x}, {s}, OpOptions::CastOptions,
+                  test::cast_options(DType::INT64));
+    CHECK(contains(load(tiny.m.finish()), "options are CastOptions, expected AxisOptions"));
+  }
+  {
+    Tiny tiny;  // softmax over the rows
+    const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::SOFTMAX, {tiny.x}, {s}, OpOptions::AxisOptions, test::axis_options(0));
+    CHECK(contains(load(tiny.m.finish()), "axis 0 outside [1, 2)"));
+  }
+  {
+    Tiny tiny;  // wrong dtype
+    const int s = tiny.m.add_activation("s", DType::INT64, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::RELU, {tiny.x}, {s});
+    CHECK(contains(load(tiny.m.finish()), "is INT64, expected FLOAT32"));
+  }
+  {
+    Tiny tiny;  // unknown operator type
+    const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
+    tiny.m.add_op(ModelBuilder::kItem, static_cast<OpType>(200), {tiny.x}, {s});
+    CHECK(load(tiny.m.finish()).code() == Error::kUnsupported);
+  }
+  {
+    Tiny tiny;  // FLOAT16 weights: valid file, unsupported here
+    const uint16_t half[6] = {0};
+    const int w = tiny.m.add_constant("w16", DType::FLOAT16, {2, 3}, half, sizeof(half));
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, w}, {tiny.y});
+    CHECK(load(tiny.m.finish()).code() == Error::kUnsupported);
+  }
+  {
+    Tiny tiny;  // take index out of range
+    const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 1});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::TAKE, {tiny.x}, {s}, OpOptions::TakeOptions, test::take_options(1, {3}));
+    CHECK(contains(load(tiny.m.finish()), "index 3 outside [-3, 3)"));
+  }
+}
+
+TEST_CASE("tensor, feature, task and user_to_item errors") {
+  {
+    Tiny tiny;  // an activation without the row dimension
+    tiny.m.add_activation("bad", DType::FLOAT32, {3});
+    CHECK(contains(load(tiny.finish_with_fc()), "activation without leading row dimension"));
+  }
+  {
+    Tiny tiny;  // a constant with a dynamic dimension
+    const int buffer = tiny.m.add_raw_buffer(0, 8);
+    tiny.m.add_constant_on_buffer("dyn", DType::FLOAT32, {-1, 2}, buffer);
+    CHECK(contains(load(tiny.finish_with_fc()), "constant with dimension 0 = -1"));
+  }
+  {
+    Tiny tiny;  // task column out of range
+    tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, tiny.w, tiny.b}, {tiny.y});
+    tiny.m.add_task("cvr", schema::TaskKind::PROBABILITY, tiny.y, 2);
+    const Status status = load(tiny.m.finish());
+    CHECK(contains(status, "task 'cvr': column 2"));
+  }
+  {
+    Tiny tiny;  // task on a tensor nobody writes
+    tiny.m.add_task("orphan", schema::TaskKind::VALUE, tiny.y, 0);
+    CHECK(contains(load(tiny.m.finish()), "task 'orphan'"));
+  }
+  {
+    Tiny tiny;  // ID feature with a table size of 0
+    tiny.m.add_feature("id", schema::Side::USER, FeatureKind::ID, 1, 0);
+    CHECK(contains(load(tiny.finish_with_fc()), "feature 'id': table_size 0"));
+  }
+  {
+    Tiny tiny;  // user_to_item naming an item tensor
+    tiny.m.add_user_to_item(tiny.x);
+    CHECK(contains(load(tiny.finish_with_fc()), "user_to_item[0]"));
+  }
+  {
+    Tiny tiny;  // duplicate feature names
+    tiny.m.add_feature("x", schema::Side::USER, FeatureKind::DENSE, 1);
+    CHECK(contains(load(tiny.finish_with_fc()), "both named 'x'"));
+  }
+}
+
+TEST_CASE("random corruption never crashes") {
+  Tiny tiny;
+  const ModelBytes bytes = tiny.finish_with_fc();
+  std::mt19937 random(7);
+  int rejected = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    const ModelBytes copy = ModelBytes::copy_of(bytes.get(), bytes.size);
+    const int flips = 1 + static_cast<int>(random() % 4);
+    for (int f = 0; f < flips; ++f) copy.get()[random() % copy.size] ^= static_cast<uint8_t>(1 + random() % 255);
+    auto loaded = Model::load_buffer(copy.get(), copy.size);
+    if (!loaded.ok()) ++rejected;
+  }
+  CHECK(rejected > 0);
+}
+
+}  // namespace
+}  // namespace edgemtl

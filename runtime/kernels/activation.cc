@@ -1,0 +1,37 @@
+#include "runtime/kernels/activation.h"
+
+#include <cmath>
+
+namespace edgemtl {
+
+void relu_f32(const float* x, float* y, size_t count) {
+  for (size_t i = 0; i < count; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void sigmoid_f32(const float* x, float* y, size_t count) {
+  for (size_t i = 0; i < count; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+}
+
+void tanh_f32(const float* x, float* y, size_t count) {
+  for (size_t i = 0; i < count; ++i) y[i] = std::tanh(x[i]);
+}
+
+void leaky_relu_f32(const float* x, float* y, size_t count, float alpha) {
+  for (size_t i = 0; i < count; ++i) y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+}
+
+void clip_f32(const float* x, float* y, size_t count, float min, float max) {
+  for (size_t i = 0; i < count; ++i) y[i] = x[i] < min ? min : (x[i] > max ? max : x[i]);
+}
+
+void apply_activation_f32(float* data, size_t count, schema::Activation activation, float alpha) {
+  switch (activation) {
+    case schema::Activation::NONE: return;
+    case schema::Activation::RELU: relu_f32(data, data, count); return;
+    case schema::Activation::SIGMOID: sigmoid_f32(data, data, count); return;
+    case schema::Activation::TANH: tanh_f32(data, data, count); return;
+    case schema::Activation::LEAKY_RELU: leaky_relu_f32(data, data, count, alpha); return;
+  }
+}
+
+}  // namespace edgemtl

@@ -1,0 +1,18 @@
+// Elementwise float activations as plain loops (in place allowed: x == y).
+#pragma once
+
+#include <cstddef>
+
+#include "schema/edgemtl_generated.h"
+
+namespace edgemtl {
+
+void relu_f32(const float* x, float* y, size_t count);
+void sigmoid_f32(const float* x, float* y, size_t count);
+void tanh_f32(const float* x, float* y, size_t count);
+void leaky_relu_f32(const float* x, float* y, size_t count, float alpha);
+void clip_f32(const float* x, float* y, size_t count, float min, float max);
+/// Applies a fused `activation` in place (NONE does nothing).
+void apply_activation_f32(float* data, size_t count, schema::Activation activation, float alpha);
+
+}  // namespace edgemtl

@@ -1,0 +1,23 @@
+// Embedding lookup: out[i, :] = table[ids[i], :].
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/core/error.h"
+
+namespace edgemtl {
+
+struct EmbeddingTable {
+  const float* data;  ///< [rows, dim], row-major
+  int64_t rows;
+  int64_t dim;
+};
+
+/// Looks up `count` ids. An id outside [0, table.rows) reads `default_row`
+/// when it is >= 0, else fails with kIdOutOfRange naming `what` (e.g.
+/// "feature 'user_id'") and the row (i / ids_per_row) of the bad id.
+Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t count, size_t ids_per_row,
+                        int64_t default_row, const char* what, float* out);
+
+}  // namespace edgemtl

@@ -1,0 +1,304 @@
+// Each kernel against a naive reference loop written here.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "runtime/kernels/activation.h"
+#include "runtime/kernels/binary.h"
+#include "runtime/kernels/elementwise.h"
+#include "runtime/kernels/embedding.h"
+#include "runtime/kernels/fully_connected.h"
+#include "runtime/kernels/layout.h"
+#include "runtime/kernels/matmul.h"
+#include "runtime/kernels/reduce.h"
+#include "runtime/kernels/softmax.h"
+
+namespace edgemtl {
+namespace {
+
+std::vector<float> random_floats(size_t count, unsigned seed, float low = -2.0f, float high = 2.0f) {
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<float> dist(low, high);
+  std::vector<float> values(count + 8);  // slack: XNNPACK may read past the end
+  for (float& v : values) v = dist(random);
+  values.resize(count);
+  values.reserve(count + 8);
+  return values;
+}
+
+Shape make_shape(std::initializer_list<int64_t> dims) {
+  Shape shape;
+  for (int64_t d : dims) shape[shape.rank++] = d;
+  return shape;
+}
+
+TensorView make_view(void* data, schema::DType dtype, const Shape& shape) {
+  TensorView view;
+  view.data = data;
+  view.dtype = dtype;
+  view.shape = shape;
+  return view;
+}
+
+TensorView f32(std::vector<float>& data, const Shape& shape) {
+  return make_view(data.data(), schema::DType::FLOAT32, shape);
+}
+
+// Naive broadcast index: element of `shape` seen from output multi-index.
+int64_t source_offset(const Shape& shape, const Shape& out, const int64_t* index) {
+  int64_t offset = 0;
+  for (int d = 0; d < shape.rank; ++d) {
+    const int od = out.rank - shape.rank + d;
+    const int64_t i = shape[d] == 1 ? 0 : index[od];
+    offset = offset * shape[d] + i;
+  }
+  return offset;
+}
+
+void unravel(int64_t linear, const Shape& shape, int64_t* index) {
+  for (int d = shape.rank - 1; d >= 0; --d) {
+    index[d] = linear % shape[d];
+    linear /= shape[d];
+  }
+}
+
+TEST_CASE("fully connected matches a naive GEMM, for every activation") {
+  const size_t rows = 7, k = 13, n = 5;
+  std::vector<float> x = random_floats(rows * k, 1), w = random_floats(n * k, 2), b = random_floats(n, 3);
+  for (auto activation : {schema::Activation::NONE, schema::Activation::RELU, schema::Activation::SIGMOID,
+                          schema::Activation::TANH, schema::Activation::LEAKY_RELU}) {
+    FullyConnected fc;
+    REQUIRE(fc.create(k, n, w.data(), b.data(), activation, 0.2f).is_ok());
+    std::vector<float> y(rows * n);
+    REQUIRE(fc.run(x.data(), rows, y.data(), nullptr).is_ok());
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t j = 0; j < n; ++j) {
+        double acc = b[j];
+        for (size_t p = 0; p < k; ++p) acc += static_cast<double>(x[r * k + p]) * w[j * k + p];
+        double want = acc;
+        if (activation == schema::Activation::RELU) want = acc > 0 ? acc : 0;
+        if (activation == schema::Activation::SIGMOID) want = 1 / (1 + std::exp(-acc));
+        if (activation == schema::Activation::TANH) want = std::tanh(acc);
+        if (activation == schema::Activation::LEAKY_RELU) want = acc >= 0 ? acc : 0.2 * acc;
+        CHECK(y[r * n + j] == doctest::Approx(want).epsilon(1e-5));
+      }
+    }
+    // Fewer rows on a later call reuse the same operator.
+    REQUIRE(fc.run(x.data(), 1, y.data(), nullptr).is_ok());
+  }
+}
+
+TEST_CASE("fully connected without bias") {
+  std::vector<float> x = random_floats(3 * 4, 4), w = random_floats(2 * 4, 5);
+  FullyConnected fc;
+  REQUIRE(fc.create(4, 2, w.data(), nullptr, schema::Activation::NONE, 0).is_ok());
+  std::vector<float> y(3 * 2);
+  REQUIRE(fc.run(x.data(), 3, y.data(), nullptr).is_ok());
+  for (size_t r = 0; r < 3; ++r)
+    for (size_t j = 0; j < 2; ++j) {
+      double acc = 0;
+      for (size_t p = 0; p < 4; ++p) acc += static_cast<double>(x[r * 4 + p]) * w[j * 4 + p];
+      CHECK(y[r * 2 + j] == doctest::Approx(acc).epsilon(1e-5));
+    }
+}
+
+void check_binary(schema::OpType type, const Shape& a_shape, const Shape& b_shape, schema::Activation activation) {
+  Shape out_shape;
+  REQUIRE(broadcast_shapes(a_shape, b_shape, &out_shape));
+  std::vector<float> a = random_floats(static_cast<size_t>(a_shape.num_elements()), 11);
+  std::vector<float> b = random_floats(static_cast<size_t>(b_shape.num_elements()), 12, 0.5f, 2.0f);
+  std::vector<float> out(static_cast<size_t>(out_shape.num_elements()));
+  BinaryElementwise op;
+  REQUIRE(op.create(type, activation, 0.01f).is_ok());
+  REQUIRE(op.run(f32(a, a_shape), f32(b, b_shape), f32(out, out_shape), nullptr).is_ok());
+  int64_t index[kMaxRank];
+  for (int64_t i = 0; i < out_shape.num_elements(); ++i) {
+    unravel(i, out_shape, index);
+    const float x = a[static_cast<size_t>(source_offset(a_shape, out_shape, index))];
+    const float y = b[static_cast<size_t>(source_offset(b_shape, out_shape, index))];
+    float want = 0;
+    switch (type) {
+      case schema::OpType::ADD: want = x + y; break;
+      case schema::OpType::SUB: want = x - y; break;
+      case schema::OpType::MUL: want = x * y; break;
+      case schema::OpType::DIV: want = x / y; break;
+      case schema::OpType::MAXIMUM: want = x > y ? x : y; break;
+      case schema::OpType::MINIMUM: want = x < y ? x : y; break;
+      default: break;
+    }
+    if (activation == schema::Activation::RELU && want < 0) want = 0;
+    CHECK(out[static_cast<size_t>(i)] == doctest::Approx(want).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("binary operators broadcast like numpy") {
+  const schema::OpType types[] = {schema::OpType::ADD, schema::OpType::SUB, schema::OpType::MUL,
+                                  schema::OpType::DIV, schema::OpType::MAXIMUM, schema::OpType::MINIMUM};
+  for (schema::OpType type : types) {
+    CAPTURE(schema::EnumNameOpType(type));
+    check_binary(type, make_shape({5, 8}), make_shape({5, 8}), schema::Activation::NONE);
+    // A 1-row user-stage tensor against n item rows, both ways round.
+    check_binary(type, make_shape({1, 8}), make_shape({6, 8}), schema::Activation::NONE);
+    check_binary(type, make_shape({6, 8}), make_shape({1, 8}), schema::Activation::RELU);
+    // A constant vector, a column, a scalar, higher ranks.
+    check_binary(type, make_shape({4, 3, 8}), make_shape({8}), schema::Activation::NONE);
+    check_binary(type, make_shape({4, 3, 1}), make_shape({1, 3, 8}), schema::Activation::RELU);
+    check_binary(type, make_shape({2, 3, 4, 5, 2, 3}), make_shape({3, 1, 5, 1, 3}), schema::Activation::NONE);
+    Shape scalar;  // rank 0
+    check_binary(type, make_shape({3, 4}), scalar, schema::Activation::NONE);
+  }
+}
+
+TEST_CASE("softmax over the last and an inner axis") {
+  for (int axis : {1, 2}) {
+    const Shape shape = make_shape({3, 4, 5});
+    std::vector<float> x = random_floats(60, 21, -5, 5), y(60);
+    Softmax softmax;
+    REQUIRE(softmax.create(make_shape({-1, 4, 5}), axis).is_ok());
+    REQUIRE(softmax.run(f32(x, shape), f32(y, shape), nullptr).is_ok());
+    for (int64_t r = 0; r < 3; ++r)
+      for (int64_t i = 0; i < (axis == 1 ? 5 : 4); ++i) {
+        auto at = [&](int64_t a) { return axis == 1 ? (r * 4 + a) * 5 + i : (r * 4 + i) * 5 + a; };
+        const int64_t size = axis == 1 ? 4 : 5;
+        double sum = 0;
+        for (int64_t a = 0; a < size; ++a) sum += std::exp(static_cast<double>(x[static_cast<size_t>(at(a))]));
+        for (int64_t a = 0; a < size; ++a)
+          CHECK(y[static_cast<size_t>(at(a))] ==
+                doctest::Approx(std::exp(static_cast<double>(x[static_cast<size_t>(at(a))])) / sum).epsilon(1e-5));
+      }
+  }
+}
+
+TEST_CASE("sigmoid and the plain activations") {
+  std::vector<float> x = random_floats(37, 31, -8, 8), y(37);
+  Sigmoid sigmoid;
+  REQUIRE(sigmoid.create().is_ok());
+  REQUIRE(sigmoid.run(f32(x, make_shape({37})), f32(y, make_shape({37})), nullptr).is_ok());
+  for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == doctest::Approx(1 / (1 + std::exp(-double(x[i])))).epsilon(1e-5));
+  clip_f32(x.data(), y.data(), x.size(), -1.0f, 0.5f);
+  for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == std::fmin(0.5f, std::fmax(-1.0f, x[i])));
+  leaky_relu_f32(x.data(), y.data(), x.size(), 0.1f);
+  for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == doctest::Approx(x[i] >= 0 ? x[i] : 0.1f * x[i]));
+}
+
+TEST_CASE("embedding lookup, out-of-range ids and the default row") {
+  std::vector<float> table = random_floats(4 * 3, 41);
+  const EmbeddingTable lookup{table.data(), 4, 3};
+  const int64_t ids[] = {3, 0, 2, 2};
+  std::vector<float> out(4 * 3);
+  REQUIRE(embedding_lookup(lookup, ids, 4, 2, -1, "feature 'f'", out.data()).is_ok());
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t d = 0; d < 3; ++d) CHECK(out[i * 3 + d] == table[static_cast<size_t>(ids[i]) * 3 + d]);
+  const int64_t bad[] = {1, 2, 3, 4};
+  Status status = embedding_lookup(lookup, bad, 4, 2, -1, "feature 'f'", out.data());
+  CHECK(status.code() == Error::kIdOutOfRange);
+  CHECK(std::string(status.message()).find("feature 'f'") != std::string::npos);
+  CHECK(std::string(status.message()).find("row 1") != std::string::npos);
+  REQUIRE(embedding_lookup(lookup, bad, 4, 2, 0, "feature 'f'", out.data()).is_ok());
+  for (size_t d = 0; d < 3; ++d) CHECK(out[3 * 3 + d] == table[d]);
+}
+
+TEST_CASE("concat broadcasts a 1-row input to the output rows") {
+  // a [3, 2, 2] (3 rows), b [1, 2, 3] (1 row) along axis 2 -> [3, 2, 5]
+  std::vector<float> a = random_floats(12, 51), b = random_floats(6, 52), out(30);
+  TensorView views[2] = {f32(a, make_shape({3, 2, 2})), f32(b, make_shape({1, 2, 3}))};
+  concat(Span<const TensorView>(views, 2), 2, f32(out, make_shape({3, 2, 5})));
+  for (int r = 0; r < 3; ++r)
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 5; ++j) {
+        const float want = j < 2 ? a[static_cast<size_t>((r * 2 + i) * 2 + j)] : b[static_cast<size_t>(i * 3 + j - 2)];
+        CHECK(out[static_cast<size_t>((r * 2 + i) * 5 + j)] == want);
+      }
+}
+
+TEST_CASE("take, transpose, broadcast_rows") {
+  std::vector<float> x = random_floats(2 * 3 * 4, 61);
+  const Shape shape = make_shape({2, 3, 4});
+  const int64_t indices[] = {3, -4, 1};
+  std::vector<float> taken(2 * 3 * 3);
+  take(f32(x, shape), 2, indices, 3, f32(taken, make_shape({2, 3, 3})));
+  for (int r = 0; r < 2; ++r)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        const int64_t source = indices[j] < 0 ? indices[j] + 4 : indices[j];
+        CHECK(taken[static_cast<size_t>((r * 3 + i) * 3 + j)] == x[static_cast<size_t>((r * 3 + i) * 4 + source)]);
+      }
+  std::vector<float> transposed(24);
+  const int perm[] = {0, 2, 1};
+  transpose(f32(x, shape), perm, f32(transposed, make_shape({2, 4, 3})));
+  for (int r = 0; r < 2; ++r)
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 3; ++j)
+        CHECK(transposed[static_cast<size_t>((r * 4 + i) * 3 + j)] == x[static_cast<size_t>((r * 3 + j) * 4 + i)]);
+  std::vector<float> row = random_floats(4, 62), rows(12);
+  broadcast_rows(f32(row, make_shape({1, 4})), f32(rows, make_shape({3, 4})));
+  for (int r = 0; r < 3; ++r)
+    for (int j = 0; j < 4; ++j) CHECK(rows[static_cast<size_t>(r * 4 + j)] == row[static_cast<size_t>(j)]);
+}
+
+TEST_CASE("reduce sum and mean over several axes") {
+  std::vector<float> x = random_floats(2 * 3 * 4, 71), out(2 * 3);
+  const bool reduced[kMaxRank] = {false, false, true};
+  reduce_f32(f32(x, make_shape({2, 3, 4})), reduced, true, f32(out, make_shape({2, 3})));
+  for (int r = 0; r < 6; ++r) {
+    double sum = 0;
+    for (int j = 0; j < 4; ++j) sum += x[static_cast<size_t>(r * 4 + j)];
+    CHECK(out[static_cast<size_t>(r)] == doctest::Approx(sum / 4).epsilon(1e-5));
+  }
+  std::vector<float> sums(2);
+  const bool both[kMaxRank] = {false, true, true};
+  reduce_f32(f32(x, make_shape({2, 3, 4})), both, false, f32(sums, make_shape({2, 1, 1})));
+  for (int r = 0; r < 2; ++r) {
+    double sum = 0;
+    for (int j = 0; j < 12; ++j) sum += x[static_cast<size_t>(r * 12 + j)];
+    CHECK(sums[static_cast<size_t>(r)] == doctest::Approx(sum).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("matmul with broadcast batch dims") {
+  // a [3, 2, 4] (rows 3), b [1, 4, 5] (one matrix for all rows).
+  std::vector<float> a = random_floats(24, 81), b = random_floats(20, 82), out(30);
+  matmul_f32(f32(a, make_shape({3, 2, 4})), f32(b, make_shape({1, 4, 5})), f32(out, make_shape({3, 2, 5})));
+  for (int r = 0; r < 3; ++r)
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 5; ++j) {
+        double acc = 0;
+        for (int p = 0; p < 4; ++p) acc += double(a[static_cast<size_t>((r * 2 + i) * 4 + p)]) * b[static_cast<size_t>(p * 5 + j)];
+        CHECK(out[static_cast<size_t>((r * 2 + i) * 5 + j)] == doctest::Approx(acc).epsilon(1e-5));
+      }
+}
+
+TEST_CASE("equal, not, where, cast, prelu") {
+  std::vector<int64_t> ids = {1, 5, 0, 5, 2, 5};
+  std::vector<int64_t> five = {5};
+  std::vector<uint8_t> mask(6), inverted(6);
+  equal(make_view(ids.data(), schema::DType::INT64, make_shape({3, 2})),
+        make_view(five.data(), schema::DType::INT64, make_shape({1})),
+        make_view(mask.data(), schema::DType::BOOL, make_shape({3, 2})));
+  for (size_t i = 0; i < 6; ++i) CHECK(mask[i] == (ids[i] == 5 ? 1 : 0));
+  logical_not(make_view(mask.data(), schema::DType::BOOL, make_shape({3, 2})),
+              make_view(inverted.data(), schema::DType::BOOL, make_shape({3, 2})));
+  for (size_t i = 0; i < 6; ++i) CHECK(inverted[i] == 1 - mask[i]);
+  std::vector<float> a = random_floats(6, 91), zero = {0.0f}, selected(6);
+  where(make_view(mask.data(), schema::DType::BOOL, make_shape({3, 2})), f32(a, make_shape({3, 2})),
+        f32(zero, make_shape({1})), f32(selected, make_shape({3, 2})));
+  for (size_t i = 0; i < 6; ++i) CHECK(selected[i] == (mask[i] ? a[i] : 0.0f));
+  std::vector<float> as_float(6);
+  cast(make_view(ids.data(), schema::DType::INT64, make_shape({6})), f32(as_float, make_shape({6})));
+  for (size_t i = 0; i < 6; ++i) CHECK(as_float[i] == static_cast<float>(ids[i]));
+  std::vector<float> odd = {-2.7f, 2.7f, NAN, 1e30f};
+  std::vector<int64_t> truncated(4);
+  cast(f32(odd, make_shape({4})), make_view(truncated.data(), schema::DType::INT64, make_shape({4})));
+  CHECK(truncated[0] == -2);
+  CHECK(truncated[1] == 2);
+  CHECK(truncated[2] == 0);
+  CHECK(truncated[3] == INT64_MAX);
+  std::vector<float> slope = {0.1f, 0.2f}, out(6);
+  prelu(f32(a, make_shape({3, 2})), f32(slope, make_shape({2})), f32(out, make_shape({3, 2})));
+  for (size_t i = 0; i < 6; ++i) CHECK(out[i] == doctest::Approx(a[i] >= 0 ? a[i] : slope[i % 2] * a[i]));
+}
+
+}  // namespace
+}  // namespace edgemtl

@@ -1,0 +1,117 @@
+// ModelBuilder (tests only): writes .emtl bytes for tiny hand-made models,
+// following the file contract: the FlatBuffer first, then each constant's
+// bytes at an absolute, 64-byte aligned offset.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "schema/edgemtl_generated.h"
+
+namespace edgemtl {
+namespace test {
+
+/// Bytes of a model file in 64-byte aligned memory (for Model::load_buffer).
+struct ModelBytes {
+  std::shared_ptr<uint8_t> data;
+  size_t size = 0;
+  uint8_t* get() const { return data.get(); }
+  /// Copies `size` bytes of `source` into fresh aligned memory.
+  static ModelBytes copy_of(const uint8_t* source, size_t size);
+  /// Writes the bytes to `path`; returns false on failure.
+  bool write_file(const std::string& path) const;
+};
+
+class ModelBuilder {
+ public:
+  using OptionsFn = std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder&)>;
+  enum Stage { kUser = 0, kItem = 1 };
+
+  /// An activation; `shape` includes the leading -1.
+  int add_activation(const std::string& name, schema::DType dtype, std::vector<int64_t> shape);
+  /// A constant whose bytes are stored in the weight segment.
+  int add_constant(const std::string& name, schema::DType dtype, std::vector<int64_t> shape, const void* data,
+                   size_t bytes);
+  int add_constant_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values);
+  /// A Buffer entry with a literal offset and size (for corrupt-file tests);
+  /// returns the buffer index. Use with add_constant_on_buffer.
+  int add_raw_buffer(uint64_t offset, uint64_t size);
+  int add_constant_on_buffer(const std::string& name, schema::DType dtype, std::vector<int64_t> shape, int buffer);
+
+  /// A feature and its input tensor (created here with the matching shape).
+  int add_feature(const std::string& name, schema::Side side, schema::FeatureKind kind, int64_t width = 1,
+                  int64_t table_size = 0, int64_t padding_id = 0);
+  /// Input tensor of feature `feature` (from add_feature).
+  int feature_tensor(int feature) const { return features_[static_cast<size_t>(feature)].tensor; }
+  void add_task(const std::string& name, schema::TaskKind kind, int tensor, int64_t column = 0);
+
+  void add_op(Stage stage, schema::OpType type, std::vector<int> inputs, std::vector<int> outputs,
+              schema::OpOptions options_type = schema::OpOptions::NONE, OptionsFn options = nullptr,
+              const std::string& name = "");
+  void add_user_to_item(int tensor) { user_to_item_.push_back(tensor); }
+
+  uint32_t format_version = 1;
+
+  ModelBytes finish() const;
+
+ private:
+  struct TensorSpec {
+    std::string name;
+    schema::DType dtype;
+    std::vector<int64_t> shape;
+    int buffer;
+  };
+  struct BufferSpec {
+    std::vector<uint8_t> bytes;  // stored in the weight segment
+    bool raw = false;            // literal offset/size instead
+    uint64_t raw_offset = 0, raw_size = 0;
+  };
+  struct FeatureSpec {
+    std::string name;
+    schema::Side side;
+    schema::FeatureKind kind;
+    int64_t width, table_size, padding_id;
+    int tensor;
+  };
+  struct TaskSpec {
+    std::string name;
+    schema::TaskKind kind;
+    int tensor;
+    int64_t column;
+  };
+  struct OpSpec {
+    Stage stage;
+    schema::OpType type;
+    std::vector<int> inputs, outputs;
+    schema::OpOptions options_type;
+    OptionsFn options;
+    std::string name;
+  };
+  std::vector<uint8_t> build_flatbuffer(uint64_t weights_start) const;
+
+  std::vector<TensorSpec> tensors_;
+  std::vector<BufferSpec> buffers_;
+  std::vector<FeatureSpec> features_;
+  std::vector<TaskSpec> tasks_;
+  std::vector<OpSpec> ops_;
+  std::vector<int> user_to_item_;
+};
+
+// Option helpers for add_op.
+ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha = 0.01f);
+ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alpha = 0.01f);
+ModelBuilder::OptionsFn gather_options(int64_t default_row);
+ModelBuilder::OptionsFn axis_options(int axis);
+ModelBuilder::OptionsFn take_options(int axis, std::vector<int64_t> indices);
+ModelBuilder::OptionsFn reduce_options(std::vector<int> axes, bool keepdims);
+ModelBuilder::OptionsFn transpose_options(std::vector<int> perm);
+ModelBuilder::OptionsFn cast_options(schema::DType to);
+ModelBuilder::OptionsFn activation_options(float alpha);
+ModelBuilder::OptionsFn clip_options(float min, float max);
+
+}  // namespace test
+}  // namespace edgemtl
