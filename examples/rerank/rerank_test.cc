@@ -98,6 +98,34 @@ TEST_CASE("NDCG helpers against hand-computed values") {
   CHECK(edgemtl::rerank::combined_score(scores, {0, 1}, {{"a", 1.0}, {"b", 2.0}}) == doctest::Approx(0.5 * 0.0625));
 }
 
+TEST_CASE("the bundled models score the sample requests like PyTorch (1e-5)") {
+  for (const std::string name : {"esmm", "mmoe"}) {
+    CAPTURE(name);
+    auto model = edgemtl::Model::load_file(convert(name).c_str());
+    REQUIRE_MESSAGE(model.ok(), model.status().message());
+    auto session = edgemtl::Session::create(**model, edgemtl::SessionOptions{});
+    REQUIRE(session.ok());
+    std::vector<nlohmann::json> requests = read_jsonl(kDir + "/data/requests.jsonl");
+    std::vector<nlohmann::json> expected = read_jsonl(kDir + "/models/" + name + ".expected.jsonl");
+    REQUIRE(requests.size() == expected.size());
+    std::string error;
+    for (size_t u = 0; u < requests.size(); ++u) {
+      edgemtl::tools::FeatureBatch user(**model, edgemtl::Side::kUser), items(**model, edgemtl::Side::kItem);
+      REQUIRE_MESSAGE(user.append_row(requests[u]["user"], nullptr, &error), error);
+      for (const auto& item : requests[u]["items"]) REQUIRE_MESSAGE(items.append_row(item, nullptr, &error), error);
+      REQUIRE((*session)->set_user(user.inputs()).is_ok());
+      auto scores = (*session)->score(items.inputs(), items.rows());
+      REQUIRE(scores.ok());
+      const nlohmann::json& want = expected[u]["scores"];
+      REQUIRE(want.size() == items.rows());
+      for (size_t i = 0; i < items.rows(); ++i)
+        for (size_t t = 0; t < (*model)->num_tasks(); ++t)
+          CHECK(std::abs((*scores)[i * (*model)->num_tasks() + t] - want[i][(*model)->task(t).name].get<double>()) <=
+                1e-5);
+    }
+  }
+}
+
 TEST_CASE("ESMM and MMoE rankings beat the original order on the hidden purchase probability") {
   // Each model ranked by its estimate of P(purchase | impression).
   const std::pair<std::string, std::string> models[] = {{"esmm", "ctcvr=1"}, {"mmoe", "purchase=1"}};
