@@ -1,0 +1,154 @@
+// Graph IR of the converter: the runtime's operator set (schema/edgemtl.fbs)
+// over values with known dtype and shape. Activations have the row dimension
+// first (kRows); constants carry their data. Shape arithmetic is done on int64
+// constants in which the row count may appear as the symbol kRowsSymbol.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace edgemtl::converter {
+
+/// A conversion that cannot be done exactly. The message names the node.
+struct ConversionError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Dimension 0 of every activation shape.
+constexpr int64_t kRows = -1;
+/// The row count as an element of an int64 shape constant (Shape(x)[0]).
+constexpr int64_t kRowsSymbol = INT64_MIN;
+
+enum class DType { kFloat32, kInt64, kBool };
+const char* dtype_name(DType dtype);
+
+enum class Op {
+  kFullyConnected, kEmbedding, kAdd, kSub, kMul, kDiv, kMax, kMin, kEqual, kNot, kWhere, kCast,
+  kRelu, kSigmoid, kTanh, kLeakyRelu, kClip, kPRelu, kSoftmax, kReduceSum, kReduceMean, kConcat,
+  kTake, kTranspose, kMatMul, kReshape, kBroadcastRows,
+};
+const char* op_name(Op op);
+bool is_binary_elementwise(Op op);  // ADD .. MIN
+bool is_elementwise(Op op);         // binary, comparison, WHERE, CAST, activations, CLIP, PRELU
+
+enum class Activation { kNone, kRelu, kSigmoid, kTanh, kLeakyRelu };
+
+/// Which stage computes a value; constants belong to none.
+enum class Side { kConstant = 0, kUser = 1, kItem = 2 };
+
+struct Value {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;  // activations: shape[0] == kRows
+  bool is_constant = false;
+  std::vector<float> floats;   // kFloat32 constants
+  std::vector<int64_t> ints;   // kInt64 and kBool (0/1) constants
+  int producer = -1;           // node index, -1 for inputs and constants
+  // A constant of shape [1, ...] standing for a tensor with the row dimension
+  // whose rows are all equal (zeros_like(x), ConstantOfShape(Shape(x))). Only
+  // elementwise ops, which broadcast it, may read it.
+  bool row_broadcast = false;
+
+  bool is_activation() const { return !is_constant; }
+  int64_t rank() const { return static_cast<int64_t>(shape.size()); }
+  /// Elements of a constant, or elements per row of an activation.
+  int64_t elements_per_row() const;
+  bool has_rows_symbol() const;
+};
+
+struct NodeOptions {
+  Activation activation = Activation::kNone;  // FULLY_CONNECTED, binary ops
+  float alpha = 0.01f;                        // LEAKY_RELU (also fused)
+  int64_t axis = 0;                           // SOFTMAX, CONCAT, TAKE
+  std::vector<int64_t> indices;               // TAKE
+  std::vector<int64_t> axes;                  // REDUCE_*; TRANSPOSE perm
+  bool keepdims = true;                       // REDUCE_*
+  float clip_min = -3.4e38f, clip_max = 3.4e38f;
+  DType cast_to = DType::kFloat32;            // CAST
+  int64_t default_row = -1;                   // EMBEDDING
+  std::vector<int64_t> shape;                 // RESHAPE target (kRows first for activations)
+};
+
+struct Node {
+  Op op;
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  NodeOptions options;
+  std::string name;  // the ONNX node it came from
+  bool dead = false;
+  Side stage = Side::kItem;
+};
+
+enum class FeatureKind { kId, kIdList, kDense };
+
+struct Feature {
+  std::string name;
+  bool user = false;
+  FeatureKind kind = FeatureKind::kDense;
+  int64_t width = 1;
+  int64_t padding_id = 0;
+  int64_t table_size = 0;
+  int value = -1;
+};
+
+struct Task {
+  std::string name;
+  bool probability = false;
+  int value = -1;
+  int64_t column = 0;
+};
+
+class Graph {
+ public:
+  std::vector<Value> values;
+  std::vector<Node> nodes;  // kept in execution (topological) order
+  std::vector<Feature> features;
+  std::vector<Task> tasks;
+
+  int add_activation(const std::string& name, DType dtype, std::vector<int64_t> shape);
+  int add_float_constant(const std::string& name, std::vector<int64_t> shape, std::vector<float> data);
+  int add_int_constant(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                       std::vector<int64_t> data);
+
+  /// Adds `op` over `inputs` with a fresh output and returns the output value.
+  /// Infers dtype and shape (throws ConversionError when the op would move or
+  /// reduce the row dimension or shapes do not fit). When every input is a
+  /// constant the result is computed now and no node is added.
+  int emit(Op op, const std::vector<int>& inputs, const NodeOptions& options, const std::string& node_name,
+           const std::string& output_name = "");
+  /// Adds a node whose output value already exists (passes rewriting in place).
+  int add_node(Op op, const std::vector<int>& inputs, int output, const NodeOptions& options,
+               const std::string& node_name);
+
+  /// consumers[v] = live nodes reading value v (once per reading node).
+  std::vector<std::vector<int>> consumers() const;
+  /// Values read by tasks (graph outputs).
+  std::vector<bool> output_mask() const;
+  /// Makes every node input and task reading `from` read `to` instead.
+  void replace_uses(int from, int to);
+  /// Drops dead nodes and re-sorts the rest topologically (stable).
+  void compact();
+  std::string unique_name(const std::string& base);
+
+ private:
+  std::unordered_set<std::string> names_used_;
+};
+
+/// Output dtype and shape of `op` on `inputs` (throws ConversionError).
+void infer_output(const Graph& graph, Op op, const std::vector<int>& inputs, const NodeOptions& options,
+                  DType* dtype, std::vector<int64_t>* shape);
+
+/// Numpy broadcast of shapes aligned on the right; kRows (activation dim 0)
+/// must meet kRows or 1 (constant) at the same position.
+std::vector<int64_t> broadcast_shapes(const std::vector<std::vector<int64_t>>& shapes);
+
+/// ONNX-style axis (negative counts from the end) -> [0, rank); throws if out of range.
+int64_t normalize_axis(int64_t axis, int64_t rank);
+
+int64_t product(const std::vector<int64_t>& dims, size_t begin = 0, size_t end = SIZE_MAX);
+std::string shape_string(const std::vector<int64_t>& shape);
+
+}  // namespace edgemtl::converter

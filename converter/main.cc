@@ -1,0 +1,136 @@
+// edgemtl-convert: ONNX multi-task ranking model -> .emtl file.
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <map>
+#include <string>
+
+#include "converter/pipeline.h"
+#include "converter/writer.h"
+
+namespace {
+
+using namespace edgemtl::converter;
+
+constexpr const char* kUsage =
+    "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
+    "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n";
+
+struct UsageError {
+  std::string message;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+struct Args {
+  std::string input, output;
+  ConvertOptions options;
+  bool verbose = false;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) throw UsageError{std::string(argv[i]) + " needs a value"};
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-o") a.output = value(i);
+    else if (arg == "--user-inputs") a.options.import.user_inputs = split_list(value(i));
+    else if (arg == "--tasks") {
+      for (const std::string& item : split_list(value(i))) {
+        TaskOverride t;
+        size_t colon = item.rfind(':');
+        std::string kind = colon == std::string::npos ? "" : item.substr(colon + 1);
+        if (kind == "prob" || kind == "value") {
+          t.name = item.substr(0, colon);
+          t.probability = kind == "prob";
+        } else {
+          t.name = item;
+        }
+        if (t.name.empty()) throw UsageError{"empty task name in --tasks"};
+        a.options.import.tasks.push_back(t);
+      }
+    } else if (arg == "--oov-row") {
+      std::string v = value(i);
+      char* end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 0) throw UsageError{"--oov-row needs a row number >= 0"};
+      a.options.import.oov_row = n;
+    } else if (arg == "--no-split") a.options.split_user_item_fc = false;
+    else if (arg == "--verbose") a.verbose = true;
+    else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
+    else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option " + arg};
+    else if (a.input.empty()) a.input = arg;
+    else throw UsageError{"more than one input model"};
+  }
+  if (a.input.empty()) throw UsageError{"no input model"};
+  if (a.output.empty()) throw UsageError{"no output file (-o)"};
+  return a;
+}
+
+const char* kind_name(FeatureKind k) {
+  return k == FeatureKind::kId ? "id" : k == FeatureKind::kIdList ? "id_list" : "dense";
+}
+
+void print_summary(const Graph& g, const std::string& output, bool verbose) {
+  std::fprintf(stderr, "features:\n");
+  for (const Feature& f : g.features) {
+    std::fprintf(stderr, "  %-24s %-4s %-7s width %lld", f.name.c_str(), f.user ? "user" : "item", kind_name(f.kind),
+                 static_cast<long long>(f.width));
+    if (f.kind != FeatureKind::kDense) std::fprintf(stderr, " table_size %lld", static_cast<long long>(f.table_size));
+    if (f.kind == FeatureKind::kIdList) std::fprintf(stderr, " padding %lld", static_cast<long long>(f.padding_id));
+    std::fprintf(stderr, "\n");
+  }
+  std::fprintf(stderr, "tasks:\n");
+  for (const Task& t : g.tasks)
+    std::fprintf(stderr, "  %-24s %s (tensor '%s' column %lld)\n", t.name.c_str(), t.probability ? "prob" : "value",
+                 g.values[t.value].name.c_str(), static_cast<long long>(t.column));
+  for (Side side : {Side::kUser, Side::kItem}) {
+    int count = 0;
+    std::map<std::string, int> by_op;
+    for (const Node& n : g.nodes)
+      if (!n.dead && n.stage == side) { ++count; ++by_op[op_name(n.op)]; }
+    std::fprintf(stderr, "%s stage: %d ops", side == Side::kUser ? "user" : "item", count);
+    const char* sep = " (";
+    for (const auto& [op, c] : by_op) { std::fprintf(stderr, "%s%s %d", sep, op.c_str(), c); sep = ", "; }
+    std::fprintf(stderr, "%s\n", count ? ")" : "");
+    if (!verbose) continue;
+    for (const Node& n : g.nodes) {
+      if (n.dead || n.stage != side) continue;
+      std::fprintf(stderr, "    %-16s %-40s", op_name(n.op), n.name.c_str());
+      for (int v : n.inputs) std::fprintf(stderr, " %s%s", g.values[v].name.c_str(), shape_string(g.values[v].shape).c_str());
+      std::fprintf(stderr, " -> %s%s\n", g.values[n.outputs[0]].name.c_str(), shape_string(g.values[n.outputs[0]].shape).c_str());
+    }
+  }
+  std::fprintf(stderr, "wrote %s\n", output.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  try {
+    args = parse(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "edgemtl-convert: error: %s\n%s", e.message.c_str(), kUsage);
+    return 2;
+  }
+  try {
+    Graph g = convert_onnx_file(args.input, args.options);
+    write_file(args.output, write_model(g));
+    print_summary(g, args.output, args.verbose);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgemtl-convert: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

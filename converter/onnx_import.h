@@ -1,0 +1,32 @@
+// ONNX (as written by PyTorch's exporter, opsets 11-17) -> graph IR.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "converter/ir.h"
+
+namespace edgemtl::converter {
+
+struct TaskOverride {
+  std::string name;
+  std::optional<bool> probability;  // unset: keep the default kind
+};
+
+struct ImportOptions {
+  std::vector<std::string> user_inputs;  // graph inputs whose feature side is USER
+  std::vector<TaskOverride> tasks;       // empty: default names and kinds
+  int64_t oov_row = -1;                  // >= 0: default_row of every EMBEDDING
+};
+
+/// Reads the ONNX file at `path` and lowers it to the IR: every value that does
+/// not depend on an input is computed here (constant folding). Fills features
+/// and tasks. Throws ConversionError naming the node on anything that cannot
+/// be converted exactly.
+Graph import_onnx_file(const std::string& path, const ImportOptions& options);
+
+/// Same for an ONNX ModelProto in memory (serialized bytes).
+Graph import_onnx_bytes(const std::string& bytes, const ImportOptions& options);
+
+}  // namespace edgemtl::converter

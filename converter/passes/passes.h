@@ -1,0 +1,37 @@
+// Graph rewrites, each exact (the rewritten graph computes the same values up
+// to float rounding). Run in the order of run_pipeline() in pipeline.cc.
+#pragma once
+
+#include "converter/ir.h"
+
+namespace edgemtl::converter {
+
+/// Computes every node whose inputs are all constants.
+void fold_constants(Graph& graph);
+
+/// Makes a RESHAPE of a RESHAPE read the first input, and drops RESHAPEs that
+/// keep the shape.
+void collapse_reshapes(Graph& graph);
+
+/// Replaces nodes computing the same op on the same inputs with the same
+/// options by the first of them (e.g. one Unsqueeze per reader in PLE gates).
+void eliminate_common_subexpressions(Graph& graph);
+
+/// Folds MUL/ADD/SUB/DIV by per-column constants into a neighbouring
+/// FULLY_CONNECTED: after it (its output's only consumer) or before it (every
+/// consumer of the scaled value is a FULLY_CONNECTED). Covers BatchNorm, which
+/// the importer lowers to MUL+ADD, and Add-bias after MatMul.
+void fold_affine_into_fc(Graph& graph);
+
+/// Fuses RELU/SIGMOID/TANH/LEAKY_RELU into the FULLY_CONNECTED or binary op
+/// producing its input when it is that value's only consumer.
+void fuse_activations(Graph& graph);
+
+/// Replaces FULLY_CONNECTEDs reading the same input by one wide
+/// FULLY_CONNECTED and a TAKE per original (plus its activation if they differ).
+void stack_parallel_fcs(Graph& graph);
+
+/// Removes nodes whose outputs no task needs.
+void eliminate_dead_code(Graph& graph);
+
+}  // namespace edgemtl::converter

@@ -1,0 +1,30 @@
+#include "converter/pipeline.h"
+
+#include "converter/partition.h"
+#include "converter/passes/passes.h"
+
+namespace edgemtl::converter {
+
+void run_pipeline(Graph& g, const ConvertOptions& options) {
+  fold_constants(g);
+  collapse_reshapes(g);
+  eliminate_dead_code(g);
+  fold_affine_into_fc(g);
+  fuse_activations(g);
+  stack_parallel_fcs(g);
+  eliminate_dead_code(g);
+  if (options.split_user_item_fc) split_mixed_fcs(g);
+  collapse_reshapes(g);  // the split may flatten parts that were reshaped already
+  eliminate_common_subexpressions(g);
+  eliminate_dead_code(g);
+  insert_row_broadcasts(g);
+  assign_stages(g);
+}
+
+Graph convert_onnx_file(const std::string& path, const ConvertOptions& options) {
+  Graph g = import_onnx_file(path, options.import);
+  run_pipeline(g, options);
+  return g;
+}
+
+}  // namespace edgemtl::converter

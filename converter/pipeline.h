@@ -1,0 +1,21 @@
+// The whole conversion: ONNX file -> partitioned, optimized graph IR.
+#pragma once
+
+#include <string>
+
+#include "converter/ir.h"
+#include "converter/onnx_import.h"
+
+namespace edgemtl::converter {
+
+struct ConvertOptions {
+  ImportOptions import;
+  bool split_user_item_fc = true;  // --no-split turns the W_u/W_i split off
+};
+
+/// Runs every pass on an imported graph, in order.
+void run_pipeline(Graph& graph, const ConvertOptions& options);
+
+Graph convert_onnx_file(const std::string& path, const ConvertOptions& options);
+
+}  // namespace edgemtl::converter

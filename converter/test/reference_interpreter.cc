@@ -1,0 +1,259 @@
+#include "converter/test/reference_interpreter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <stdexcept>
+
+namespace edgemtl::converter::test {
+namespace {
+
+int64_t count(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// Multi-index <-> flat index, row-major.
+std::vector<int64_t> unravel(int64_t flat, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> index(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return index;
+}
+
+int64_t ravel(const std::vector<int64_t>& index, const std::vector<int64_t>& shape) {
+  int64_t flat = 0;
+  for (size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + index[d];
+  return flat;
+}
+
+// Element of `t` read at output position `index` under numpy broadcasting.
+double at_broadcast(const RefTensor& t, const std::vector<int64_t>& index) {
+  std::vector<int64_t> own(t.shape.size());
+  size_t offset = index.size() - t.shape.size();
+  for (size_t d = 0; d < t.shape.size(); ++d) own[d] = t.shape[d] == 1 ? 0 : index[offset + d];
+  return t.data[ravel(own, t.shape)];
+}
+
+std::vector<int64_t> broadcast(const std::vector<const RefTensor*>& ts) {
+  size_t rank = 0;
+  for (auto* t : ts) rank = std::max(rank, t->shape.size());
+  std::vector<int64_t> out(rank, 1);
+  for (auto* t : ts)
+    for (size_t d = 0; d < t->shape.size(); ++d) {
+      int64_t& o = out[rank - t->shape.size() + d];
+      if (t->shape[d] != 1) {
+        if (o != 1 && o != t->shape[d]) throw std::runtime_error("reference: shapes do not broadcast");
+        o = t->shape[d];
+      }
+    }
+  return out;
+}
+
+double activate(double x, Activation a, double alpha) {
+  switch (a) {
+    case Activation::kNone: return x;
+    case Activation::kRelu: return x < 0 ? 0 : x;
+    case Activation::kSigmoid: return 1 / (1 + std::exp(-x));
+    case Activation::kTanh: return std::tanh(x);
+    case Activation::kLeakyRelu: return x < 0 ? alpha * x : x;
+  }
+  return x;
+}
+
+RefTensor constant_tensor(const Value& v) {
+  RefTensor t;
+  t.shape = v.shape;
+  if (v.dtype == DType::kFloat32) t.data.assign(v.floats.begin(), v.floats.end());
+  else for (int64_t i : v.ints) t.data.push_back(static_cast<double>(i));
+  return t;
+}
+
+RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTensor*>& in, int64_t stage_rows) {
+  const NodeOptions& o = n.options;
+  RefTensor out;
+  auto elementwise = [&](auto f) {
+    out.shape = broadcast(in);
+    for (int64_t e = 0; e < count(out.shape); ++e) {
+      auto index = unravel(e, out.shape);
+      std::vector<double> args;
+      for (auto* t : in) args.push_back(at_broadcast(*t, index));
+      out.data.push_back(f(args));
+    }
+  };
+  switch (n.op) {
+    case Op::kFullyConnected: {
+      const RefTensor& x = *in[0];
+      const RefTensor& w = *in[1];
+      int64_t units = w.shape[0], k = w.shape[1];
+      out.shape = x.shape;
+      out.shape.back() = units;
+      for (int64_t r = 0; r < count(x.shape) / k; ++r)
+        for (int64_t j = 0; j < units; ++j) {
+          double s = in.size() == 3 ? in[2]->data[j] : 0;
+          for (int64_t i = 0; i < k; ++i) s += x.data[r * k + i] * w.data[j * k + i];
+          out.data.push_back(activate(s, o.activation, o.alpha));
+        }
+      return out;
+    }
+    case Op::kEmbedding: {
+      const RefTensor& table = *in[0];
+      out.shape = in[1]->shape;
+      out.shape.push_back(table.shape[1]);
+      for (double id : in[1]->data) {
+        int64_t row = static_cast<int64_t>(id);
+        if (row < 0 || row >= table.shape[0]) row = o.default_row;
+        for (int64_t d = 0; d < table.shape[1]; ++d) out.data.push_back(table.data[row * table.shape[1] + d]);
+      }
+      return out;
+    }
+    case Op::kAdd: elementwise([&](auto& a) { return activate(a[0] + a[1], o.activation, o.alpha); }); return out;
+    case Op::kSub: elementwise([&](auto& a) { return activate(a[0] - a[1], o.activation, o.alpha); }); return out;
+    case Op::kMul: elementwise([&](auto& a) { return activate(a[0] * a[1], o.activation, o.alpha); }); return out;
+    case Op::kDiv: elementwise([&](auto& a) { return activate(a[0] / a[1], o.activation, o.alpha); }); return out;
+    case Op::kMax: elementwise([&](auto& a) { return activate(std::max(a[0], a[1]), o.activation, o.alpha); }); return out;
+    case Op::kMin: elementwise([&](auto& a) { return activate(std::min(a[0], a[1]), o.activation, o.alpha); }); return out;
+    case Op::kEqual: elementwise([](auto& a) { return a[0] == a[1] ? 1.0 : 0.0; }); return out;
+    case Op::kNot: elementwise([](auto& a) { return a[0] != 0 ? 0.0 : 1.0; }); return out;
+    case Op::kWhere: elementwise([](auto& a) { return a[0] != 0 ? a[1] : a[2]; }); return out;
+    case Op::kCast:
+      elementwise([&](auto& a) {
+        return o.cast_to == DType::kBool ? (a[0] != 0 ? 1.0 : 0.0) : o.cast_to == DType::kInt64 ? std::trunc(a[0]) : a[0];
+      });
+      return out;
+    case Op::kRelu: elementwise([](auto& a) { return activate(a[0], Activation::kRelu, 0); }); return out;
+    case Op::kSigmoid: elementwise([](auto& a) { return activate(a[0], Activation::kSigmoid, 0); }); return out;
+    case Op::kTanh: elementwise([](auto& a) { return activate(a[0], Activation::kTanh, 0); }); return out;
+    case Op::kLeakyRelu: elementwise([&](auto& a) { return activate(a[0], Activation::kLeakyRelu, o.alpha); }); return out;
+    case Op::kClip: elementwise([&](auto& a) { return std::min<double>(std::max<double>(a[0], o.clip_min), o.clip_max); }); return out;
+    case Op::kPRelu: elementwise([](auto& a) { return a[0] < 0 ? a[0] * a[1] : a[0]; }); return out;
+    case Op::kSoftmax: case Op::kReduceSum: case Op::kReduceMean: {
+      const RefTensor& x = *in[0];
+      std::vector<int64_t> axes = n.op == Op::kSoftmax ? std::vector<int64_t>{o.axis} : o.axes;
+      std::vector<int64_t> kept = x.shape;
+      for (int64_t a : axes) kept[a] = 1;
+      std::vector<double> sum(count(kept), 0.0), maximum(count(kept), -1e300);
+      auto target = [&](int64_t e) {
+        auto index = unravel(e, x.shape);
+        for (int64_t a : axes) index[a] = 0;
+        return ravel(index, kept);
+      };
+      for (int64_t e = 0; e < count(x.shape); ++e) maximum[target(e)] = std::max(maximum[target(e)], x.data[e]);
+      for (int64_t e = 0; e < count(x.shape); ++e)
+        sum[target(e)] += n.op == Op::kSoftmax ? std::exp(x.data[e] - maximum[target(e)]) : x.data[e];
+      if (n.op == Op::kSoftmax) {
+        out.shape = x.shape;
+        for (int64_t e = 0; e < count(x.shape); ++e) out.data.push_back(std::exp(x.data[e] - maximum[target(e)]) / sum[target(e)]);
+        return out;
+      }
+      int64_t reduced = count(x.shape) / count(kept);
+      for (double s : sum) out.data.push_back(n.op == Op::kReduceMean ? s / reduced : s);
+      for (size_t d = 0; d < kept.size(); ++d) {
+        bool is_reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
+        if (!is_reduced || o.keepdims) out.shape.push_back(kept[d]);
+      }
+      return out;
+    }
+    case Op::kConcat: {
+      int64_t rows = 1;
+      for (auto* t : in) rows = std::max(rows, t->shape[0]);
+      out.shape = in[0]->shape;
+      out.shape[0] = rows;
+      out.shape[o.axis] = 0;
+      for (auto* t : in) out.shape[o.axis] += t->shape[o.axis];
+      for (int64_t e = 0; e < count(out.shape); ++e) {
+        auto index = unravel(e, out.shape);
+        int64_t along = index[o.axis];
+        for (auto* t : in) {
+          if (along < t->shape[o.axis]) {
+            index[o.axis] = along;
+            if (t->shape[0] == 1) index[0] = 0;  // a user tensor, broadcast
+            out.data.push_back(t->data[ravel(index, t->shape)]);
+            break;
+          }
+          along -= t->shape[o.axis];
+        }
+      }
+      return out;
+    }
+    case Op::kTake: {
+      const RefTensor& x = *in[0];
+      out.shape = x.shape;
+      out.shape[o.axis] = static_cast<int64_t>(o.indices.size());
+      for (int64_t e = 0; e < count(out.shape); ++e) {
+        auto index = unravel(e, out.shape);
+        index[o.axis] = o.indices[index[o.axis]];
+        out.data.push_back(x.data[ravel(index, x.shape)]);
+      }
+      return out;
+    }
+    case Op::kReshape:
+      out = *in[0];
+      out.shape = o.shape;
+      if (out.shape[0] == kRows) out.shape[0] = in[0]->shape[0];
+      return out;
+    case Op::kBroadcastRows:
+      return repeat_rows(*in[0], stage_rows);
+    default:
+      throw std::runtime_error(std::string("reference interpreter lacks ") + op_name(n.op));
+  }
+  (void)g;
+}
+
+}  // namespace
+
+RefTensor random_tensor(std::mt19937& rng, std::vector<int64_t> shape, int64_t id_limit) {
+  RefTensor t;
+  t.shape = std::move(shape);
+  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
+  for (int64_t e = 0; e < count(t.shape); ++e)
+    t.data.push_back(id_limit > 0 ? static_cast<double>(rng() % id_limit) : static_cast<float>(uniform(rng)));
+  return t;
+}
+
+RefTensor repeat_rows(const RefTensor& t, int64_t rows) {
+  RefTensor out = t;
+  out.shape[0] = rows;
+  out.data.clear();
+  for (int64_t r = 0; r < rows; ++r) out.data.insert(out.data.end(), t.data.begin(), t.data.begin() + count(t.shape) / t.shape[0]);
+  return out;
+}
+
+std::vector<std::vector<double>> run_reference(const Graph& g, const std::map<int, RefTensor>& inputs, bool two_stages) {
+  std::map<int, RefTensor> values = inputs;
+  int64_t item_rows = 1;
+  for (const Feature& f : g.features)
+    if (!f.user || !two_stages) item_rows = std::max(item_rows, inputs.at(f.value).shape[0]);
+  auto get = [&](int v) -> const RefTensor* {
+    auto it = values.find(v);
+    if (it == values.end()) {
+      if (!g.values[v].is_constant) throw std::runtime_error("reference: value '" + g.values[v].name + "' not computed");
+      it = values.emplace(v, constant_tensor(g.values[v])).first;
+    }
+    return &it->second;
+  };
+  std::vector<Side> order = two_stages ? std::vector<Side>{Side::kUser, Side::kItem} : std::vector<Side>{Side::kConstant};
+  for (Side stage : order) {
+    for (const Node& n : g.nodes) {
+      if (n.dead || (two_stages && n.stage != stage)) continue;
+      std::vector<const RefTensor*> in;
+      for (int v : n.inputs) in.push_back(get(v));
+      values[n.outputs[0]] = run_node(g, n, in, stage == Side::kUser ? 1 : item_rows);
+    }
+  }
+  std::vector<std::vector<double>> result(item_rows);
+  for (const Task& t : g.tasks) {
+    const RefTensor& v = *get(t.value);
+    int64_t per_row = count(v.shape) / v.shape[0];
+    for (int64_t r = 0; r < item_rows; ++r) {
+      int64_t row = v.shape[0] == 1 ? 0 : r;
+      result[r].push_back(v.data[row * per_row + t.column]);
+    }
+  }
+  return result;
+}
+
+}  // namespace edgemtl::converter::test

@@ -1,0 +1,229 @@
+#include "converter/writer.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "converter/partition.h"
+#include "schema/edgemtl_generated.h"
+
+namespace edgemtl::converter {
+namespace fb = edgemtl::schema;
+namespace {
+
+fb::DType to_schema(DType d) {
+  switch (d) {
+    case DType::kFloat32: return fb::DType::FLOAT32;
+    case DType::kInt64: return fb::DType::INT64;
+    case DType::kBool: return fb::DType::BOOL;
+  }
+  return fb::DType::FLOAT32;
+}
+
+fb::Activation to_schema(Activation a) {
+  switch (a) {
+    case Activation::kNone: return fb::Activation::NONE;
+    case Activation::kRelu: return fb::Activation::RELU;
+    case Activation::kSigmoid: return fb::Activation::SIGMOID;
+    case Activation::kTanh: return fb::Activation::TANH;
+    case Activation::kLeakyRelu: return fb::Activation::LEAKY_RELU;
+  }
+  return fb::Activation::NONE;
+}
+
+fb::OpType to_schema(Op op) {
+  switch (op) {
+    case Op::kFullyConnected: return fb::OpType::FULLY_CONNECTED;
+    case Op::kEmbedding: return fb::OpType::EMBEDDING;
+    case Op::kAdd: return fb::OpType::ADD;
+    case Op::kSub: return fb::OpType::SUB;
+    case Op::kMul: return fb::OpType::MUL;
+    case Op::kDiv: return fb::OpType::DIV;
+    case Op::kMax: return fb::OpType::MAXIMUM;
+    case Op::kMin: return fb::OpType::MINIMUM;
+    case Op::kEqual: return fb::OpType::EQUAL;
+    case Op::kNot: return fb::OpType::NOT;
+    case Op::kWhere: return fb::OpType::WHERE;
+    case Op::kCast: return fb::OpType::CAST;
+    case Op::kRelu: return fb::OpType::RELU;
+    case Op::kSigmoid: return fb::OpType::SIGMOID;
+    case Op::kTanh: return fb::OpType::TANH;
+    case Op::kLeakyRelu: return fb::OpType::LEAKY_RELU;
+    case Op::kClip: return fb::OpType::CLIP;
+    case Op::kPRelu: return fb::OpType::PRELU;
+    case Op::kSoftmax: return fb::OpType::SOFTMAX;
+    case Op::kReduceSum: return fb::OpType::REDUCE_SUM;
+    case Op::kReduceMean: return fb::OpType::REDUCE_MEAN;
+    case Op::kConcat: return fb::OpType::CONCAT;
+    case Op::kTake: return fb::OpType::TAKE;
+    case Op::kTranspose: return fb::OpType::TRANSPOSE;
+    case Op::kMatMul: return fb::OpType::MATMUL;
+    case Op::kReshape: return fb::OpType::RESHAPE;
+    case Op::kBroadcastRows: return fb::OpType::BROADCAST_ROWS;
+  }
+  throw ConversionError("unknown op");
+}
+
+std::vector<uint8_t> constant_bytes(const Value& v) {
+  std::vector<uint8_t> bytes;
+  switch (v.dtype) {
+    case DType::kFloat32:
+      bytes.resize(v.floats.size() * sizeof(float));
+      std::memcpy(bytes.data(), v.floats.data(), bytes.size());
+      break;
+    case DType::kInt64:
+      bytes.resize(v.ints.size() * sizeof(int64_t));
+      std::memcpy(bytes.data(), v.ints.data(), bytes.size());
+      break;
+    case DType::kBool:
+      for (int64_t b : v.ints) bytes.push_back(b ? 1 : 0);
+      break;
+  }
+  return bytes;
+}
+
+uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
+
+std::vector<int32_t> to_int32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
+
+// Options table of one operator.
+std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::FlatBufferBuilder& b, const Node& n) {
+  const NodeOptions& o = n.options;
+  switch (n.op) {
+    case Op::kFullyConnected:
+      return {fb::OpOptions::FullyConnectedOptions, fb::CreateFullyConnectedOptions(b, to_schema(o.activation), o.alpha).Union()};
+    case Op::kEmbedding:
+      return {fb::OpOptions::GatherOptions, fb::CreateGatherOptions(b, o.default_row).Union()};
+    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin:
+      return {fb::OpOptions::BinaryOptions, fb::CreateBinaryOptions(b, to_schema(o.activation), o.alpha).Union()};
+    case Op::kCast:
+      return {fb::OpOptions::CastOptions, fb::CreateCastOptions(b, to_schema(o.cast_to)).Union()};
+    case Op::kLeakyRelu:
+      return {fb::OpOptions::ActivationOptions, fb::CreateActivationOptions(b, o.alpha).Union()};
+    case Op::kClip:
+      return {fb::OpOptions::ClipOptions, fb::CreateClipOptions(b, o.clip_min, o.clip_max).Union()};
+    case Op::kSoftmax: case Op::kConcat:
+      return {fb::OpOptions::AxisOptions, fb::CreateAxisOptions(b, static_cast<int32_t>(o.axis)).Union()};
+    case Op::kReduceSum: case Op::kReduceMean: {
+      auto axes = to_int32(o.axes);
+      return {fb::OpOptions::ReduceOptions, fb::CreateReduceOptionsDirect(b, &axes, o.keepdims).Union()};
+    }
+    case Op::kTake:
+      return {fb::OpOptions::TakeOptions, fb::CreateTakeOptionsDirect(b, static_cast<int32_t>(o.axis), &o.indices).Union()};
+    case Op::kTranspose: {
+      auto perm = to_int32(o.axes);
+      return {fb::OpOptions::TransposeOptions, fb::CreateTransposeOptionsDirect(b, &perm).Union()};
+    }
+    default:
+      return {fb::OpOptions::NONE, 0};
+  }
+}
+
+struct Layout {
+  std::vector<int> tensor_of;              // value -> tensor index or -1
+  std::vector<int> values;                 // tensor index -> value
+  std::vector<int> buffer_of;              // tensor index -> buffer index or -1
+  std::vector<std::vector<uint8_t>> data;  // buffer index -> bytes
+};
+
+Layout layout_of(const Graph& g) {
+  Layout l;
+  std::vector<bool> used(g.values.size(), false);
+  for (const Feature& f : g.features) used[f.value] = true;
+  for (const Task& t : g.tasks) used[t.value] = true;
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    for (int v : n.inputs) used[v] = true;
+    for (int v : n.outputs) used[v] = true;
+  }
+  l.tensor_of.assign(g.values.size(), -1);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (!used[v]) continue;
+    const Value& value = g.values[v];
+    if (value.has_rows_symbol())
+      throw ConversionError("internal error: constant '" + value.name + "' holding the row count reached the file");
+    l.tensor_of[v] = static_cast<int>(l.values.size());
+    l.values.push_back(static_cast<int>(v));
+    if (value.is_constant) {
+      l.buffer_of.push_back(static_cast<int>(l.data.size()));
+      l.data.push_back(constant_bytes(value));
+    } else {
+      l.buffer_of.push_back(-1);
+    }
+  }
+  return l;
+}
+
+// Builds the FlatBuffer with constants placed from `weights_begin` on.
+flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weights_begin) {
+  flatbuffers::FlatBufferBuilder b(1 << 16);
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  for (size_t t = 0; t < l.values.size(); ++t) {
+    const Value& v = g.values[l.values[t]];
+    tensors.push_back(fb::CreateTensorDirect(b, v.name.c_str(), to_schema(v.dtype), &v.shape, l.buffer_of[t]));
+  }
+  std::vector<fb::Buffer> buffers;
+  uint64_t offset = weights_begin;
+  for (const auto& bytes : l.data) {
+    buffers.emplace_back(offset, bytes.size());
+    offset = align64(offset + bytes.size());
+  }
+  std::vector<flatbuffers::Offset<fb::Feature>> features;
+  for (const Feature& f : g.features) {
+    fb::FeatureKind kind = f.kind == FeatureKind::kId ? fb::FeatureKind::ID
+                         : f.kind == FeatureKind::kIdList ? fb::FeatureKind::ID_LIST : fb::FeatureKind::DENSE;
+    features.push_back(fb::CreateFeatureDirect(b, f.name.c_str(), f.user ? fb::Side::USER : fb::Side::ITEM, kind, f.width,
+                                               f.padding_id, f.table_size, l.tensor_of[f.value]));
+  }
+  std::vector<flatbuffers::Offset<fb::Task>> tasks;
+  for (const Task& t : g.tasks)
+    tasks.push_back(fb::CreateTaskDirect(b, t.name.c_str(), t.probability ? fb::TaskKind::PROBABILITY : fb::TaskKind::VALUE,
+                                         l.tensor_of[t.value], t.column));
+  auto stage = [&](Side side) {
+    std::vector<flatbuffers::Offset<fb::Operator>> ops;
+    for (const Node& n : g.nodes) {
+      if (n.dead || n.stage != side) continue;
+      std::vector<int32_t> inputs, outputs;
+      for (int v : n.inputs) inputs.push_back(l.tensor_of[v]);
+      for (int v : n.outputs) outputs.push_back(l.tensor_of[v]);
+      auto [type, options] = options_of(b, n);
+      ops.push_back(fb::CreateOperatorDirect(b, to_schema(n.op), &inputs, &outputs, type, options, n.name.c_str()));
+    }
+    return fb::CreateStageDirect(b, &ops);
+  };
+  auto user_stage = stage(Side::kUser);
+  auto item_stage = stage(Side::kItem);
+  std::vector<int32_t> crossing;
+  for (int v : user_to_item(g)) crossing.push_back(l.tensor_of[v]);
+  auto model = fb::CreateModelDirect(b, kFormatVersion, kProducer, &tensors, &buffers, &features, &tasks, user_stage,
+                                     item_stage, &crossing);
+  fb::FinishModelBuffer(b, model);
+  return b.Release();
+}
+
+}  // namespace
+
+std::vector<uint8_t> write_model(const Graph& g) {
+  Layout l = layout_of(g);
+  // The FlatBuffer's size does not depend on the offsets (Buffer is a struct):
+  // build once to learn where the weights start, then for real.
+  const uint64_t weights_begin = align64(build(g, l, 0).size());
+  flatbuffers::DetachedBuffer fbuf = build(g, l, weights_begin);
+  if (align64(fbuf.size()) != weights_begin) throw ConversionError("internal error: FlatBuffer size changed");
+  std::vector<uint8_t> file(fbuf.data(), fbuf.data() + fbuf.size());
+  for (const auto& bytes : l.data) {
+    file.resize(align64(file.size()), 0);
+    file.insert(file.end(), bytes.begin(), bytes.end());
+  }
+  file.resize(align64(file.size()), 0);
+  return file;
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw ConversionError("cannot write '" + path + "'");
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw ConversionError("error writing '" + path + "'");
+}
+
+}  // namespace edgemtl::converter
