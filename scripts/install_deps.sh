@@ -10,6 +10,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler  # converter (host only)
   nlohmann-json3-dev                           # command-line tools
   doctest-dev                                  # tests
+  zlib1g-dev                                   # census example (reads the .gz data)
 )
 
 missing=()

@@ -44,6 +44,20 @@ std::string convert(const std::string& name) {
   return out;
 }
 
+// Scores one request ({"user": {...}, "items": [...]}) through the user cache:
+// n * num_tasks scores, row-major.
+std::vector<float> score_request(edgemtl::Session& session, const nlohmann::json& request) {
+  const edgemtl::Model& model = session.model();
+  edgemtl::tools::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
+  std::string error;
+  REQUIRE_MESSAGE(user.append_row(request["user"], nullptr, &error), error);
+  for (const auto& item : request["items"]) REQUIRE_MESSAGE(items.append_row(item, nullptr, &error), error);
+  REQUIRE(session.set_user(user.inputs()).is_ok());
+  auto scores = session.score(items.inputs(), items.rows());
+  REQUIRE_MESSAGE(scores.ok(), scores.status().message());
+  return std::vector<float>(scores->begin(), scores->end());
+}
+
 // Mean NDCG@10 (gain: hidden purchase probability) of ranking each eval user's
 // candidates by `weights`, and of their original order.
 std::pair<double, double> mean_ndcg(const std::string& model_path, const std::string& weights_text) {
@@ -67,19 +81,14 @@ std::pair<double, double> mean_ndcg(const std::string& model_path, const std::st
   REQUIRE(requests.size() >= 20);
   double model_sum = 0.0, original_sum = 0.0;
   for (size_t u = 0; u < requests.size(); ++u) {
-    edgemtl::tools::FeatureBatch user(**model, edgemtl::Side::kUser), items(**model, edgemtl::Side::kItem);
-    REQUIRE_MESSAGE(user.append_row(requests[u]["user"], nullptr, &error), error);
-    for (const auto& item : requests[u]["items"]) REQUIRE_MESSAGE(items.append_row(item, nullptr, &error), error);
-    REQUIRE((*session)->set_user(user.inputs()).is_ok());
-    auto scores = (*session)->score(items.inputs(), items.rows());
-    REQUIRE_MESSAGE(scores.ok(), scores.status().message());
-
+    std::vector<float> scores = score_request(**session, requests[u]);
+    const size_t n = requests[u]["items"].size();
     std::vector<double> relevance = truths[u]["p_purchase"].get<std::vector<double>>();
-    REQUIRE(relevance.size() == items.rows());
-    std::vector<double> combined(items.rows());
-    for (size_t i = 0; i < items.rows(); ++i)
-      combined[i] = edgemtl::rerank::combined_score(scores->data() + i * (*model)->num_tasks(), task_index, weights);
-    std::vector<size_t> original(items.rows());
+    REQUIRE(relevance.size() == n);
+    std::vector<double> combined(n);
+    for (size_t i = 0; i < n; ++i)
+      combined[i] = edgemtl::rerank::combined_score(scores.data() + i * (*model)->num_tasks(), task_index, weights);
+    std::vector<size_t> original(n);
     for (size_t i = 0; i < original.size(); ++i) original[i] = i;
     model_sum += edgemtl::rerank::ndcg_at(edgemtl::rerank::rank_by(combined), relevance, 10);
     original_sum += edgemtl::rerank::ndcg_at(original, relevance, 10);
@@ -108,20 +117,13 @@ TEST_CASE("the bundled models score the sample requests like PyTorch (1e-5)") {
     std::vector<nlohmann::json> requests = read_jsonl(kDir + "/data/requests.jsonl");
     std::vector<nlohmann::json> expected = read_jsonl(kDir + "/models/" + name + ".expected.jsonl");
     REQUIRE(requests.size() == expected.size());
-    std::string error;
     for (size_t u = 0; u < requests.size(); ++u) {
-      edgemtl::tools::FeatureBatch user(**model, edgemtl::Side::kUser), items(**model, edgemtl::Side::kItem);
-      REQUIRE_MESSAGE(user.append_row(requests[u]["user"], nullptr, &error), error);
-      for (const auto& item : requests[u]["items"]) REQUIRE_MESSAGE(items.append_row(item, nullptr, &error), error);
-      REQUIRE((*session)->set_user(user.inputs()).is_ok());
-      auto scores = (*session)->score(items.inputs(), items.rows());
-      REQUIRE(scores.ok());
+      std::vector<float> scores = score_request(**session, requests[u]);
       const nlohmann::json& want = expected[u]["scores"];
-      REQUIRE(want.size() == items.rows());
-      for (size_t i = 0; i < items.rows(); ++i)
+      REQUIRE(want.size() * (*model)->num_tasks() == scores.size());
+      for (size_t i = 0; i < want.size(); ++i)
         for (size_t t = 0; t < (*model)->num_tasks(); ++t)
-          CHECK(std::abs((*scores)[i * (*model)->num_tasks() + t] - want[i][(*model)->task(t).name].get<double>()) <=
-                1e-5);
+          CHECK(std::abs(scores[i * (*model)->num_tasks() + t] - want[i][(*model)->task(t).name].get<double>()) <= 1e-5);
     }
   }
 }
