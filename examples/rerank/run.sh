@@ -10,10 +10,13 @@ mkdir -p "$out"
 
 read -r convert_args < "$here/models/esmm.convert"
 # With --user-inputs the user stage runs once per request and is cached.
-"$build/converter/edgemtl-convert" "$here/models/esmm.onnx" -o "$out/esmm.emtl" $convert_args > "$out/convert.log"
+"$build/converter/edgemtl-convert" "$here/models/esmm.onnx" -o "$out/esmm.emtl" $convert_args > "$out/convert.log" 2>&1 \
+  || { cat "$out/convert.log"; exit 1; }
 # The same model with every feature on the item side: no user cache.
 tasks_only=$(echo "$convert_args" | sed -E 's/--user-inputs +[^ ]+//')
-"$build/converter/edgemtl-convert" "$here/models/esmm.onnx" -o "$out/esmm.uncached.emtl" $tasks_only > "$out/convert-uncached.log"
+"$build/converter/edgemtl-convert" "$here/models/esmm.onnx" -o "$out/esmm.uncached.emtl" $tasks_only \
+  > "$out/convert-uncached.log" 2>&1 || { cat "$out/convert-uncached.log"; exit 1; }
+echo "converted examples/rerank/models/esmm.onnx -> $out/esmm.emtl ($convert_args; log in $out/convert.log)"
 
 "$build/examples/rerank/edgemtl-rerank" "$out/esmm.emtl" --requests "$here/data/requests.jsonl" \
   --uncached "$out/esmm.uncached.emtl" --weights ctr=1,ctcvr=1 "$@"
