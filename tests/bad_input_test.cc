@@ -21,12 +21,10 @@ const char* kFixture = "mmoe";
 // out-of-range ids when `oov_row` is set).
 std::string converted_fixture(bool oov_row) {
   nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
-  std::string user_inputs;
-  for (const auto& key : meta["user_inputs"]) user_inputs += (user_inputs.empty() ? "" : ",") + key.get<std::string>();
   std::string out = scratch_dir() + "/bad_input." + (oov_row ? "oov" : "strict") + ".emtl";
   std::string log;
-  int code = run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " --user-inputs " +
-                               user_inputs + (oov_row ? " --oov-row 0" : ""),
+  int code = run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " " +
+                               user_inputs_argument(meta) + (oov_row ? " --oov-row 0" : ""),
                            &log);
   INFO(log);
   REQUIRE(code == 0);

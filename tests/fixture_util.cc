@@ -47,6 +47,18 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string user_inputs_argument(const nlohmann::json& meta) {
+  std::string joined;
+  for (const auto& key : meta["user_inputs"]) joined += (joined.empty() ? "" : ",") + key.get<std::string>();
+  return joined.empty() ? "" : "--user-inputs " + shell_quote(joined);
+}
+
 int run_converter(const std::string& args, std::string* log) {
   std::string log_path = scratch_dir() + "/convert.log";
   std::string command = std::string(EDGEMTL_CONVERT) + " " + args + " > " + log_path + " 2>&1";

@@ -18,6 +18,10 @@ std::vector<std::string> fixture_names();
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 /// Reads a whole JSON file.
 nlohmann::json read_json(const std::string& path);
+/// `text` as one POSIX shell word (feature names may hold spaces).
+std::string shell_quote(const std::string& text);
+/// Comma-joined `user_inputs` of a fixture's meta.json, shell-quoted, or "" when it has none.
+std::string user_inputs_argument(const nlohmann::json& meta);
 /// Runs edgemtl-convert with `args`; returns its exit code, stderr in `log`.
 int run_converter(const std::string& args, std::string* log);
 /// Whole file as bytes.

@@ -46,17 +46,11 @@ Fixture load_fixture(const std::string& name) {
   return fixture;
 }
 
-std::string join_user_inputs(const nlohmann::json& meta) {
-  std::string joined;
-  for (const auto& key : meta["user_inputs"]) joined += (joined.empty() ? "" : ",") + key.get<std::string>();
-  return joined;
-}
-
 // Converts `fixture` with extra converter arguments; returns the model path.
 std::string convert(const Fixture& fixture, const std::string& variant, const std::string& extra_args) {
   std::string out = scratch_dir() + "/" + fixture.name + "." + variant + ".emtl";
   std::string args = fixtures_dir() + "/" + fixture.name + "/model.onnx -o " + out + " --tasks " +
-                     fixture.meta["tasks"].get<std::string>() + " " + extra_args;
+                     shell_quote(fixture.meta["tasks"].get<std::string>()) + " " + extra_args;
   std::string log;
   int code = run_converter(args, &log);
   INFO("edgemtl-convert " << args << "\n" << log);
@@ -139,14 +133,14 @@ TEST_CASE("every PyTorch fixture converts and matches PyTorch within 1e-5, split
   for (const std::string& name : names) {
     CAPTURE(name);
     Fixture fixture = load_fixture(name);
-    std::string user_inputs = join_user_inputs(fixture.meta);
+    std::string user_inputs = user_inputs_argument(fixture.meta);
     std::vector<float> unsplit = check_variant(fixture, convert(fixture, "all-items", ""), "all items");
     if (user_inputs.empty()) continue;
     CHECK(fixture.users.size() > 1);
     std::vector<float> split =
-        check_variant(fixture, convert(fixture, "split", "--user-inputs " + user_inputs), "user/item split");
+        check_variant(fixture, convert(fixture, "split", user_inputs), "user/item split");
     std::vector<float> stages_only = check_variant(
-        fixture, convert(fixture, "stages", "--user-inputs " + user_inputs + " --no-split"), "stages, no W split");
+        fixture, convert(fixture, "stages", user_inputs + " --no-split"), "stages, no W split");
     REQUIRE(split.size() == unsplit.size());
     for (size_t i = 0; i < split.size(); ++i) {
       CHECK(close_enough(split[i], unsplit[i], kTolerance));

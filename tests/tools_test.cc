@@ -12,7 +12,7 @@
 namespace edgemtl::test {
 namespace {
 
-const char* kFixture = "esmm";
+const char* kFixture = "shared_bottom";  // feature names with spaces, a regression task
 
 struct CommandResult {
   int exit_code;
@@ -39,12 +39,10 @@ std::vector<nlohmann::json> parse_lines(const std::string& text) {
 
 std::string convert_fixture() {
   nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
-  std::string user_inputs;
-  for (const auto& key : meta["user_inputs"]) user_inputs += (user_inputs.empty() ? "" : ",") + key.get<std::string>();
   std::string out = scratch_dir() + "/tools.emtl";
   std::string log;
-  REQUIRE(run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " --user-inputs " + user_inputs +
-                            " --tasks " + meta["tasks"].get<std::string>(),
+  REQUIRE(run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " " + user_inputs_argument(meta) +
+                            " --tasks " + shell_quote(meta["tasks"].get<std::string>()),
                         &log) == 0);
   return out;
 }
