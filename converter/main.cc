@@ -6,6 +6,7 @@
 #include <string>
 
 #include "converter/pipeline.h"
+#include "converter/quantize.h"
 #include "converter/writer.h"
 
 namespace {
@@ -14,7 +15,10 @@ using namespace edgemtl::converter;
 
 constexpr const char* kUsage =
     "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
-    "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n";
+    "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n"
+    "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
+    "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
+    "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n";
 
 struct UsageError {
   std::string message;
@@ -32,6 +36,7 @@ std::vector<std::string> split_list(const std::string& s) {
 struct Args {
   std::string input, output;
   ConvertOptions options;
+  QuantizeOptions quantize;
   bool verbose = false;
 };
 
@@ -65,6 +70,32 @@ Args parse(int argc, char** argv) {
       long long n = std::strtoll(v.c_str(), &end, 10);
       if (v.empty() || *end != '\0' || n < 0) throw UsageError{"--oov-row needs a row number >= 0"};
       a.options.import.oov_row = n;
+    } else if (arg == "--quantize") {
+      std::string v = value(i);
+      if (v == "int8") a.quantize.mode = QuantizeMode::kInt8;
+      else if (v == "fp16") a.quantize.mode = QuantizeMode::kFloat16;
+      else if (v == "none") a.quantize.mode = QuantizeMode::kNone;
+      else throw UsageError{"--quantize takes int8, fp16 or none"};
+    } else if (arg == "--calibration") a.quantize.calibration_path = value(i);
+    else if (arg == "--validate") a.quantize.validation_path = value(i);
+    else if (arg == "--range") {
+      std::string v = value(i);
+      if (v != "minmax" && v != "percentile") throw UsageError{"--range takes minmax or percentile"};
+      a.quantize.range = v == "minmax" ? RangeEstimator::kMinMax : RangeEstimator::kPercentile;
+    } else if (arg == "--int8-weights") {
+      std::string v = value(i);
+      if (v != "per-channel" && v != "per-tensor") throw UsageError{"--int8-weights takes per-channel or per-tensor"};
+      a.quantize.per_channel = v == "per-channel";
+    } else if (arg == "--int8-tables") {
+      std::string v = value(i);
+      if (v != "int8" && v != "fp16") throw UsageError{"--int8-tables takes int8 or fp16"};
+      a.quantize.int8_tables = v == "int8";
+    } else if (arg == "--max-mean-delta") {
+      std::string v = value(i);
+      char* end = nullptr;
+      double x = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(x >= 0)) throw UsageError{"--max-mean-delta needs a number >= 0"};
+      a.quantize.max_mean_delta = x;
     } else if (arg == "--no-split") a.options.split_user_item_fc = false;
     else if (arg == "--verbose") a.verbose = true;
     else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
@@ -74,6 +105,10 @@ Args parse(int argc, char** argv) {
   }
   if (a.input.empty()) throw UsageError{"no input model"};
   if (a.output.empty()) throw UsageError{"no output file (-o)"};
+  if (a.quantize.mode == QuantizeMode::kInt8 && a.quantize.calibration_path.empty())
+    throw UsageError{"--quantize int8 needs --calibration FILE.jsonl"};
+  if (a.quantize.mode == QuantizeMode::kNone && !a.quantize.validation_path.empty())
+    throw UsageError{"--validate compares a quantised model with f32: give --quantize int8|fp16"};
   return a;
 }
 
@@ -126,7 +161,7 @@ int main(int argc, char** argv) {
   }
   try {
     Graph g = convert_onnx_file(args.input, args.options);
-    write_file(args.output, write_model(g));
+    write_file(args.output, quantize_model(g, args.quantize, stderr));
     print_summary(g, args.output, args.verbose);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgemtl-convert: error: %s\n", e.what());

@@ -86,12 +86,36 @@ uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
 std::vector<int32_t> to_int32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
-// Options table of one operator.
-std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::FlatBufferBuilder& b, const Node& n) {
+fb::DType to_schema(StoredType t) {
+  switch (t) {
+    case StoredType::kFloat16: return fb::DType::FLOAT16;
+    case StoredType::kInt8: return fb::DType::INT8;
+    case StoredType::kInt32: return fb::DType::INT32;
+  }
+  return fb::DType::FLOAT32;
+}
+
+flatbuffers::Offset<fb::Quantization> activation_quantization(flatbuffers::FlatBufferBuilder& b,
+                                                              const ActivationQuantization& q) {
+  std::vector<float> scale{q.scale};
+  std::vector<int64_t> zero_point{q.zero_point};
+  return fb::CreateQuantizationDirect(b, &scale, &zero_point, -1);
+}
+
+// Options table of one operator; `fc_quantization` for an INT8 fully-connected node.
+std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::FlatBufferBuilder& b, const Node& n,
+                                                               const FullyConnectedQuantization* fc_quantization) {
   const NodeOptions& o = n.options;
   switch (n.op) {
-    case Op::kFullyConnected:
+    case Op::kFullyConnected: {
+      if (fc_quantization) {
+        auto input = activation_quantization(b, fc_quantization->input);
+        auto output = activation_quantization(b, fc_quantization->output);
+        return {fb::OpOptions::FullyConnectedOptions,
+                fb::CreateFullyConnectedOptions(b, to_schema(o.activation), o.alpha, input, output).Union()};
+      }
       return {fb::OpOptions::FullyConnectedOptions, fb::CreateFullyConnectedOptions(b, to_schema(o.activation), o.alpha).Union()};
+    }
     case Op::kEmbedding:
       return {fb::OpOptions::GatherOptions, fb::CreateGatherOptions(b, o.default_row).Union()};
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin:
@@ -126,7 +150,13 @@ struct Layout {
   std::vector<std::vector<uint8_t>> data;  // buffer index -> bytes
 };
 
-Layout layout_of(const Graph& g) {
+const EncodedConstant* find_encoded(const QuantizationPlan* plan, int value) {
+  if (!plan) return nullptr;
+  auto found = plan->constants.find(value);
+  return found == plan->constants.end() ? nullptr : &found->second;
+}
+
+Layout layout_of(const Graph& g, const QuantizationPlan* plan) {
   Layout l;
   std::vector<bool> used(g.values.size(), false);
   for (const Feature& f : g.features) used[f.value] = true;
@@ -146,7 +176,8 @@ Layout layout_of(const Graph& g) {
     l.values.push_back(static_cast<int>(v));
     if (value.is_constant) {
       l.buffer_of.push_back(static_cast<int>(l.data.size()));
-      l.data.push_back(constant_bytes(value));
+      const EncodedConstant* encoded = find_encoded(plan, static_cast<int>(v));
+      l.data.push_back(encoded ? encoded->bytes : constant_bytes(value));
     } else {
       l.buffer_of.push_back(-1);
     }
@@ -155,12 +186,18 @@ Layout layout_of(const Graph& g) {
 }
 
 // Builds the FlatBuffer with constants placed from `weights_begin` on.
-flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weights_begin) {
+flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weights_begin,
+                                  const QuantizationPlan* plan) {
   flatbuffers::FlatBufferBuilder b(1 << 16);
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (size_t t = 0; t < l.values.size(); ++t) {
     const Value& v = g.values[l.values[t]];
-    tensors.push_back(fb::CreateTensorDirect(b, v.name.c_str(), to_schema(v.dtype), &v.shape, l.buffer_of[t]));
+    const EncodedConstant* encoded = find_encoded(plan, l.values[t]);
+    flatbuffers::Offset<fb::Quantization> quantization = 0;
+    if (encoded && encoded->type == StoredType::kInt8)
+      quantization = fb::CreateQuantizationDirect(b, &encoded->scales, nullptr, encoded->axis);
+    tensors.push_back(fb::CreateTensorDirect(b, v.name.c_str(), encoded ? to_schema(encoded->type) : to_schema(v.dtype),
+                                             &v.shape, l.buffer_of[t], quantization));
   }
   std::vector<fb::Buffer> buffers;
   uint64_t offset = weights_begin;
@@ -181,12 +218,18 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
                                          l.tensor_of[t.value], t.column));
   auto stage = [&](Side side) {
     std::vector<flatbuffers::Offset<fb::Operator>> ops;
-    for (const Node& n : g.nodes) {
+    for (size_t index = 0; index < g.nodes.size(); ++index) {
+      const Node& n = g.nodes[index];
       if (n.dead || n.stage != side) continue;
       std::vector<int32_t> inputs, outputs;
       for (int v : n.inputs) inputs.push_back(l.tensor_of[v]);
       for (int v : n.outputs) outputs.push_back(l.tensor_of[v]);
-      auto [type, options] = options_of(b, n);
+      const FullyConnectedQuantization* fc_quantization = nullptr;
+      if (plan) {
+        auto found = plan->fully_connected.find(static_cast<int>(index));
+        if (found != plan->fully_connected.end()) fc_quantization = &found->second;
+      }
+      auto [type, options] = options_of(b, n, fc_quantization);
       ops.push_back(fb::CreateOperatorDirect(b, to_schema(n.op), &inputs, &outputs, type, options, n.name.c_str()));
     }
     return fb::CreateStageDirect(b, &ops);
@@ -203,12 +246,12 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
 
 }  // namespace
 
-std::vector<uint8_t> write_model(const Graph& g) {
-  Layout l = layout_of(g);
+std::vector<uint8_t> write_model(const Graph& g, const QuantizationPlan* plan) {
+  Layout l = layout_of(g, plan);
   // The FlatBuffer's size does not depend on the offsets (Buffer is a struct):
   // build once to learn where the weights start, then for real.
-  const uint64_t weights_begin = align64(build(g, l, 0).size());
-  flatbuffers::DetachedBuffer fbuf = build(g, l, weights_begin);
+  const uint64_t weights_begin = align64(build(g, l, 0, plan).size());
+  flatbuffers::DetachedBuffer fbuf = build(g, l, weights_begin, plan);
   if (align64(fbuf.size()) != weights_begin) throw ConversionError("internal error: FlatBuffer size changed");
   std::vector<uint8_t> file(fbuf.data(), fbuf.data() + fbuf.size());
   for (const auto& bytes : l.data) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "converter/ir.h"
+#include "converter/quantize_plan.h"
 
 namespace edgemtl::converter {
 
@@ -13,7 +14,9 @@ constexpr const char* kProducer = "edgemtl-convert 0.1";
 constexpr unsigned kFormatVersion = 1;
 
 /// Serializes a partitioned graph (assign_stages done). Deterministic.
-std::vector<uint8_t> write_model(const Graph& graph);
+/// `plan` (may be null) stores some constants as FLOAT16 / INT8 / INT32 and
+/// gives INT8 fully-connected nodes their activation quantisation.
+std::vector<uint8_t> write_model(const Graph& graph, const QuantizationPlan* plan = nullptr);
 
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 

@@ -17,13 +17,14 @@ if(NOT EDGEMTL_ARM64_SYSROOT)
 endif()
 set(EDGEMTL_ARM64_SYSROOT "${EDGEMTL_ARM64_SYSROOT}" CACHE PATH "Unpacked arm64 packages (make-aarch64-sysroot.sh)")
 
-# Libraries and their headers come from the unpacked packages; header-only
-# dependencies (FlatBuffers, doctest, nlohmann-json) and flatc from the host.
+# Libraries, headers and CMake packages come only from the unpacked packages
+# (never the host's /usr/include, whose glibc headers are x86's); programs
+# (flatc) from the host.
 set(CMAKE_FIND_ROOT_PATH "${EDGEMTL_ARM64_SYSROOT}" /usr/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 # libXNNPACK.so needs libcpuinfo.so.0 at link time too.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-rpath-link,${EDGEMTL_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu")

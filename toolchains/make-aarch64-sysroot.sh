@@ -3,6 +3,9 @@
 # Debian's arm64 packages of XNNPACK, pthreadpool and cpuinfo with apt-get
 # download and unpacks them with dpkg -x into DIR. The amd64 -dev packages stay
 # installed for the host build (the two cannot be installed side by side).
+# The header-only dependencies (FlatBuffers, nlohmann-json, doctest) are
+# unpacked there too, so that the cross build never puts the host's
+# /usr/include (x86 glibc headers) on its include path.
 # Also installs the cross compiler and qemu-user when missing (root or sudo).
 # Usage: toolchains/make-aarch64-sysroot.sh DIR
 set -euo pipefail
@@ -32,6 +35,7 @@ mkdir -p "$downloads"
 chmod 777 "$downloads"   # apt's sandbox user writes there
 (cd "$downloads" && apt-get download -q \
   libxnnpack-dev:arm64 libxnnpack0:arm64 libpthreadpool-dev:arm64 libpthreadpool0:arm64 libcpuinfo0:arm64 \
+  libflatbuffers-dev:arm64 nlohmann-json3-dev doctest-dev \
   2> >(grep -v "unsandboxed" >&2))
 for deb in "$downloads"/*.deb; do dpkg -x "$deb" "$dir"; done
 touch "$dir/.complete"

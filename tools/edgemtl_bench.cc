@@ -2,6 +2,11 @@
 // the spirit of TFLite's benchmark_model. Inputs come from the model's own
 // feature specs: ids within their tables, padded id lists of random length,
 // dense values drawn from N(0, 1). One user per request, N items.
+//
+// Besides latency it reports the item stage's GFLOP/s next to the GFLOP/s of
+// XNNPACK's fully-connected operator on one GEMM of the same total work (the
+// practical roofline of this CPU), and with --profile a per-operator table.
+#include <pthreadpool.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -10,11 +15,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "runtime/executor/session.h"
+#include "runtime/kernels/fully_connected.h"
+#include "schema/edgemtl_generated.h"
 
 namespace {
 
@@ -22,9 +30,14 @@ constexpr const char* kUsage =
     "usage: edgemtl-bench MODEL.emtl [options]\n"
     "  --items N          candidates per request (default 500)\n"
     "  --threads T        worker threads (default 1)\n"
+    "  --tile ROWS        item-stage tile (SessionOptions::item_tile_rows; default 128, 0: all items at once)\n"
     "  --warmup K         untimed requests first (default 5)\n"
     "  --runs R           timed requests (default: as many as fit in --min-seconds)\n"
     "  --min-seconds S    time budget for the timed requests (default 2)\n"
+    "  --no-user-cache    SessionOptions::cache_user = false: score() repeats the user's features on\n"
+    "                     every item row and runs the user stage on them (the work of an unsplit model)\n"
+    "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
+    "  --no-roofline      skip the reference GEMM (item stage GFLOP/s vs XNNPACK's own FC)\n"
     "  --seed S           input generator seed (default 1)\n"
     "  --json             print one JSON object instead of the text report\n";
 
@@ -95,6 +108,141 @@ long peak_rss_kb() {
   return usage.ru_maxrss;
 }
 
+// The practical roofline: XNNPACK's fully-connected operator (the runtime's
+// own FullyConnected wrapper) on one [rows, k] x [k, k] GEMM whose FLOP count
+// matches the item stage's. Run once after every timed request, so that both
+// see the same machine (this box is shared), and compared by medians.
+class ReferenceGemm {
+ public:
+  ReferenceGemm(uint64_t flops, size_t rows, int threads) : rows_(rows) {
+    // k * k = flops / (2 rows), k rounded to a multiple of 16 (XNNPACK's tiles).
+    const double square = static_cast<double>(flops) / (2.0 * static_cast<double>(rows));
+    k_ = std::max<size_t>(16, static_cast<size_t>(std::lround(std::sqrt(square) / 16.0)) * 16);
+    std::mt19937 random(7);
+    std::uniform_real_distribution<float> uniform(-0.1f, 0.1f);
+    std::vector<float> weight(k_ * k_), bias(k_);
+    x_.resize(rows * k_ + 64);  // XNNPACK may read a little past the input
+    y_.resize(rows * k_);
+    for (float& v : weight) v = uniform(random);
+    for (float& v : bias) v = uniform(random);
+    for (float& v : x_) v = uniform(random);
+    edgemtl::Status status = fc_.create(k_, k_, weight.data(), bias.data(), edgemtl::schema::Activation::RELU, 0.0f);
+    if (!status.is_ok()) fail("reference GEMM", status);
+    pool_ = threads > 1 ? pthreadpool_create(static_cast<size_t>(threads)) : nullptr;
+    for (int r = 0; r < 3; ++r) run();  // warm
+    times_.clear();
+  }
+  ~ReferenceGemm() {
+    if (pool_) pthreadpool_destroy(pool_);
+  }
+  void run() {
+    Clock::time_point start = Clock::now();
+    edgemtl::Status status = fc_.run(x_.data(), rows_, y_.data(), pool_);
+    if (!status.is_ok()) fail("reference GEMM", status);
+    times_.push_back(ms_since(start));
+  }
+  size_t rows() const { return rows_; }
+  size_t channels() const { return k_; }
+  double gflops() const {
+    const double flops = 2.0 * static_cast<double>(rows_) * static_cast<double>(k_) * static_cast<double>(k_);
+    return times_.empty() ? 0.0 : flops / (percentile(times_, 50) * 1e6);
+  }
+
+ private:
+  size_t rows_, k_ = 0;
+  edgemtl::FullyConnected fc_;
+  pthreadpool_t pool_ = nullptr;
+  std::vector<float> x_, y_;
+  std::vector<double> times_;
+};
+
+struct StageFlops {
+  uint64_t user = 0, item = 0;  // per request
+};
+
+// FLOPs of one request from the file's shapes, counted as the runtime's
+// profile counts them: 2 * output elements * reduction length, for
+// FULLY_CONNECTED and MATMUL (user stage on 1 row, item stage on `items`).
+// Static, so that nothing runs before the first (cold) request is timed.
+StageFlops count_flops(const edgemtl::Model& model, size_t items) {
+  namespace schema = edgemtl::schema;
+  const schema::Model* root = model.root();
+  auto dims = [&](int tensor) { return root->tensors()->Get(static_cast<uint32_t>(tensor))->shape(); };
+  auto per_row = [&](int tensor) {
+    uint64_t product = 1;
+    for (uint32_t d = 1; d < dims(tensor)->size(); ++d) product *= static_cast<uint64_t>(dims(tensor)->Get(d));
+    return product;
+  };
+  auto stage_flops = [&](const schema::Stage* stage, uint64_t rows) {
+    uint64_t flops = 0;
+    if (!stage || !stage->operators()) return flops;
+    for (const schema::Operator* op : *stage->operators()) {
+      const uint64_t outputs = rows * per_row(op->outputs()->Get(0));
+      if (op->type() == schema::OpType::FULLY_CONNECTED) {
+        flops += 2 * outputs * static_cast<uint64_t>(dims(op->inputs()->Get(1))->Get(1));
+      } else if (op->type() == schema::OpType::MATMUL) {
+        const auto* a = dims(op->inputs()->Get(0));
+        flops += 2 * outputs * static_cast<uint64_t>(a->Get(a->size() - 1));
+      }
+    }
+    return flops;
+  };
+  return {stage_flops(root->user_stage(), 1), stage_flops(root->item_stage(), items)};
+}
+
+void print_profile(edgemtl::Span<const edgemtl::OperatorProfile> records, size_t requests) {
+  double total = 0.0;
+  for (const edgemtl::OperatorProfile& r : records) total += r.seconds;
+  std::printf("\nper operator (mean per request over %zu profiled requests; profiling adds a clock read per op)\n",
+              requests);
+  std::printf("%5s %-4s %-16s %-40s %10s %7s %7s %8s\n", "#", "stage", "type", "name", "ms", "share", "calls",
+              "GFLOP/s");
+  for (size_t i = 0; i < records.size(); ++i) {
+    const edgemtl::OperatorProfile& r = records[i];
+    const double ms = r.seconds * 1e3 / static_cast<double>(requests);
+    char gflops[16] = "";
+    if (r.flops > 0 && r.seconds > 0)
+      std::snprintf(gflops, sizeof(gflops), "%.1f", static_cast<double>(r.flops) / r.seconds / 1e9);
+    std::printf("%5zu %-5s %-16s %-40.40s %10.4f %6.1f%% %7llu %8s\n", i, r.item_stage ? "item" : "user", r.type, r.name,
+                ms, total > 0 ? 100.0 * r.seconds / total : 0.0, static_cast<unsigned long long>(r.calls), gflops);
+  }
+  // By type: where the time goes at a glance.
+  std::vector<std::string> types;
+  for (const edgemtl::OperatorProfile& r : records)
+    if (std::find(types.begin(), types.end(), r.type) == types.end()) types.push_back(r.type);
+  std::printf("\nby type\n%-16s %5s %10s %7s %8s\n", "type", "ops", "ms", "share", "GFLOP/s");
+  for (const std::string& type : types) {
+    double seconds = 0.0;
+    uint64_t flops = 0;
+    size_t count = 0;
+    for (const edgemtl::OperatorProfile& r : records)
+      if (type == r.type) seconds += r.seconds, flops += r.flops, ++count;
+    char gflops[16] = "";
+    if (flops > 0 && seconds > 0) std::snprintf(gflops, sizeof(gflops), "%.1f", static_cast<double>(flops) / seconds / 1e9);
+    std::printf("%-16s %5zu %10.4f %6.1f%% %8s\n", type.c_str(), count, seconds * 1e3 / static_cast<double>(requests),
+                total > 0 ? 100.0 * seconds / total : 0.0, gflops);
+  }
+}
+
+std::string profile_json(edgemtl::Span<const edgemtl::OperatorProfile> records, size_t requests) {
+  std::string out = "[";
+  char line[512];
+  for (size_t i = 0; i < records.size(); ++i) {
+    const edgemtl::OperatorProfile& r = records[i];
+    std::string name;
+    for (const char* c = r.name; *c; ++c) {
+      if (*c == '"' || *c == '\\') name += '\\';
+      if (static_cast<unsigned char>(*c) >= 0x20) name += *c;
+    }
+    std::snprintf(line, sizeof(line), "%s{\"stage\": \"%s\", \"type\": \"%s\", \"name\": \"%s\", \"ms\": %.5f, \"calls\": %llu, \"flops\": %llu}",
+                  i ? ", " : "", r.item_stage ? "item" : "user", r.type, name.c_str(),
+                  r.seconds * 1e3 / static_cast<double>(requests), static_cast<unsigned long long>(r.calls),
+                  static_cast<unsigned long long>(r.flops / std::max<size_t>(1, requests)));
+    out += line;
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,8 +250,9 @@ int main(int argc, char** argv) {
   size_t items = 500, warmup = 5, runs = 0;
   double min_seconds = 2.0;
   int threads = 1;
+  size_t tile = edgemtl::SessionOptions().item_tile_rows;
   uint64_t seed = 1;
-  bool json = false;
+  bool json = false, profile = false, user_cache = true, roofline = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -115,11 +264,15 @@ int main(int argc, char** argv) {
     };
     if (arg == "--items") items = std::strtoull(value(), nullptr, 10);
     else if (arg == "--threads") threads = std::atoi(value());
+    else if (arg == "--tile") tile = std::strtoull(value(), nullptr, 10);
     else if (arg == "--warmup") warmup = std::strtoull(value(), nullptr, 10);
     else if (arg == "--runs") runs = std::strtoull(value(), nullptr, 10);
     else if (arg == "--min-seconds") min_seconds = std::atof(value());
     else if (arg == "--seed") seed = std::strtoull(value(), nullptr, 10);
     else if (arg == "--json") json = true;
+    else if (arg == "--profile") profile = true;
+    else if (arg == "--no-user-cache") user_cache = false;
+    else if (arg == "--no-roofline") roofline = false;
     else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -141,10 +294,9 @@ int main(int argc, char** argv) {
   edgemtl::SessionOptions options;
   options.max_items = items;
   options.threads = threads;
-  start = Clock::now();
-  auto session = edgemtl::Session::create(**model, options);
-  double session_ms = ms_since(start);
-  if (!session.ok()) fail("session", session.status());
+  options.profile = profile;
+  options.item_tile_rows = tile;
+  options.cache_user = user_cache;
 
   // A small pool of distinct requests, used round-robin, so caches see varied ids.
   std::mt19937_64 random(seed);
@@ -154,56 +306,89 @@ int main(int argc, char** argv) {
     users.push_back(generate(**model, edgemtl::Side::kUser, 1, random));
     candidates.push_back(generate(**model, edgemtl::Side::kItem, items, random));
   }
-  auto request = [&](size_t r, double* user_ms, double* item_ms) {
+  auto request = [&](edgemtl::Session& s, size_t r, double* user_ms, double* item_ms) {
     const GeneratedBatch& user = users[r % kPool];
     const GeneratedBatch& batch = candidates[r % kPool];
     Clock::time_point t0 = Clock::now();
-    edgemtl::Status status = (*session)->set_user({user.inputs.data(), user.inputs.size()});
+    edgemtl::Status status = s.set_user({user.inputs.data(), user.inputs.size()});
     if (!status.is_ok()) fail("set_user", status);
     Clock::time_point t1 = Clock::now();
-    auto scores = (*session)->score({batch.inputs.data(), batch.inputs.size()}, items);
+    auto scores = s.score({batch.inputs.data(), batch.inputs.size()}, items);
     if (!scores.ok()) fail("score", scores.status());
     *user_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     *item_ms = ms_since(t1);
   };
 
+  StageFlops flops = count_flops(**model, items);
+  if (!user_cache) flops.user *= items;  // the user stage runs on every item row, inside score()
+  start = Clock::now();
+  auto session = edgemtl::Session::create(**model, options);
+  double session_ms = ms_since(start);
+  if (!session.ok()) fail("session", session.status());
+
   double first_user = 0, first_item = 0;
-  request(0, &first_user, &first_item);
+  request(**session, 0, &first_user, &first_item);
   double user_ms, item_ms;
-  for (size_t r = 0; r < warmup; ++r) request(r + 1, &user_ms, &item_ms);
+  for (size_t r = 0; r < warmup; ++r) request(**session, r + 1, &user_ms, &item_ms);
+  (*session)->reset_profile();
+  const long rss_kb = peak_rss_kb();  // before the reference GEMM's buffers
+  std::unique_ptr<ReferenceGemm> reference;
+  if (roofline && flops.item > 0) reference.reset(new ReferenceGemm(flops.item, items, threads));
   std::vector<double> totals, user_times, item_times;
   Clock::time_point budget = Clock::now();
   for (size_t r = 0; runs > 0 ? r < runs : (r < 3 || ms_since(budget) < min_seconds * 1000.0); ++r) {
-    request(r, &user_ms, &item_ms);
+    request(**session, r, &user_ms, &item_ms);
     user_times.push_back(user_ms);
     item_times.push_back(item_ms);
     totals.push_back(user_ms + item_ms);
+    if (reference) reference->run();
   }
   const double p50 = percentile(totals, 50);
   const double items_per_s = p50 > 0 ? static_cast<double>(items) / (p50 / 1000.0) : 0.0;
+  const double user_p50 = percentile(user_times, 50), item_p50 = percentile(item_times, 50);
+  const size_t timed = totals.size();
+  const double item_gflops = item_p50 > 0 ? static_cast<double>(flops.item) / (item_p50 * 1e6) : 0.0;
+  const double reference_gflops = reference ? reference->gflops() : 0.0;
+  const size_t reference_rows = reference ? reference->rows() : 0, reference_k = reference ? reference->channels() : 0;
+  const double roofline_ratio = reference_gflops > 0 ? item_gflops / reference_gflops : 0.0;
 
   if (json) {
     std::printf(
-        "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"runs\": %zu, \"load_ms\": %.4f, \"session_ms\": %.4f, "
-        "\"first_ms\": %.4f, \"min_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, "
-        "\"user_stage_p50_ms\": %.4f, \"item_stage_p50_ms\": %.4f, \"items_per_s\": %.1f, \"arena_bytes\": %zu, "
-        "\"packed_weight_bytes\": %zu, \"peak_rss_kb\": %ld}\n",
-        path, items, threads, totals.size(), load_ms, session_ms, first_user + first_item, percentile(totals, 0), p50,
-        percentile(totals, 90), percentile(totals, 99), percentile(user_times, 50), percentile(item_times, 50),
-        items_per_s, (*session)->arena_bytes(), (*session)->packed_weight_bytes(), peak_rss_kb());
+        "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"tile\": %zu, \"runs\": %zu, \"user_cache\": %s, \"load_ms\": %.4f, "
+        "\"session_ms\": %.4f, \"first_ms\": %.4f, \"min_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
+        "\"p99_ms\": %.4f, \"user_stage_p50_ms\": %.4f, \"item_stage_p50_ms\": %.4f, \"items_per_s\": %.1f, "
+        "\"arena_bytes\": %zu, \"packed_weight_bytes\": %zu, \"peak_rss_kb\": %ld, \"model_bytes\": %zu, "
+        "\"user_stage_flops\": %llu, \"item_stage_flops\": %llu, \"item_stage_gflops\": %.3f, "
+        "\"roofline_gemm\": [%zu, %zu, %zu], \"roofline_gflops\": %.3f, \"roofline_ratio\": %.4f",
+        path, items, threads, tile, timed, user_cache ? "true" : "false", load_ms, session_ms, first_user + first_item,
+        percentile(totals, 0), p50, percentile(totals, 90), percentile(totals, 99), user_p50, item_p50, items_per_s,
+        (*session)->arena_bytes(), (*session)->packed_weight_bytes(), rss_kb, (*model)->size(),
+        static_cast<unsigned long long>(flops.user), static_cast<unsigned long long>(flops.item), item_gflops,
+        reference_rows, reference_k, reference_k, reference_gflops, roofline_ratio);
+    if (profile) std::printf(", \"operators\": %s", profile_json((*session)->profile(), timed).c_str());
+    std::printf("}\n");
     return 0;
   }
   std::printf("model %s: %zu bytes, %zu features, %zu tasks\n", path, (*model)->size(), (*model)->num_features(),
               (*model)->num_tasks());
-  std::printf("items per request %zu, threads %d, %zu timed requests\n", items, threads, totals.size());
+  std::printf("items per request %zu, threads %d, %zu timed requests%s\n", items, threads, timed,
+              user_cache ? "" : ", NO user cache (user stage on every item row, inside score)");
   std::printf("load            %10.3f ms\n", load_ms);
   std::printf("session create  %10.3f ms\n", session_ms);
   std::printf("first request   %10.3f ms (user %.3f + items %.3f)\n", first_user + first_item, first_user, first_item);
   std::printf("latency         min %.3f  p50 %.3f  p90 %.3f  p99 %.3f ms\n", percentile(totals, 0), p50,
               percentile(totals, 90), percentile(totals, 99));
-  std::printf("stages (p50)    user %.3f ms, items %.3f ms\n", percentile(user_times, 50), percentile(item_times, 50));
+  std::printf("stages (p50)    user %.3f ms, items %.3f ms\n", user_p50, item_p50);
   std::printf("throughput      %.0f items/s\n", items_per_s);
+  std::printf("work            user stage %.3f MFLOP, item stage %.3f MFLOP per request (FC and MATMUL)\n",
+              static_cast<double>(flops.user) / 1e6, static_cast<double>(flops.item) / 1e6);
+  if (reference_gflops > 0)
+    std::printf("roofline        item stage %.1f GFLOP/s = %.0f%% of XNNPACK FC on one [%zu x %zu] x [%zu x %zu] GEMM "
+                "(%.1f GFLOP/s)\n",
+                item_gflops, 100.0 * roofline_ratio, reference_rows, reference_k, reference_k, reference_k,
+                reference_gflops);
   std::printf("memory          arena %zu bytes, packed weights %zu bytes, peak RSS %ld KB\n", (*session)->arena_bytes(),
-              (*session)->packed_weight_bytes(), peak_rss_kb());
+              (*session)->packed_weight_bytes(), rss_kb);
+  if (profile) print_profile((*session)->profile(), timed);
   return 0;
 }

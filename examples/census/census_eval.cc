@@ -26,12 +26,19 @@ constexpr const char* kUsage =
     "  --batch N       rows per Session::score call (default 256)\n"
     "  --json          print {\"model\", \"split\", \"rows\", \"auc\": {task: AUC}} instead of a table\n"
     "  --scores FILE   also write one line per scored row: file row index, then the task scores\n"
+    "  --memory        print the resident memory (VmRSS) before loading the model and after the first\n"
+    "                  scored request (to stderr)\n"
+    "  --write-rows N FILE  instead of scoring: write the split's first N rows (all with N = 0) as\n"
+    "                  edgemtl-run rows JSONL with a \"labels\" object, for edgemtl-convert --calibration /\n"
+    "                  --validate (MODEL is then not needed; keep FILE out of the repository)\n"
     "\n"
     "Every model input must be a categorical column of preprocessing.json (an id)\n"
     "or its packed numeric input; all of them are item-side features.\n";
 
 struct Options {
-  std::string model, data, preprocessing, scores_path;
+  std::string model, data, preprocessing, scores_path, rows_path;
+  size_t write_rows = 0;
+  bool memory = false;
   Split split = Split::kTest;
   size_t batch = 256;
   bool json = false;
@@ -55,6 +62,17 @@ bool parse_options(int argc, char** argv, Options* options, std::string* error) 
       if (!value(&options->preprocessing)) return false;
     } else if (arg == "--scores") {
       if (!value(&options->scores_path)) return false;
+    } else if (arg == "--write-rows") {
+      if (!value(&text) || !value(&options->rows_path)) return false;
+      char* end = nullptr;
+      long long n = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || n < 0) {
+        *error = "--write-rows: '" + text + "' is not a row count >= 0";
+        return false;
+      }
+      options->write_rows = static_cast<size_t>(n);
+    } else if (arg == "--memory") {
+      options->memory = true;
     } else if (arg == "--json") {
       options->json = true;
     } else if (arg == "--split") {
@@ -88,7 +106,8 @@ bool parse_options(int argc, char** argv, Options* options, std::string* error) 
       return false;
     }
   }
-  if (options->model.empty() || options->data.empty() || options->preprocessing.empty()) {
+  if ((options->model.empty() && options->rows_path.empty()) || options->data.empty() ||
+      options->preprocessing.empty()) {
     *error = "MODEL, --data and --preprocessing are required";
     return false;
   }
@@ -136,6 +155,51 @@ bool map_features(const edgemtl::Model& model, const Preprocessing& preprocessin
   return true;
 }
 
+// VmRSS of this process in KB, or -1.
+long resident_kb() {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof(line), status) != nullptr)
+    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  std::fclose(status);
+  return kb;
+}
+
+// One JSON object per row: every categorical column's id, the packed numeric
+// input, and "labels" {task: 0/1} (read by edgemtl-convert --validate).
+bool write_rows_jsonl(const Preprocessing& preprocessing, const EncodedRows& rows, size_t count,
+                      const std::string& path, std::string* error) {
+  std::FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr) {
+    *error = "cannot write " + path;
+    return false;
+  }
+  const size_t width = preprocessing.numeric.size();
+  const size_t n = count == 0 ? rows.rows : std::min(count, rows.rows);
+  for (size_t i = 0; i < n; ++i) {
+    std::string line = "{";
+    for (size_t k = 0; k < preprocessing.categorical.size(); ++k)
+      line += nlohmann::json(preprocessing.categorical[k].name).dump() + ": " + std::to_string(rows.ids[k][i]) + ", ";
+    line += nlohmann::json(preprocessing.numeric_input).dump() + ": [";
+    char number[32];
+    for (size_t j = 0; j < width; ++j) {
+      std::snprintf(number, sizeof(number), "%s%.9g", j ? ", " : "", rows.numeric[i * width + j]);
+      line += number;
+    }
+    line += "], \"labels\": {";
+    for (size_t k = 0; k < preprocessing.labels.size(); ++k)
+      line += (k ? ", " : "") + nlohmann::json(preprocessing.labels[k].task).dump() + ": " +
+              std::to_string(rows.labels[k][i]);
+    line += "}}\n";
+    std::fputs(line.c_str(), out);
+  }
+  const bool ok = std::fclose(out) == 0;
+  if (!ok) *error = "error writing " + path;
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,6 +214,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "census-eval: %s\n", error.c_str());
     return 1;
   }
+  EncodedRows rows;
+  if (!edgemtl::census::read_rows(options.data, preprocessing, options.split, /*all_splits=*/false, &rows, &error)) {
+    std::fprintf(stderr, "census-eval: %s\n", error.c_str());
+    return 1;
+  }
+  if (rows.rows == 0) {
+    std::fprintf(stderr, "census-eval: %s: no rows in the %s split\n", options.data.c_str(),
+                 edgemtl::census::split_name(options.split));
+    return 1;
+  }
+
+  if (!options.rows_path.empty()) {
+    if (!write_rows_jsonl(preprocessing, rows, options.write_rows, options.rows_path, &error)) {
+      std::fprintf(stderr, "census-eval: %s\n", error.c_str());
+      return 1;
+    }
+    return 0;
+  }
+  const long resident_before_model = resident_kb();
   auto model = edgemtl::Model::load_file(options.model.c_str());
   if (!model.ok()) {
     std::fprintf(stderr, "census-eval: %s: %s\n", options.model.c_str(), model.status().message());
@@ -169,17 +252,6 @@ int main(int argc, char** argv) {
       return 1;
     }
     task_of_label.push_back(static_cast<size_t>(task));
-  }
-
-  EncodedRows rows;
-  if (!edgemtl::census::read_rows(options.data, preprocessing, options.split, /*all_splits=*/false, &rows, &error)) {
-    std::fprintf(stderr, "census-eval: %s\n", error.c_str());
-    return 1;
-  }
-  if (rows.rows == 0) {
-    std::fprintf(stderr, "census-eval: %s: no rows in the %s split\n", options.data.c_str(),
-                 edgemtl::census::split_name(options.split));
-    return 1;
   }
 
   edgemtl::SessionOptions session_options;
@@ -212,6 +284,10 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < n; ++i)
       for (size_t t = 0; t < num_tasks; ++t) task_scores[t][begin + i] = (*scores)[i * num_tasks + t];
+    if (begin == 0 && options.memory)
+      std::fprintf(stderr, "memory: resident %ld KB before loading the model, %ld KB after load + one scored request "
+                   "of %zu rows (+%ld KB)\n", resident_before_model, resident_kb(), n,
+                   resident_kb() - resident_before_model);
   }
 
   if (!options.scores_path.empty()) {

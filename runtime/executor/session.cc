@@ -14,6 +14,8 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -25,8 +27,10 @@
 #include "runtime/kernels/elementwise.h"
 #include "runtime/kernels/embedding.h"
 #include "runtime/kernels/fully_connected.h"
+#include "runtime/kernels/half.h"
 #include "runtime/kernels/layout.h"
 #include "runtime/kernels/matmul.h"
+#include "runtime/kernels/quantized_fully_connected.h"
 #include "runtime/kernels/reduce.h"
 #include "runtime/kernels/softmax.h"
 #include "runtime/planner/greedy_memory_planner.h"
@@ -61,6 +65,8 @@ struct PreparedOp {
   uint32_t index = 0;
   int output = -1;
   FullyConnected fully_connected;
+  QuantizedFullyConnected quantized_fully_connected;  // FULLY_CONNECTED with an INT8 weight
+  bool quantized = false;
   BinaryElementwise binary;
   Sigmoid sigmoid;
   Softmax softmax;
@@ -70,6 +76,16 @@ struct PreparedOp {
   int perm[kMaxRank] = {0};
   std::vector<TensorView> views;   // CONCAT inputs, sized at create
 };
+
+// After its last job pthreadpool's workers spin-wait (up to a million
+// iterations, tens of ms of CPU per worker) for the next one. A last empty job
+// flagged YIELD_WORKERS sends them straight to a futex wait, so an idle app
+// costs no CPU between requests (XNNPACK of 2022 cannot pass the flag itself).
+void park_workers(pthreadpool_t threadpool) {
+  if (threadpool == nullptr) return;
+  const size_t threads = pthreadpool_get_threads_count(threadpool);
+  pthreadpool_parallelize_1d(threadpool, [](void*, size_t) {}, nullptr, threads, PTHREADPOOL_FLAG_YIELD_WORKERS);
+}
 
 void* aligned_allocate(size_t bytes) {
   const size_t rounded = (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
@@ -89,11 +105,15 @@ struct Session::Impl {
   std::vector<TensorSlot> tensors;
   std::vector<PreparedOp> user_ops, item_ops;
   std::vector<void*> constant_copies;   // padded copies of constants XNNPACK reads
+  std::vector<int8_t> int8_scratch;     // int8 copies of x and y, shared by the INT8 fully-connected layers
   std::vector<float> scores;            // max_items * num_tasks
   std::vector<uint8_t> feature_given;   // per feature, reset on every call
+  std::vector<OperatorProfile> profile; // options.profile: user ops then item ops
   bool has_user_features = false;
   bool user_ready = false;
   size_t packed_bytes = 0;
+  size_t item_rows = 0;                 // rows the item stage runs on at once (its tensors' planned rows)
+  size_t user_rows = 1;                 // rows of user-stage tensors: 1, or item_rows without the user cache
   int end_step = 0;
 
   ~Impl() {
@@ -117,8 +137,13 @@ struct Session::Impl {
 
   Status plan_memory();
   Status prepare_operator(PreparedOp& prepared);
-  Status load_features(Side side, Span<const FeatureInput> inputs, size_t rows);
+  /// Checks `inputs` (every feature of `side`, `rows` rows each) and copies
+  /// rows [first_row, first_row + copy_rows) into the feature tensors.
+  Status load_features(Side side, Span<const FeatureInput> inputs, size_t rows, size_t first_row, size_t copy_rows);
   Status run_stage(std::vector<PreparedOp>& ops, int64_t stage_rows);
+  Status run_stage_profiled(std::vector<PreparedOp>& ops, int64_t stage_rows);
+  Status rerun_user_stage(size_t rows);
+  uint64_t flops_of(const PreparedOp& p) const;
   Status run_operator(PreparedOp& prepared, int64_t stage_rows);
 };
 
@@ -163,17 +188,21 @@ Status Session::Impl::plan_memory() {
     for (int tensor : *root->user_to_item()) tensors[tensor].last_use = end_step;
   if (root->tasks())
     for (uint32_t i = 0; i < root->tasks()->size(); ++i) tensors[root->tasks()->Get(i)->tensor()].last_use = end_step;
+  // Without the user cache every score() runs the user stage again from the user features.
+  if (!options.cache_user)
+    for (TensorSlot& slot : tensors)
+      if (slot.feature >= 0 && slot.stage == kUserStage) slot.last_use = end_step;
   // An alias keeps its root alive; the root is written first, so extend it only.
   for (TensorSlot& slot : tensors)
     if (slot.alias_of >= 0 && tensors[slot.alias_of].last_use < slot.last_use)
       tensors[slot.alias_of].last_use = slot.last_use;
 
-  // Sizes: one row for user-stage tensors, max_items rows for item-stage ones.
+  // Sizes: one row for user-stage tensors, item_rows (one tile) for item-stage ones.
   for (size_t t = 0; t < tensors.size(); ++t) {
     TensorSlot& slot = tensors[t];
     if (slot.constant || slot.stage == kNoStage || slot.alias_of >= 0) continue;
     const int64_t row_elements = slot.declared.elements_from(1);
-    const uint64_t rows = slot.stage == kUserStage ? 1 : options.max_items;
+    const uint64_t rows = slot.stage == kUserStage ? user_rows : item_rows;
     uint64_t bytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(row_elements) * dtype_size(slot.dtype), rows, &bytes) ||
         bytes > (uint64_t{1} << 46))
@@ -208,8 +237,26 @@ Status Session::Impl::prepare_operator(PreparedOp& prepared) {
       const float* bias = in->size() > 2 ? reinterpret_cast<const float*>(tensors[input(2)].data) : nullptr;
       const size_t output_channels = static_cast<size_t>(weight.declared[0]);
       const size_t input_channels = static_cast<size_t>(weight.declared[1]);
+      if (weight.dtype == schema::DType::INT8) {
+        const size_t rows_per_row = static_cast<size_t>(tensors[input(0)].declared.elements_from(1)) / input_channels;
+        const size_t max_rows = rows_per_row * (prepared.stage == kUserStage ? user_rows : item_rows);
+        EMTL_RETURN_IF_ERROR(create_quantized_fully_connected(
+            op, root->tensors()->Get(static_cast<uint32_t>(input(1))), weight.data,
+            in->size() > 2 ? tensors[input(2)].data : nullptr, max_rows, &prepared.quantized_fully_connected));
+        prepared.quantized = true;
+        packed_bytes += prepared.quantized_fully_connected.packed_weight_bytes();
+        if (int8_scratch.size() < prepared.quantized_fully_connected.scratch_bytes())
+          int8_scratch.resize(prepared.quantized_fully_connected.scratch_bytes());
+        return Status::ok();
+      }
+      std::vector<float> widened;  // FLOAT16: XNNPACK packs its own f32 copy, this one goes after create
+      if (weight.dtype == schema::DType::FLOAT16) {
+        widened.resize(output_channels * input_channels);
+        half_to_float_n(weight.data, widened.data(), widened.size());
+      }
       EMTL_RETURN_IF_ERROR(prepared.fully_connected.create(
-          input_channels, output_channels, reinterpret_cast<const float*>(weight.data), bias,
+          input_channels, output_channels,
+          widened.empty() ? reinterpret_cast<const float*>(weight.data) : widened.data(), bias,
           options ? options->activation() : schema::Activation::NONE, options ? options->alpha() : 0.01f));
       packed_bytes += prepared.fully_connected.packed_weight_bytes();
       return Status::ok();
@@ -279,6 +326,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   impl->model = &model;
   impl->root = model.root();
   impl->options = options;
+  impl->item_rows = options.item_tile_rows == 0 ? options.max_items : std::min(options.max_items, options.item_tile_rows);
+  impl->user_rows = options.cache_user ? 1 : impl->item_rows;
   const schema::Model* root = model.root();
 
   const uint32_t num_tensors = root->tensors() ? root->tensors()->size() : 0;
@@ -300,6 +349,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   if (options.threads > 1) {
     impl->threadpool = pthreadpool_create(static_cast<size_t>(options.threads));
     if (!impl->threadpool) return Status::error(Error::kOutOfMemory, "cannot create a pool of %d threads", options.threads);
+    park_workers(impl->threadpool);  // new workers spin too until their first job
   }
   auto prepare_stage = [&](const schema::Stage* stage, int stage_id, std::vector<PreparedOp>& prepared) -> Status {
     if (!stage || !stage->operators()) return Status::ok();
@@ -318,6 +368,12 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   EMTL_RETURN_IF_ERROR(prepare_stage(root->user_stage(), kUserStage, impl->user_ops));
   EMTL_RETURN_IF_ERROR(prepare_stage(root->item_stage(), kItemStage, impl->item_ops));
 
+  if (options.profile) {
+    for (const std::vector<PreparedOp>* ops : {&impl->user_ops, &impl->item_ops})
+      for (const PreparedOp& p : *ops)
+        impl->profile.push_back({p.op->name() ? p.op->name()->c_str() : "", schema::EnumNameOpType(p.type),
+                                 p.stage == kItemStage, 0, 0.0, 0});
+  }
   impl->scores.resize(options.max_items * model.num_tasks());
   impl->feature_given.resize(model.num_features());
   for (size_t f = 0; f < model.num_features(); ++f)
@@ -327,7 +383,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
 
 Session::~Session() { delete impl_; }
 
-Status Session::Impl::load_features(Side side, Span<const FeatureInput> inputs, size_t rows) {
+Status Session::Impl::load_features(Side side, Span<const FeatureInput> inputs, size_t rows, size_t first_row,
+                                    size_t copy_rows) {
   const char* call = side == Side::kUser ? "set_user" : "score";
   std::memset(feature_given.data(), 0, feature_given.size());
   const size_t num_features = feature_given.size();
@@ -349,19 +406,21 @@ Status Session::Impl::load_features(Side side, Span<const FeatureInput> inputs, 
                            call, info.name, input.count, expected, rows, static_cast<long long>(info.width));
     TensorSlot& slot = tensors[static_cast<size_t>(root->features()->Get(static_cast<uint32_t>(input.feature))->tensor())];
     slot.shape = slot.declared;
-    slot.shape[0] = static_cast<int64_t>(rows);
+    slot.shape[0] = static_cast<int64_t>(copy_rows);
+    const size_t begin = first_row * static_cast<size_t>(info.width);
+    const size_t end = begin + copy_rows * static_cast<size_t>(info.width);
     if (info.kind == FeatureKind::kDense) {
       if (!input.values || input.ids)
         return Status::error(Error::kInvalidArgument, "%s: feature '%s' is dense: give `values`, not `ids`", call, info.name);
-      for (size_t i = 0; i < expected; ++i)
+      for (size_t i = begin; i < end; ++i)
         if (!std::isfinite(input.values[i]))
           return Status::error(Error::kInvalidValue, "%s: feature '%s' has a non-finite value (%g) at row %zu", call,
                                info.name, static_cast<double>(input.values[i]), i / static_cast<size_t>(info.width));
-      std::memcpy(slot.data, input.values, expected * sizeof(float));
+      std::memcpy(slot.data, input.values + begin, (end - begin) * sizeof(float));
     } else {
       if (!input.ids || input.values)
         return Status::error(Error::kInvalidArgument, "%s: feature '%s' holds ids: give `ids`, not `values`", call, info.name);
-      std::memcpy(slot.data, input.ids, expected * sizeof(int64_t));
+      std::memcpy(slot.data, input.ids + begin, (end - begin) * sizeof(int64_t));
     }
   }
   for (size_t f = 0; f < num_features; ++f) {
@@ -396,11 +455,16 @@ Status Session::Impl::run_operator(PreparedOp& p, int64_t stage_rows) {
     case OpType::FULLY_CONNECTED: {
       const TensorView input = x(0);
       const size_t gemm_rows = input.num_elements() / static_cast<size_t>(input.shape[input.shape.rank - 1]);
+      if (p.quantized)
+        return p.quantized_fully_connected.run(input.as<const float>(), gemm_rows, out.as<float>(),
+                                               int8_scratch.data(), threadpool);
       return p.fully_connected.run(input.as<const float>(), gemm_rows, out.as<float>(), threadpool);
     }
     case OpType::EMBEDDING: {
       const TensorView table = x(0), ids = x(1);
-      const EmbeddingTable lookup{table.as<const float>(), table.shape[0], table.shape[1]};
+      const schema::Quantization* q = root->tensors()->Get(static_cast<uint32_t>(in->Get(0)))->quantization();
+      const EmbeddingTable lookup{table.data, table.shape[0], table.shape[1], table.dtype,
+                                  q && q->scale() ? q->scale()->data() : nullptr};
       const size_t ids_per_row = static_cast<size_t>(ids.shape.elements_from(1));
       return embedding_lookup(lookup, ids.as<const int64_t>(), ids.num_elements(), ids_per_row, p.default_row, p.what,
                               out.as<float>());
@@ -453,6 +517,7 @@ Status Session::Impl::run_operator(PreparedOp& p, int64_t stage_rows) {
 }
 
 Status Session::Impl::run_stage(std::vector<PreparedOp>& ops, int64_t stage_rows) {
+  if (options.profile) return run_stage_profiled(ops, stage_rows);
   for (PreparedOp& p : ops) {
     Status status = run_operator(p, stage_rows);
     if (!status.is_ok()) return status;
@@ -460,10 +525,56 @@ Status Session::Impl::run_stage(std::vector<PreparedOp>& ops, int64_t stage_rows
   return Status::ok();
 }
 
+// The same loop with a clock around every operator (kept apart so the plain
+// loop stays as it is).
+Status Session::Impl::run_stage_profiled(std::vector<PreparedOp>& ops, int64_t stage_rows) {
+  OperatorProfile* records = profile.data() + (&ops == &item_ops ? user_ops.size() : 0);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    Status status = run_operator(ops[i], stage_rows);
+    records[i].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ++records[i].calls;
+    records[i].flops += flops_of(ops[i]);
+    if (!status.is_ok()) return status;
+  }
+  return Status::ok();
+}
+
+uint64_t Session::Impl::flops_of(const PreparedOp& p) const {
+  // 2 * (output elements) * (reduction length), from the shapes just run.
+  const Shape& out = tensors[static_cast<size_t>(p.output)].shape;
+  const auto output_elements = static_cast<uint64_t>(out.num_elements());
+  if (p.type == schema::OpType::FULLY_CONNECTED)
+    return 2 * output_elements * static_cast<uint64_t>(tensors[p.op->inputs()->Get(1)].declared[1]);
+  if (p.type == schema::OpType::MATMUL) {
+    const Shape& a = tensors[p.op->inputs()->Get(0)].shape;
+    return 2 * output_elements * static_cast<uint64_t>(a[a.rank - 1]);
+  }
+  return 0;
+}
+
+// Without the user cache: the user's features repeated on `rows` rows and
+// the user stage run on them, as for a model with no user/item split.
+Status Session::Impl::rerun_user_stage(size_t rows) {
+  for (TensorSlot& slot : tensors) {
+    if (slot.feature < 0 || slot.stage != kUserStage) continue;
+    const size_t row_bytes = static_cast<size_t>(slot.declared.elements_from(1)) * dtype_size(slot.dtype);
+    for (size_t r = 1; r < rows; ++r) std::memcpy(slot.data + r * row_bytes, slot.data, row_bytes);
+    slot.shape[0] = static_cast<int64_t>(rows);
+  }
+  return run_stage(user_ops, static_cast<int64_t>(rows));
+}
+
 Status Session::set_user(Span<const FeatureInput> user_features) {
   impl_->user_ready = false;
-  EMTL_RETURN_IF_ERROR(impl_->load_features(Side::kUser, user_features, 1));
-  EMTL_RETURN_IF_ERROR(impl_->run_stage(impl_->user_ops, 1));
+  EMTL_RETURN_IF_ERROR(impl_->load_features(Side::kUser, user_features, 1, 0, 1));
+  if (!impl_->options.cache_user) {  // score() runs the user stage
+    impl_->user_ready = true;
+    return Status::ok();
+  }
+  Status status = impl_->run_stage(impl_->user_ops, 1);
+  park_workers(impl_->threadpool);
+  EMTL_RETURN_IF_ERROR(status);
   impl_->user_ready = true;
   return Status::ok();
 }
@@ -478,25 +589,47 @@ Result<Span<const float>> Session::score(Span<const FeatureInput> item_features,
       return Status::error(Error::kInvalidState, "score: call set_user first (the model has user features)");
     EMTL_RETURN_IF_ERROR(set_user(Span<const FeatureInput>()));
   }
-  EMTL_RETURN_IF_ERROR(impl.load_features(Side::kItem, item_features, n));
-  EMTL_RETURN_IF_ERROR(impl.run_stage(impl.item_ops, static_cast<int64_t>(n)));
-
+  // The item stage runs on tiles of at most item_rows items (every item
+  // operator is row-wise), so its activations stay in cache.
   const size_t num_tasks = impl.model->num_tasks();
-  for (size_t t = 0; t < num_tasks; ++t) {
-    const schema::Task* task = impl.root->tasks()->Get(static_cast<uint32_t>(t));
-    const TensorSlot& slot = impl.tensors[static_cast<size_t>(task->tensor())];
-    const float* values = reinterpret_cast<const float*>(slot.data);
-    const size_t per_row = static_cast<size_t>(slot.declared.elements_from(1));
-    const bool one_row = slot.shape[0] == 1;  // a user-stage or broadcast tensor
-    for (size_t row = 0; row < n; ++row)
-      impl.scores[row * num_tasks + t] = values[(one_row ? 0 : row) * per_row + static_cast<size_t>(task->column())];
+  Status status = Status::ok();
+  for (size_t first = 0; first < n && status.is_ok(); first += impl.item_rows) {
+    const size_t rows = std::min(impl.item_rows, n - first);
+    if (!impl.options.cache_user) status = impl.rerun_user_stage(rows);
+    if (status.is_ok()) status = impl.load_features(Side::kItem, item_features, n, first, rows);
+    if (status.is_ok()) status = impl.run_stage(impl.item_ops, static_cast<int64_t>(rows));
+    if (!status.is_ok()) break;
+    for (size_t t = 0; t < num_tasks; ++t) {
+      const schema::Task* task = impl.root->tasks()->Get(static_cast<uint32_t>(t));
+      const TensorSlot& slot = impl.tensors[static_cast<size_t>(task->tensor())];
+      const float* values = reinterpret_cast<const float*>(slot.data);
+      const size_t per_row = static_cast<size_t>(slot.declared.elements_from(1));
+      const bool one_row = slot.shape[0] == 1;  // a user-stage or broadcast tensor (or a 1-row tile)
+      for (size_t row = 0; row < rows; ++row)
+        impl.scores[(first + row) * num_tasks + t] =
+            values[(one_row ? 0 : row) * per_row + static_cast<size_t>(task->column())];
+    }
   }
+  park_workers(impl.threadpool);
+  EMTL_RETURN_IF_ERROR(status);
   return Span<const float>(impl.scores.data(), n * num_tasks);
 }
 
 size_t Session::arena_bytes() const { return impl_->arena_size; }
 
 size_t Session::packed_weight_bytes() const { return impl_->packed_bytes; }
+
+Span<const OperatorProfile> Session::profile() const {
+  return Span<const OperatorProfile>(impl_->profile.data(), impl_->profile.size());
+}
+
+void Session::reset_profile() {
+  for (OperatorProfile& record : impl_->profile) {
+    record.calls = 0;
+    record.seconds = 0.0;
+    record.flops = 0;
+  }
+}
 
 void Session::print_plan(FILE* out) const {
   const Impl& impl = *impl_;
@@ -516,8 +649,8 @@ void Session::print_plan(FILE* out) const {
                    impl.planner.offset(slot.buffer), slot.planned_bytes);
     }
   }
-  std::fprintf(out, "arena: %zu bytes (max_items = %zu); packed weights: %zu bytes\n", impl.arena_size,
-               impl.options.max_items, impl.packed_bytes);
+  std::fprintf(out, "arena: %zu bytes (max_items = %zu, item tiles of %zu rows); packed weights: %zu bytes\n",
+               impl.arena_size, impl.options.max_items, impl.item_rows, impl.packed_bytes);
 }
 
 }  // namespace edgemtl

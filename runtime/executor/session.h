@@ -13,14 +13,40 @@
 namespace edgemtl {
 
 struct SessionOptions {
-  /// Largest n accepted by score(); the arena is planned for it.
+  /// Largest n accepted by score().
   size_t max_items = 4096;
-  /// Worker threads for kernels (1: run on the calling thread).
+  /// score() runs the item stage on tiles of at most this many items, so
+  /// that its activations stay in cache; the arena is planned for one tile.
+  /// 0: all n items at once (arena planned for max_items).
+  size_t item_tile_rows = 128;
+  /// Threads for kernels, the caller's included (1: run on the calling
+  /// thread). The Session owns a pthreadpool of threads - 1 workers; they
+  /// sleep (no spinning) between calls, and the scores are bitwise identical
+  /// for any number of threads.
   int threads = 1;
   /// An id outside its table reads the default row chosen at conversion
   /// (converter option --oov-row) instead of failing. Fails anyway when the
   /// model has no default row.
   bool map_out_of_range_ids = false;
+  /// false: no user cache. set_user only keeps the features; every score()
+  /// repeats them on each item row and runs the user stage on those rows, as
+  /// a model without the user/item split would (same results). For measuring
+  /// what the cache saves (edgemtl-bench --no-user-cache).
+  bool cache_user = true;
+  /// Records the time and calls of every operator (Session::profile()).
+  /// Off: no cost beyond one branch per operator.
+  bool profile = false;
+};
+
+/// What SessionOptions::profile records for one operator, accumulated over
+/// every set_user / score call since create or reset_profile().
+struct OperatorProfile {
+  const char* name;      ///< the operator's name in the file ("" if none); lives as long as the Model
+  const char* type;      ///< its OpType, e.g. "FULLY_CONNECTED"
+  bool item_stage;       ///< false: user stage
+  uint64_t calls;
+  double seconds;
+  uint64_t flops;        ///< 2 * multiply-adds of FULLY_CONNECTED and MATMUL; 0 for the others
 };
 
 /// Values of one feature for `rows` rows, row-major: rows * width values.
@@ -54,12 +80,17 @@ class Session {
   Result<Span<const float>> score(Span<const FeatureInput> item_features, size_t n);
 
   const Model& model() const { return model_; }
-  /// Bytes of the activation arena (planned for max_items).
+  /// Bytes of the activation arena (planned for one item tile, see item_tile_rows).
   size_t arena_bytes() const;
   /// Bytes of weights packed by XNNPACK for this Session (beyond the Model).
   size_t packed_weight_bytes() const;
   /// Prints the memory plan (tensor, lifetime, offset, size) to `out`.
   void print_plan(FILE* out) const;
+  /// One record per operator, user stage then item stage, in execution
+  /// order; empty unless SessionOptions::profile.
+  Span<const OperatorProfile> profile() const;
+  /// Sets every record's calls, seconds and flops back to zero.
+  void reset_profile();
 
   struct Impl;
 

@@ -394,6 +394,78 @@ class ModelVerifier {
     return Status::error(Error::kInvalidModel, "%s: axis %d outside [1, %d)", where, axis, rank);
   }
 
+  // ---- quantised constants (schema: FULLY_CONNECTED and EMBEDDING) ---------
+
+  // Symmetric scales: `count` finite positive scales along `axis`, zero points absent or all 0.
+  Status check_symmetric(const char* where, const char* role, int index, int axis, int64_t count) const {
+    const schema::Quantization* q = tensor(index)->quantization();
+    if (!q || !q->scale())
+      return Status::error(Error::kInvalidModel, "%s: INT8 %s (tensor %d) has no Quantization scales", where, role,
+                           index);
+    if (q->axis() != axis || static_cast<int64_t>(q->scale()->size()) != count)
+      return Status::error(Error::kInvalidModel, "%s: INT8 %s (tensor %d) needs %lld scale(s) on axis %d, has %u on axis %d",
+                           where, role, index, static_cast<long long>(count), axis, q->scale()->size(), q->axis());
+    for (uint32_t i = 0; i < q->scale()->size(); ++i)
+      if (!(q->scale()->Get(i) > 0.0f && q->scale()->Get(i) < 3.4e38f))
+        return Status::error(Error::kInvalidModel, "%s: INT8 %s (tensor %d): scale %u is %g, must be finite and > 0",
+                             where, role, index, i, static_cast<double>(q->scale()->Get(i)));
+    if (q->zero_point()) {
+      if (q->zero_point()->size() != q->scale()->size())
+        return Status::error(Error::kInvalidModel, "%s: INT8 %s (tensor %d): %u zero points for %u scales", where,
+                             role, index, q->zero_point()->size(), q->scale()->size());
+      for (uint32_t i = 0; i < q->zero_point()->size(); ++i)
+        if (q->zero_point()->Get(i) != 0)
+          return Status::error(Error::kInvalidModel, "%s: INT8 %s (tensor %d) must be symmetric (zero point 0)",
+                               where, role, index);
+    }
+    return Status::ok();
+  }
+
+  // One per-tensor activation quantisation: one finite scale > 0, one zero point in [-128, 127].
+  static Status check_activation_quantization(const char* where, const char* role, const schema::Quantization* q) {
+    if (!q || !q->scale() || !q->zero_point() || q->scale()->size() != 1 || q->zero_point()->size() != 1 ||
+        q->axis() != -1)
+      return Status::error(Error::kInvalidModel, "%s: %s must have exactly one scale and one zero point (axis -1)",
+                           where, role);
+    const float scale = q->scale()->Get(0);
+    const int64_t zero_point = q->zero_point()->Get(0);
+    if (!(scale > 0.0f && scale < 3.4e38f) || zero_point < -128 || zero_point > 127)
+      return Status::error(Error::kInvalidModel, "%s: %s has scale %g and zero point %lld (need a finite scale > 0, "
+                           "zero point in [-128, 127])", where, role, static_cast<double>(scale),
+                           static_cast<long long>(zero_point));
+    return Status::ok();
+  }
+
+  Status verify_weight_quantization(const char* where, const schema::Operator* op,
+                                    const schema::FullyConnectedOptions* options, int64_t output_channels) const {
+    const int weight = op->inputs()->Get(1);
+    const bool int8 = tensor(weight)->dtype() == schema::DType::INT8;
+    const bool has_activation_quantization =
+        options && (options->input_quantization() || options->output_quantization());
+    if (!int8) {
+      if (tensor(weight)->quantization() || has_activation_quantization)
+        return Status::error(Error::kInvalidModel, "%s: quantisation parameters on a %s weight", where,
+                             dtype_name(tensor(weight)->dtype()));
+      return Status::ok();
+    }
+    const schema::Quantization* q = tensor(weight)->quantization();
+    const bool per_channel = q && q->axis() == 0;
+    EMTL_RETURN_IF_ERROR(check_symmetric(where, "weight", weight, per_channel ? 0 : -1, per_channel ? output_channels : 1));
+    if (!options) return Status::error(Error::kInvalidModel, "%s: INT8 weight without FullyConnectedOptions", where);
+    EMTL_RETURN_IF_ERROR(check_activation_quantization(where, "input_quantization", options->input_quantization()));
+    return check_activation_quantization(where, "output_quantization", options->output_quantization());
+  }
+
+  Status verify_table_quantization(const char* where, int table, int64_t rows) const {
+    const schema::Tensor* t = tensor(table);
+    if (t->dtype() == schema::DType::INT8)
+      return check_symmetric(where, "table", table, 0, rows);
+    if (t->quantization())
+      return Status::error(Error::kInvalidModel, "%s: quantisation parameters on a %s table", where,
+                           dtype_name(t->dtype()));
+    return Status::ok();
+  }
+
   Status verify_operator(const char* where, const schema::Operator* op) const {
     using schema::DType;
     using schema::OpOptions;
@@ -430,14 +502,21 @@ class ModelVerifier {
         EMTL_RETURN_IF_ERROR(expect_activation_input(0));
         EMTL_RETURN_IF_ERROR(expect_constant_input(1, "weight"));
         EMTL_RETURN_IF_ERROR(expect_dtype(where, "input", in->Get(0), DType::FLOAT32));
-        EMTL_RETURN_IF_ERROR(expect_dtype(where, "weight", in->Get(1), DType::FLOAT32));
+        const DType weight_dtype = tensor(in->Get(1))->dtype();
+        if (weight_dtype != DType::FLOAT16 && weight_dtype != DType::INT8)
+          EMTL_RETURN_IF_ERROR(expect_dtype(where, "weight", in->Get(1), DType::FLOAT32));
         EMTL_RETURN_IF_ERROR(expect_dtype(where, "output", output, DType::FLOAT32));
         const Shape x = input_shape(0), w = input_shape(1);
         if (x.rank < 2 || w.rank != 2 || w[1] != x[x.rank - 1] || w[0] < 1 || w[1] < 1)
           return Status::error(Error::kInvalidModel, "%s: input [..., K] and weight [N, K] do not match", where);
+        EMTL_RETURN_IF_ERROR(verify_weight_quantization(where, op, options, w[0]));
         if (n == 3) {
           EMTL_RETURN_IF_ERROR(expect_constant_input(2, "bias"));
-          EMTL_RETURN_IF_ERROR(expect_dtype(where, "bias", in->Get(2), DType::FLOAT32));
+          EMTL_RETURN_IF_ERROR(expect_dtype(where, "bias", in->Get(2),
+                                            weight_dtype == DType::INT8 ? DType::INT32 : DType::FLOAT32));
+          if (tensor(in->Get(2))->quantization())
+            return Status::error(Error::kInvalidModel, "%s: the INT32 bias has an implied scale, not a Quantization",
+                                 where);
           const Shape b = input_shape(2);
           if (b.rank != 1 || b[0] != w[0])
             return Status::error(Error::kInvalidModel, "%s: bias must have shape [%lld]", where,
@@ -453,12 +532,15 @@ class ModelVerifier {
         EMTL_RETURN_IF_ERROR(get_options(where, op, OpOptions::GatherOptions, false, &options));
         EMTL_RETURN_IF_ERROR(expect_constant_input(0, "table"));
         EMTL_RETURN_IF_ERROR(expect_activation_input(1));
-        EMTL_RETURN_IF_ERROR(expect_dtype(where, "table", in->Get(0), DType::FLOAT32));
+        const DType table_dtype = tensor(in->Get(0))->dtype();
+        if (table_dtype != DType::FLOAT16 && table_dtype != DType::INT8)
+          EMTL_RETURN_IF_ERROR(expect_dtype(where, "table", in->Get(0), DType::FLOAT32));
         EMTL_RETURN_IF_ERROR(expect_dtype(where, "ids", in->Get(1), DType::INT64));
         EMTL_RETURN_IF_ERROR(expect_dtype(where, "output", output, DType::FLOAT32));
         const Shape table = input_shape(0), ids = input_shape(1);
         if (table.rank != 2 || table[0] < 1)
           return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V >= 1", where);
+        EMTL_RETURN_IF_ERROR(verify_table_quantization(where, in->Get(0), table[0]));
         if (options && options->default_row() >= table[0])
           return Status::error(Error::kInvalidModel, "%s: default_row %lld outside the table of %lld rows", where,
                                static_cast<long long>(options->default_row()), static_cast<long long>(table[0]));

@@ -78,8 +78,10 @@ typedef struct emtl_feature_input {
 
 /** Session settings; start from emtl_session_options_default(). */
 typedef struct emtl_session_options {
-  size_t max_items;           /**< largest n for emtl_session_score (arena is planned for it) */
-  int32_t threads;            /**< kernel threads; 1 runs on the calling thread */
+  size_t max_items;           /**< largest n for emtl_session_score (items run in tiles of up to 128) */
+  int32_t threads;            /**< kernel threads including the caller's (a pthreadpool of threads - 1
+                                   workers, owned by the session); 1 runs on the calling thread. Scores
+                                   are bitwise identical for any count; workers sleep between calls. */
   int32_t map_out_of_range_ids; /**< nonzero: out-of-range ids read the model's default row if it has one */
 } emtl_session_options;
 

@@ -2,11 +2,13 @@
 
 #include <cstring>
 
+#include "runtime/kernels/half.h"
+
 namespace edgemtl {
 
 Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t count, size_t ids_per_row,
                         int64_t default_row, const char* what, float* out) {
-  const size_t row_bytes = static_cast<size_t>(table.dim) * sizeof(float);
+  const size_t dim = static_cast<size_t>(table.dim);
   for (size_t i = 0; i < count; ++i) {
     int64_t id = ids[i];
     if (id < 0 || id >= table.rows) {
@@ -16,7 +18,22 @@ Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t 
                              ids_per_row ? i % ids_per_row : 0, static_cast<long long>(table.rows));
       id = default_row;
     }
-    std::memcpy(out + i * static_cast<size_t>(table.dim), table.data + id * table.dim, row_bytes);
+    const size_t row = static_cast<size_t>(id);
+    float* target = out + i * dim;
+    switch (table.dtype) {
+      case schema::DType::INT8: {
+        const int8_t* q = static_cast<const int8_t*>(table.data) + row * dim;
+        const float scale = table.row_scales[row];
+        for (size_t d = 0; d < dim; ++d) target[d] = scale * static_cast<float>(q[d]);
+        break;
+      }
+      case schema::DType::FLOAT16:
+        half_to_float_n(static_cast<const uint8_t*>(table.data) + row * dim * 2, target, dim);
+        break;
+      default:
+        std::memcpy(target, static_cast<const float*>(table.data) + row * dim, dim * sizeof(float));
+        break;
+    }
   }
   return Status::ok();
 }

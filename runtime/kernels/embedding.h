@@ -1,17 +1,21 @@
-// Embedding lookup: out[i, :] = table[ids[i], :].
+// Embedding lookup: out[i, :] = table[ids[i], :] (dequantised to f32 for
+// FLOAT16 and INT8 tables).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "runtime/core/error.h"
+#include "schema/edgemtl_generated.h"
 
 namespace edgemtl {
 
 struct EmbeddingTable {
-  const float* data;  ///< [rows, dim], row-major
+  const void* data;  ///< [rows, dim], row-major, of `dtype`
   int64_t rows;
   int64_t dim;
+  schema::DType dtype = schema::DType::FLOAT32;  ///< FLOAT32, FLOAT16 or INT8
+  const float* row_scales = nullptr;             ///< INT8: one scale per row
 };
 
 /// Looks up `count` ids. An id outside [0, table.rows) reads `default_row`

@@ -34,12 +34,20 @@ void take(const TensorView& x, int axis, const int64_t* indices, size_t count, c
   const size_t chunk = static_cast<size_t>(inner) * element;
   const uint8_t* src = x.as<const uint8_t>();
   uint8_t* dst = out.as<uint8_t>();
-  for (int64_t o = 0; o < outer; ++o) {
-    for (size_t j = 0; j < count; ++j) {
-      const int64_t index = indices[j] < 0 ? indices[j] + axis_size : indices[j];
-      std::memcpy(dst, src + static_cast<size_t>((o * axis_size + index) * inner) * element, chunk);
-      dst += chunk;
-    }
+  // Consecutive indices (the usual column slice) move as one block: one
+  // memcpy per run and outer row instead of one per index; runs are found once.
+  auto resolved = [&](size_t j) { return indices[j] < 0 ? indices[j] + axis_size : indices[j]; };
+  const size_t out_row = count * chunk;
+  for (size_t j = 0; j < count;) {
+    const int64_t index = resolved(j);
+    size_t run = 1;
+    while (j + run < count && resolved(j + run) == index + static_cast<int64_t>(run)) ++run;
+    const uint8_t* from = src + static_cast<size_t>(index * inner) * element;
+    uint8_t* to = dst + j * chunk;
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(to + static_cast<size_t>(o) * out_row, from + static_cast<size_t>(o * axis_size * inner) * element,
+                  chunk * run);
+    j += run;
   }
 }
 

@@ -48,6 +48,10 @@ int ModelBuilder::add_constant_f32(const std::string& name, std::vector<int64_t>
   return add_constant(name, schema::DType::FLOAT32, std::move(shape), values.data(), values.size() * sizeof(float));
 }
 
+void ModelBuilder::set_quantization(int tensor, std::vector<float> scales, std::vector<int64_t> zero_points, int axis) {
+  quantization_[tensor] = QuantizationSpec{std::move(scales), std::move(zero_points), axis};
+}
+
 int ModelBuilder::add_raw_buffer(uint64_t offset, uint64_t size) {
   BufferSpec buffer;
   buffer.raw = true;
@@ -86,8 +90,15 @@ void ModelBuilder::add_op(Stage stage, schema::OpType type, std::vector<int> inp
 std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start) const {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<schema::Tensor>> tensors;
-  for (const TensorSpec& t : tensors_)
-    tensors.push_back(schema::CreateTensorDirect(fbb, t.name.c_str(), t.dtype, &t.shape, t.buffer));
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorSpec& t = tensors_[i];
+    flatbuffers::Offset<schema::Quantization> quantization = 0;
+    auto q = quantization_.find(static_cast<int>(i));
+    if (q != quantization_.end())
+      quantization = schema::CreateQuantizationDirect(
+          fbb, &q->second.scales, q->second.zero_points.empty() ? nullptr : &q->second.zero_points, q->second.axis);
+    tensors.push_back(schema::CreateTensorDirect(fbb, t.name.c_str(), t.dtype, &t.shape, t.buffer, quantization));
+  }
   std::vector<schema::Buffer> buffers;
   uint64_t offset = weights_start;
   for (const BufferSpec& b : buffers_) {
@@ -142,6 +153,16 @@ ModelBytes ModelBuilder::finish() const {
 ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) {
     return schema::CreateFullyConnectedOptions(fbb, activation, alpha).Union();
+  };
+}
+ModelBuilder::OptionsFn quantized_fc_options(schema::Activation activation, float input_scale,
+                                             int64_t input_zero_point, float output_scale, int64_t output_zero_point) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) {
+    std::vector<float> in_scale{input_scale}, out_scale{output_scale};
+    std::vector<int64_t> in_zero{input_zero_point}, out_zero{output_zero_point};
+    auto input = schema::CreateQuantizationDirect(fbb, &in_scale, &in_zero, -1);
+    auto output = schema::CreateQuantizationDirect(fbb, &out_scale, &out_zero, -1);
+    return schema::CreateFullyConnectedOptions(fbb, activation, 0.01f, input, output).Union();
   };
 }
 ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alpha) {

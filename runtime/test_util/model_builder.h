@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,10 @@ class ModelBuilder {
   int add_raw_buffer(uint64_t offset, uint64_t size);
   int add_constant_on_buffer(const std::string& name, schema::DType dtype, std::vector<int64_t> shape, int buffer);
 
+  /// Gives tensor `tensor` a Quantization (scales, zero points, axis; empty
+  /// zero_points writes none).
+  void set_quantization(int tensor, std::vector<float> scales, std::vector<int64_t> zero_points, int axis);
+
   /// A feature and its input tensor (created here with the matching shape).
   int add_feature(const std::string& name, schema::Side side, schema::FeatureKind kind, int64_t width = 1,
                   int64_t table_size = 0, int64_t padding_id = 0);
@@ -64,6 +69,11 @@ class ModelBuilder {
     schema::DType dtype;
     std::vector<int64_t> shape;
     int buffer;
+  };
+  struct QuantizationSpec {
+    std::vector<float> scales;
+    std::vector<int64_t> zero_points;
+    int axis;
   };
   struct BufferSpec {
     std::vector<uint8_t> bytes;  // stored in the weight segment
@@ -94,6 +104,7 @@ class ModelBuilder {
   std::vector<uint8_t> build_flatbuffer(uint64_t weights_start) const;
 
   std::vector<TensorSpec> tensors_;
+  std::map<int, QuantizationSpec> quantization_;  // by tensor
   std::vector<BufferSpec> buffers_;
   std::vector<FeatureSpec> features_;
   std::vector<TaskSpec> tasks_;
@@ -103,6 +114,9 @@ class ModelBuilder {
 
 // Option helpers for add_op.
 ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha = 0.01f);
+/// FullyConnectedOptions of an INT8 weight: per-tensor input and output quantisation.
+ModelBuilder::OptionsFn quantized_fc_options(schema::Activation activation, float input_scale,
+                                             int64_t input_zero_point, float output_scale, int64_t output_zero_point);
 ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alpha = 0.01f);
 ModelBuilder::OptionsFn gather_options(int64_t default_row);
 ModelBuilder::OptionsFn axis_options(int axis);

@@ -256,9 +256,9 @@ TEST_CASE("operator errors name the operator, node and stage") {
     CHECK(load(tiny.m.finish()).code() == Error::kUnsupported);
   }
   {
-    Tiny tiny;  // FLOAT16 weights: valid file, unsupported here
-    const uint16_t half[6] = {0};
-    const int w = tiny.m.add_constant("w16", DType::FLOAT16, {2, 3}, half, sizeof(half));
+    Tiny tiny;  // INT32 weights: no fully-connected form computes them
+    const int32_t ints[6] = {0};
+    const int w = tiny.m.add_constant("w32", DType::INT32, {2, 3}, ints, sizeof(ints));
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, w}, {tiny.y});
     CHECK(load(tiny.m.finish()).code() == Error::kUnsupported);
   }

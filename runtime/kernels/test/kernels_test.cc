@@ -257,6 +257,46 @@ TEST_CASE("reduce sum and mean over several axes") {
   }
 }
 
+TEST_CASE("take in runs of consecutive indices; reduce over a middle axis and over separate axes") {
+  // take: runs {1, 2, 3} (one given as -3), then 0, then {2, 3}, on the last and a middle axis.
+  std::vector<float> x = random_floats(2 * 3 * 4, 91);
+  const int64_t indices[] = {1, -2, 3, 0, 2, 3};
+  std::vector<float> taken(2 * 3 * 6);
+  take(f32(x, make_shape({2, 3, 4})), 2, indices, 6, f32(taken, make_shape({2, 3, 6})));
+  for (int r = 0; r < 6; ++r)
+    for (int j = 0; j < 6; ++j) {
+      const int64_t source = indices[j] < 0 ? indices[j] + 4 : indices[j];
+      CHECK(taken[static_cast<size_t>(r * 6 + j)] == x[static_cast<size_t>(r * 4 + source)]);
+    }
+  const int64_t middle[] = {1, 2};
+  std::vector<float> rows(2 * 2 * 4);
+  take(f32(x, make_shape({2, 3, 4})), 1, middle, 2, f32(rows, make_shape({2, 2, 4})));
+  for (int r = 0; r < 2; ++r)
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 4; ++j)
+        CHECK(rows[static_cast<size_t>((r * 2 + i) * 4 + j)] == x[static_cast<size_t>((r * 3 + middle[i]) * 4 + j)]);
+
+  // reduce: axis 1 of [2, 3, 4] (the experts' axis), and axes {1, 3} of [2, 3, 2, 2].
+  std::vector<float> sums(2 * 4), means(2 * 2);
+  const bool axis1[kMaxRank] = {false, true, false};
+  reduce_f32(f32(x, make_shape({2, 3, 4})), axis1, false, f32(sums, make_shape({2, 4})));
+  for (int r = 0; r < 2; ++r)
+    for (int j = 0; j < 4; ++j) {
+      double sum = 0;
+      for (int i = 0; i < 3; ++i) sum += x[static_cast<size_t>((r * 3 + i) * 4 + j)];
+      CHECK(sums[static_cast<size_t>(r * 4 + j)] == doctest::Approx(sum).epsilon(1e-6));
+    }
+  const bool apart[kMaxRank] = {false, true, false, true};
+  reduce_f32(f32(x, make_shape({2, 3, 2, 2})), apart, true, f32(means, make_shape({2, 2})));
+  for (int r = 0; r < 2; ++r)
+    for (int k = 0; k < 2; ++k) {
+      double sum = 0;
+      for (int i = 0; i < 3; ++i)
+        for (int m = 0; m < 2; ++m) sum += x[static_cast<size_t>(((r * 3 + i) * 2 + k) * 2 + m)];
+      CHECK(means[static_cast<size_t>(r * 2 + k)] == doctest::Approx(sum / 6).epsilon(1e-6));
+    }
+}
+
 TEST_CASE("matmul with broadcast batch dims") {
   // a [3, 2, 4] (rows 3), b [1, 4, 5] (one matrix for all rows).
   std::vector<float> a = random_floats(24, 81), b = random_floats(20, 82), out(30);

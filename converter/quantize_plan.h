@@ -1,0 +1,40 @@
+// How constants are stored and FCs computed when a model is quantised: the
+// result of quantize.cc, read by the writer. An empty plan writes plain f32.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace edgemtl::converter {
+
+enum class StoredType { kFloat16, kInt8, kInt32 };
+const char* stored_type_name(StoredType type);
+
+/// One constant in a non-f32 form: its bytes and, for INT8, symmetric scales
+/// (zero points 0, written as absent).
+struct EncodedConstant {
+  StoredType type = StoredType::kFloat16;
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales;  // INT8 only: one per index of `axis`, or one for axis -1
+  int axis = -1;
+};
+
+/// Per-tensor affine quantisation of an activation: real = scale * (q - zero_point).
+struct ActivationQuantization {
+  float scale = 1.0f;
+  int64_t zero_point = 0;
+};
+
+/// The int8 form of one FULLY_CONNECTED node (its weight and bias are in `constants`).
+struct FullyConnectedQuantization {
+  ActivationQuantization input, output;
+};
+
+struct QuantizationPlan {
+  std::map<int, EncodedConstant> constants;                 // value index -> stored form
+  std::map<int, FullyConnectedQuantization> fully_connected;  // node index -> activation quantisation
+  bool empty() const { return constants.empty() && fully_connected.empty(); }
+};
+
+}  // namespace edgemtl::converter

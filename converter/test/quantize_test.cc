@@ -1,0 +1,299 @@
+// Quantisation in the converter: the encoders against naive expectations, the
+// AUC against a pair count, and whole models: an embedding-heavy model with a
+// user/item split quantised to int8 and fp16 (sizes, scores against f32, split
+// against unsplit), and the per-layer decision falling back to f32.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "converter/onnx_import.h"
+#include "converter/pipeline.h"
+#include "converter/quantize.h"
+#include "converter/test/onnx_builder.h"
+#include "converter/writer.h"
+#include "runtime/executor/session.h"
+#include "runtime/kernels/half.h"
+#include "schema/edgemtl_generated.h"
+
+namespace edgemtl::converter::test {
+namespace {
+
+constexpr int kFloat = onnx::TensorProto::FLOAT;
+constexpr int kInt64 = onnx::TensorProto::INT64;
+constexpr int64_t kUsers = 2000, kItems = 1000, kDim = 32, kHidden = 16;
+
+std::vector<float> random_floats(size_t n, unsigned seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+// user_id, item_id -> two tables [*, 32] -> concat [B, 64] -> Gemm 16 + Relu -> Gemm 1 -> Sigmoid.
+// The tables are 99.5% of the weights.
+std::string embedding_heavy_onnx() {
+  OnnxBuilder b;
+  b.input("user_id", kInt64, {-1});
+  b.input("item_id", kInt64, {-1});
+  b.floats("user_table", {kUsers, kDim}, random_floats(kUsers * kDim, 1, 0.5f));
+  b.floats("item_table", {kItems, kDim}, random_floats(kItems * kDim, 2, 0.5f));
+  b.floats("W1", {kHidden, 2 * kDim}, random_floats(kHidden * 2 * kDim, 3, 0.4f));
+  b.floats("b1", {kHidden}, random_floats(kHidden, 4, 0.1f));
+  b.floats("W2", {1, kHidden}, random_floats(kHidden, 5, 0.6f));
+  b.floats("b2", {1}, {-0.2f});
+  OnnxBuilder::attr(b.node("Gather", {"user_table", "user_id"}, {"u"}, "Gather_user"), "axis", int64_t{0});
+  OnnxBuilder::attr(b.node("Gather", {"item_table", "item_id"}, {"i"}, "Gather_item"), "axis", int64_t{0});
+  OnnxBuilder::attr(b.node("Concat", {"u", "i"}, {"ui"}, "Concat_0"), "axis", int64_t{1});
+  OnnxBuilder::attr(b.node("Gemm", {"ui", "W1", "b1"}, {"h_pre"}, "Gemm_1"), "transB", int64_t{1});
+  b.node("Relu", {"h_pre"}, {"h"}, "Relu_2");
+  OnnxBuilder::attr(b.node("Gemm", {"h", "W2", "b2"}, {"logit"}, "Gemm_3"), "transB", int64_t{1});
+  b.node("Sigmoid", {"logit"}, {"ctr"}, "Sigmoid_4");
+  b.output("ctr");
+  return b.bytes();
+}
+
+Graph convert(bool split) {
+  ImportOptions import;
+  import.user_inputs = {"user_id"};
+  Graph g = import_onnx_bytes(embedding_heavy_onnx(), import);
+  ConvertOptions options;
+  options.split_user_item_fc = split;
+  run_pipeline(g, options);
+  return g;
+}
+
+std::string temp_path(const char* name) {
+  return "/tmp/edgemtl_quantize_test_" + std::to_string(getpid()) + "_" + name;
+}
+
+// `count` rows {"user_id": u, "item_id": i} with a label, written as JSONL.
+std::string write_rows(const char* name, size_t count, unsigned seed) {
+  const std::string path = temp_path(name);
+  std::ofstream out(path);
+  std::mt19937 rng(seed);
+  for (size_t r = 0; r < count; ++r)
+    out << "{\"user_id\": " << rng() % kUsers << ", \"item_id\": " << rng() % kItems
+        << ", \"labels\": {\"ctr\": " << rng() % 2 << "}}\n";
+  return path;
+}
+
+// Scores the same rows with a model file through the public runtime API.
+std::vector<float> score(const std::vector<uint8_t>& file, size_t count, unsigned seed) {
+  void* memory = std::aligned_alloc(64, (file.size() + 63) / 64 * 64);
+  std::memcpy(memory, file.data(), file.size());
+  std::vector<float> scores;
+  {
+    auto model = Model::load_buffer(memory, file.size());
+    REQUIRE(model.ok());
+    auto session = Session::create(**model, {});
+    REQUIRE(session.ok());
+    std::mt19937 rng(seed);
+    const int user_feature = (*model)->find_feature("user_id"), item_feature = (*model)->find_feature("item_id");
+    for (size_t r = 0; r < count; ++r) {
+      const int64_t user = rng() % kUsers, item = rng() % kItems;
+      rng();  // the label
+      const FeatureInput user_input{user_feature, &user, nullptr, 1};
+      REQUIRE((*session)->set_user(Span<const FeatureInput>(&user_input, 1)).is_ok());
+      const FeatureInput item_input{item_feature, &item, nullptr, 1};
+      auto result = (*session)->score(Span<const FeatureInput>(&item_input, 1), 1);
+      REQUIRE(result.ok());
+      scores.push_back((*result)[0]);
+    }
+  }
+  std::free(memory);
+  return scores;
+}
+
+double mean_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += std::fabs(double(a[i]) - b[i]);
+  return sum / double(a.size());
+}
+
+// dtype of every FULLY_CONNECTED weight and EMBEDDING table in a file.
+std::vector<schema::DType> weight_dtypes(const std::vector<uint8_t>& file, schema::OpType type) {
+  const schema::Model* model = schema::GetModel(file.data());
+  std::vector<schema::DType> dtypes;
+  for (const schema::Stage* stage : {model->user_stage(), model->item_stage()})
+    if (stage && stage->operators())
+      for (const schema::Operator* op : *stage->operators())
+        if (op->type() == type)
+          dtypes.push_back(model->tensors()->Get(op->inputs()->Get(type == schema::OpType::EMBEDDING ? 0 : 1))->dtype());
+  return dtypes;
+}
+
+TEST_CASE("float_to_half rounds to nearest even and inverts half_to_float") {
+  CHECK(float_to_half(1.0f) == 0x3C00);
+  CHECK(float_to_half(-2.0f) == 0xC000);
+  CHECK(float_to_half(65504.0f) == 0x7BFF);
+  CHECK(float_to_half(65520.0f) == 0x7C00);              // halfway to the next (2^16): rounds to even = inf
+  CHECK(float_to_half(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);  // exactly halfway: to even
+  CHECK(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02);
+  CHECK(float_to_half(std::ldexp(1.0f, -24)) == 0x0001);  // smallest subnormal
+  CHECK(float_to_half(std::ldexp(1.0f, -26)) == 0x0000);  // below half of it
+  CHECK(float_to_half(-0.0f) == 0x8000);
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const uint16_t half = static_cast<uint16_t>(h);
+    if ((half & 0x7C00) == 0x7C00 && (half & 0x03FF)) continue;  // NaN payloads
+    REQUIRE(float_to_half(half_to_float(half)) == half);
+  }
+}
+
+TEST_CASE("int8 encoders: symmetric scales, exact zero, bounded error") {
+  const std::vector<float> values = {0.5f, -1.27f, 0.0f, 0.0f, 0.0f, 0.0f, 3.0f, 2.0f, -1.0f};
+  const EncodedConstant rows = encode_int8_per_row(values, 3, 3);
+  REQUIRE(rows.scales.size() == 3);
+  CHECK(rows.scales[0] == doctest::Approx(1.27f / 127));
+  CHECK(rows.scales[1] == doctest::Approx(3.0f / 127));  // the zero row borrows the largest scale
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float dequantised = rows.scales[i / 3] * static_cast<int8_t>(rows.bytes[i]);
+    CHECK(std::fabs(dequantised - values[i]) <= rows.scales[i / 3] / 2 + 1e-7f);
+  }
+  CHECK(static_cast<int8_t>(rows.bytes[1]) == -127);
+  CHECK(static_cast<int8_t>(rows.bytes[6]) == 127);
+  const EncodedConstant tensor = encode_int8_per_tensor(values);
+  CHECK(tensor.axis == -1);
+  CHECK(tensor.scales == std::vector<float>{3.0f / 127});
+
+  const ActivationQuantization q = quantize_range(-1.0f, 3.0f);
+  CHECK(q.scale == doctest::Approx(4.0f / 255));
+  CHECK(q.scale * (-128 - q.zero_point) <= -1.0f + q.scale);  // the range is covered
+  CHECK(q.scale * (127 - q.zero_point) >= 3.0f - q.scale);
+  const ActivationQuantization relu = quantize_range(0.5f, 2.0f);  // widened to include 0
+  CHECK(relu.zero_point == -128);
+
+  const EncodedConstant bias = encode_int32_bias({0.3f, -0.7f}, 0.01f, {0.002f, 0.05f});
+  int32_t q0, q1;
+  std::memcpy(&q0, bias.bytes.data(), 4);
+  std::memcpy(&q1, bias.bytes.data() + 4, 4);
+  CHECK(q0 == 15000);
+  CHECK(q1 == -1400);
+
+  std::vector<float> spread(100001);
+  for (size_t i = 0; i < spread.size(); ++i) spread[i] = static_cast<float>(i);
+  spread[0] = -1e6f;  // one outlier
+  const auto [low, high] = estimate_range(spread, RangeEstimator::kPercentile);
+  CHECK(low == 10.0f);
+  CHECK(high == 99990.0f);
+  const auto [min, max] = estimate_range(spread, RangeEstimator::kMinMax);
+  CHECK(min == -1e6f);
+  CHECK(max == 100000.0f);
+}
+
+TEST_CASE("roc_auc equals the fraction of correctly ordered positive/negative pairs") {
+  std::mt19937 rng(3);
+  std::vector<float> scores(300);
+  std::vector<int> labels(300);
+  for (size_t i = 0; i < scores.size(); ++i) {
+    labels[i] = static_cast<int>(rng() % 3 == 0);
+    scores[i] = static_cast<float>(rng() % 40) + (labels[i] ? 5.0f : 0.0f);  // many ties
+  }
+  double pairs = 0, good = 0;
+  for (size_t i = 0; i < scores.size(); ++i)
+    for (size_t j = 0; j < scores.size(); ++j)
+      if (labels[i] && !labels[j]) {
+        pairs += 1;
+        good += scores[i] > scores[j] ? 1.0 : scores[i] == scores[j] ? 0.5 : 0.0;
+      }
+  CHECK(roc_auc(scores, labels) == doctest::Approx(good / pairs).epsilon(1e-12));
+  CHECK(std::isnan(roc_auc({1.0f, 2.0f}, {1, 1})));
+}
+
+TEST_CASE("an embedding-heavy model: int8 <= 0.30x and fp16 <= 0.52x of f32, scores close to f32") {
+  const Graph g = convert(/*split=*/true);
+  const std::string calibration = write_rows("calibration.jsonl", 300, 11);
+  const std::vector<uint8_t> f32 = write_model(g);
+  QuantizeOptions int8_options;
+  int8_options.mode = QuantizeMode::kInt8;
+  int8_options.calibration_path = calibration;
+  int8_options.validation_path = calibration;  // exercises the report
+  const std::vector<uint8_t> int8 = quantize_model(g, int8_options, nullptr);
+  QuantizeOptions fp16_options;
+  fp16_options.mode = QuantizeMode::kFloat16;
+  const std::vector<uint8_t> fp16 = quantize_model(g, fp16_options, nullptr);
+  MESSAGE("f32 ", f32.size(), " bytes, int8 x", double(int8.size()) / f32.size(), ", fp16 x",
+          double(fp16.size()) / f32.size());
+  CHECK(int8.size() <= 0.30 * f32.size());
+  CHECK(fp16.size() <= 0.52 * f32.size());
+  CHECK(weight_dtypes(int8, schema::OpType::EMBEDDING) ==
+        std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8});
+  CHECK(weight_dtypes(fp16, schema::OpType::EMBEDDING) ==
+        std::vector<schema::DType>{schema::DType::FLOAT16, schema::DType::FLOAT16});
+
+  const std::vector<float> reference = score(f32, 500, 12);
+  const double int8_difference = mean_abs_difference(reference, score(int8, 500, 12));
+  const double fp16_difference = mean_abs_difference(reference, score(fp16, 500, 12));
+  MESSAGE("mean |score difference| to f32: int8 ", int8_difference, ", fp16 ", fp16_difference);
+  CHECK(int8_difference <= 0.01);
+  CHECK(fp16_difference <= 0.001);
+  std::remove(calibration.c_str());
+}
+
+TEST_CASE("int8: the split model's user part W_u.u stays exact enough to agree with the unsplit model") {
+  const Graph split = convert(true), unsplit = convert(false);
+  size_t user_fcs = 0;
+  for (const Node& n : split.nodes)
+    if (!n.dead && n.op == Op::kFullyConnected && n.stage == Side::kUser) ++user_fcs;
+  REQUIRE(user_fcs == 1);  // the split happened
+  const std::string calibration = write_rows("calibration_split.jsonl", 300, 21);
+  QuantizeOptions options;
+  options.mode = QuantizeMode::kInt8;
+  options.calibration_path = calibration;
+  const std::vector<float> f32 = score(write_model(unsplit), 500, 22);
+  options.max_mean_delta = 0.01;  // this random model's layers cost ~0.003 each: keep them int8
+  const std::vector<uint8_t> split_file = quantize_model(split, options, nullptr);
+  CHECK(weight_dtypes(split_file, schema::OpType::FULLY_CONNECTED) ==
+        std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8, schema::DType::INT8});
+  const std::vector<float> split_int8 = score(split_file, 500, 22);
+  const std::vector<float> unsplit_int8 = score(quantize_model(unsplit, options, nullptr), 500, 22);
+  const double split_vs_unsplit = mean_abs_difference(split_int8, unsplit_int8);
+  const double unsplit_vs_f32 = mean_abs_difference(unsplit_int8, f32);
+  MESSAGE("mean |difference|: split vs unsplit int8 ", split_vs_unsplit, ", unsplit int8 vs f32 ", unsplit_vs_f32);
+  CHECK(split_vs_unsplit <= options.max_mean_delta);
+  CHECK(unsplit_vs_f32 <= options.max_mean_delta);
+  CHECK(mean_abs_difference(split_int8, f32) <= options.max_mean_delta);
+  std::remove(calibration.c_str());
+}
+
+TEST_CASE("int8: a zero budget sends every fully-connected layer back to f32, by measurement") {
+  const Graph g = convert(false);
+  const std::string calibration = write_rows("calibration_budget.jsonl", 100, 31);
+  QuantizeOptions options;
+  options.mode = QuantizeMode::kInt8;
+  options.calibration_path = calibration;
+  options.max_mean_delta = 1.0;  // anything goes: every layer int8
+  CHECK(weight_dtypes(quantize_model(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
+        std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8});
+  options.max_mean_delta = 0.0;
+  CHECK(weight_dtypes(quantize_model(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
+        std::vector<schema::DType>{schema::DType::FLOAT32, schema::DType::FLOAT32});
+  std::remove(calibration.c_str());
+}
+
+TEST_CASE("bad calibration input is a ConversionError naming the problem") {
+  const Graph g = convert(false);
+  QuantizeOptions options;
+  options.mode = QuantizeMode::kInt8;
+  options.calibration_path = temp_path("missing.jsonl");
+  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("cannot read"), ConversionError);
+  const std::string bad = temp_path("bad.jsonl");
+  std::ofstream(bad) << "{\"user_id\": 1}\n";
+  options.calibration_path = bad;
+  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("missing feature 'item_id'"),
+                       ConversionError);
+  std::ofstream(bad) << "not json\n";
+  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("not a JSON object"), ConversionError);
+  std::remove(bad.c_str());
+}
+
+}  // namespace
+}  // namespace edgemtl::converter::test

@@ -1,0 +1,144 @@
+// ctest census_quantized: the accuracy gate of quantisation on the real data.
+// Converts the committed MMoE and PLE ONNX models to f32 and scores the test
+// split with census-eval next to the committed quantised models
+// (models/NAME.int8.emtl, models/NAME.fp16.emtl, made by quantize.sh): every
+// task's AUC must be within 0.001 of f32 for int8 and within 0.0002 for fp16.
+// Also prints the sizes (file and weight segment) against the f32 file.
+// Exits with kSkipped (the test's SKIP_RETURN_CODE) when the data file is absent.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "schema/edgemtl_generated.h"
+
+namespace {
+
+constexpr int kSkipped = 77;
+const std::string kDir = EDGEMTL_SOURCE_DIR "/examples/census";
+const std::string kOutDir = EDGEMTL_BINARY_DIR "/examples/census";
+
+struct Variant {
+  const char* suffix;
+  double max_auc_difference;
+  double max_weight_ratio;  // weight segment against f32's
+};
+constexpr Variant kVariants[] = {{"int8", 0.001, 0.30}, {"fp16", 0.0002, 0.52}};
+
+bool run(const std::string& command) {
+  std::printf("$ %s\n", command.c_str());
+  std::fflush(stdout);
+  return std::system(command.c_str()) == 0;
+}
+
+bool read_json(const std::string& path, nlohmann::json* out) {
+  std::ifstream file(path);
+  if (!file) return false;
+  *out = nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
+  return !out->is_discarded();
+}
+
+bool evaluate(const std::string& model, const std::string& data, nlohmann::json* auc) {
+  // Results go to the build tree, also for the committed models.
+  const std::string result_path = kOutDir + "/" + std::filesystem::path(model).filename().string() + ".auc.json";
+  nlohmann::json result;
+  if (!run(std::string(CENSUS_EVAL) + " " + model + " --data " + data + " --preprocessing " + kDir +
+           "/preprocessing.json --json > " + result_path) ||
+      !read_json(result_path, &result) || !result.contains("auc")) {
+    std::printf("FAIL: census-eval failed on %s\n", model.c_str());
+    return false;
+  }
+  *auc = result["auc"];
+  return true;
+}
+
+struct Sizes {
+  size_t file = 0, weights = 0;
+};
+
+// File size and the bytes of all constant buffers (the weight segment without padding).
+bool sizes_of(const std::string& path, Sizes* sizes) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (bytes.empty() || !edgemtl::schema::VerifyModelBuffer(verifier)) return false;
+  sizes->file = bytes.size();
+  const auto* buffers = edgemtl::schema::GetModel(bytes.data())->buffers();
+  if (buffers)
+    for (const edgemtl::schema::Buffer* b : *buffers) sizes->weights += b->size();
+  return true;
+}
+
+bool check_model(const std::string& name, const std::string& data) {
+  std::ifstream args_file(kDir + "/models/" + name + ".convert");
+  std::string args;
+  if (!args_file || !std::getline(args_file, args)) {
+    std::printf("FAIL %s: cannot read models/%s.convert\n", name.c_str(), name.c_str());
+    return false;
+  }
+  const std::string f32 = kOutDir + "/" + name + ".quantized-reference.emtl";
+  if (!run(std::string(EDGEMTL_CONVERT) + " " + kDir + "/models/" + name + ".onnx -o " + f32 + " " + args + " > " +
+           f32 + ".log 2>&1")) {
+    std::printf("FAIL %s: conversion failed, see %s.log\n", name.c_str(), f32.c_str());
+    return false;
+  }
+  nlohmann::json f32_auc;
+  Sizes f32_sizes;
+  if (!evaluate(f32, data, &f32_auc) || !sizes_of(f32, &f32_sizes)) return false;
+  bool ok = true;
+  for (const Variant& variant : kVariants) {
+    const std::string model = kDir + "/models/" + name + "." + variant.suffix + ".emtl";
+    nlohmann::json auc;
+    Sizes sizes;
+    if (!sizes_of(model, &sizes)) {
+      std::printf("FAIL %s %s: %s is missing or not a model (regenerate: examples/census/quantize.sh)\n",
+                  name.c_str(), variant.suffix, model.c_str());
+      ok = false;
+      continue;
+    }
+    if (!evaluate(model, data, &auc)) {
+      ok = false;
+      continue;
+    }
+    for (const auto& [task, reference] : f32_auc.items()) {
+      if (!auc.contains(task) || !auc[task].is_number() || !reference.is_number()) {
+        std::printf("FAIL %s %s %s: AUC missing\n", name.c_str(), variant.suffix, task.c_str());
+        ok = false;
+        continue;
+      }
+      const double difference = std::fabs(auc[task].get<double>() - reference.get<double>());
+      const bool good = difference <= variant.max_auc_difference;
+      std::printf("%s %s %s %s: AUC %.6f, f32 %.6f (|diff| %.6f <= %g)\n", good ? "ok  " : "FAIL", name.c_str(),
+                  variant.suffix, task.c_str(), auc[task].get<double>(), reference.get<double>(), difference,
+                  variant.max_auc_difference);
+      ok = ok && good;
+    }
+    const double weight_ratio = double(sizes.weights) / double(f32_sizes.weights);
+    const bool small = weight_ratio <= variant.max_weight_ratio;
+    std::printf("%s %s %s size: weights %zu / %zu bytes = x%.3f (<= %.2f); file %zu / %zu bytes = x%.3f\n",
+                small ? "ok  " : "FAIL", name.c_str(), variant.suffix, sizes.weights, f32_sizes.weights, weight_ratio,
+                variant.max_weight_ratio, sizes.file, f32_sizes.file, double(sizes.file) / double(f32_sizes.file));
+    ok = ok && small;
+  }
+  return ok;
+}
+
+}  // namespace
+
+int main() {
+  const std::string data = EDGEMTL_CENSUS_DATA;
+  if (!std::filesystem::exists(data)) {
+    std::printf("SKIPPED: %s not found (the Census-Income data is not part of the repository)\n", data.c_str());
+    return kSkipped;
+  }
+  std::filesystem::create_directories(kOutDir);
+  bool ok = true;
+  for (const char* name : {"mmoe", "ple"}) ok = check_model(name, data) && ok;
+  std::printf(ok ? "census_quantized: all checks passed\n" : "census_quantized: FAILED\n");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,89 @@
+#include "runtime/kernels/quantized_fully_connected.h"
+
+#include "runtime/kernels/activation.h"
+
+namespace edgemtl {
+
+Status QuantizedFullyConnected::create(size_t input_channels, size_t output_channels, const int8_t* weight,
+                                       const float* weight_scales, bool per_channel, const int32_t* bias,
+                                       QuantParams input, QuantParams output, schema::Activation activation,
+                                       float alpha, size_t max_rows) {
+  EMTL_RETURN_IF_ERROR(ensure_xnnpack_initialized());
+  input_channels_ = input_channels;
+  output_channels_ = output_channels;
+  max_rows_ = max_rows;
+  per_channel_ = per_channel;
+  activation_ = activation;
+  alpha_ = alpha;
+  // RELU is the clamp at the quantised zero; other activations run on the f32 result.
+  const int8_t lowest = activation == schema::Activation::RELU ? output.zero_point : INT8_MIN;
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(
+      xnn_create_convert_nc_f32_qs8(input_channels, input_channels, input_channels, input.scale, input.zero_point,
+                                    INT8_MIN, INT8_MAX, 0, quantize_.out()),
+      "xnn_create_convert_nc_f32_qs8"));
+  const xnn_status status =
+      per_channel
+          ? xnn_create_convolution2d_nhwc_qc8(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, input_channels, output_channels,
+                                              input_channels, output_channels, input.zero_point, input.scale,
+                                              weight_scales, weight, bias, output.zero_point, output.scale, lowest,
+                                              INT8_MAX, 0, gemm_.out())
+          : xnn_create_fully_connected_nc_qs8(input_channels, output_channels, input_channels, output_channels,
+                                              input.zero_point, input.scale, weight_scales[0], weight, bias,
+                                              output.zero_point, output.scale, lowest, INT8_MAX, 0, gemm_.out());
+  // XNNPACK refuses requantisation scales (s_in * s_w / s_out) outside its range: a valid file this
+  // runtime cannot compute.
+  if (status == xnn_status_unsupported_parameter)
+    return Status::error(Error::kUnsupported, "int8 fully connected: XNNPACK does not take these scales (input %g, "
+                         "output %g; the requantisation scale is out of its range)", static_cast<double>(input.scale),
+                         static_cast<double>(output.scale));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(status, per_channel ? "xnn_create_convolution2d_nhwc_qc8"
+                                                               : "xnn_create_fully_connected_nc_qs8"));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(
+      xnn_create_convert_nc_qs8_f32(output_channels, output_channels, output_channels, output.scale,
+                                    output.zero_point, 0, dequantize_.out()),
+      "xnn_create_convert_nc_qs8_f32"));
+  return Status::ok();
+}
+
+Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_t* scratch, pthreadpool_t threadpool) {
+  if (rows > max_rows_)
+    return Status::error(Error::kInternal, "quantized fully connected: %zu rows, planned for %zu", rows, max_rows_);
+  // XNNPACK may read XNN_EXTRA_BYTES past the end of its inputs.
+  int8_t* x_int8 = scratch;
+  int8_t* y_int8 = scratch + max_rows_ * input_channels_ + XNN_EXTRA_BYTES;
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(
+      xnn_setup_convert_nc_f32_qs8(quantize_.get(), rows, x, x_int8, threadpool),
+      "xnn_setup_convert_nc_f32_qs8"));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(xnn_run_operator(quantize_.get(), threadpool), "quantize"));
+  const xnn_status setup =
+      per_channel_ ? xnn_setup_convolution2d_nhwc_qc8(gemm_.get(), rows, 1, 1, x_int8, y_int8,
+                                                      threadpool)
+                   : xnn_setup_fully_connected_nc_qs8(gemm_.get(), rows, x_int8, y_int8, threadpool);
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(setup, "setup of the int8 GEMM"));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(xnn_run_operator(gemm_.get(), threadpool), "int8 GEMM"));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(
+      xnn_setup_convert_nc_qs8_f32(dequantize_.get(), rows, y_int8, y, threadpool),
+      "xnn_setup_convert_nc_qs8_f32"));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(xnn_run_operator(dequantize_.get(), threadpool), "dequantize"));
+  if (activation_ != schema::Activation::RELU && activation_ != schema::Activation::NONE)
+    apply_activation_f32(y, rows * output_channels_, activation_, alpha_);
+  return Status::ok();
+}
+
+Status create_quantized_fully_connected(const schema::Operator* op, const schema::Tensor* weight,
+                                        const void* weight_data, const void* bias_data, size_t max_rows,
+                                        QuantizedFullyConnected* kernel) {
+  const auto* options = op->options_as_FullyConnectedOptions();
+  const schema::Quantization* weight_q = weight->quantization();
+  const schema::Quantization* input_q = options->input_quantization();
+  const schema::Quantization* output_q = options->output_quantization();
+  const QuantParams input{input_q->scale()->Get(0), static_cast<int8_t>(input_q->zero_point()->Get(0))};
+  const QuantParams output{output_q->scale()->Get(0), static_cast<int8_t>(output_q->zero_point()->Get(0))};
+  const size_t output_channels = static_cast<size_t>(weight->shape()->Get(0));
+  const size_t input_channels = static_cast<size_t>(weight->shape()->Get(1));
+  return kernel->create(input_channels, output_channels, static_cast<const int8_t*>(weight_data),
+                        weight_q->scale()->data(), weight_q->axis() == 0, static_cast<const int32_t*>(bias_data), input,
+                        output, options->activation(), options->alpha(), max_rows);
+}
+
+}  // namespace edgemtl

@@ -1,0 +1,183 @@
+// A warm Session does no heap allocation at all: this binary replaces malloc,
+// calloc, realloc, free and the aligned allocators (forwarding to glibc's
+// __libc_* functions) and counts every call made, from any thread, while a
+// converted PyTorch fixture scores its users, for 1 and 2 threads and without
+// the user cache. The same requests are checked against PyTorch's scores, with
+// item tiles smaller than a request, so the tiled item stage and the
+// cache-less mode (user stage rerun on every item row) are covered too.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/executor/session.h"
+#include "tests/fixture_util.h"
+#include "tools/common/feature_json.h"
+
+// ---- counting allocator ---------------------------------------------------------------
+extern "C" {
+void* __libc_malloc(size_t size);
+void* __libc_calloc(size_t count, size_t size);
+void* __libc_realloc(void* pointer, size_t size);
+void* __libc_memalign(size_t alignment, size_t size);
+void __libc_free(void* pointer);
+}
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_calls{0};
+inline void count_call() {
+  if (g_counting.load(std::memory_order_relaxed)) g_calls.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+extern "C" {
+void* malloc(size_t size) {
+  count_call();
+  return __libc_malloc(size);
+}
+void* calloc(size_t count, size_t size) {
+  count_call();
+  return __libc_calloc(count, size);
+}
+void* realloc(void* pointer, size_t size) {
+  count_call();
+  return __libc_realloc(pointer, size);
+}
+void free(void* pointer) {
+  if (pointer) count_call();
+  __libc_free(pointer);
+}
+void* memalign(size_t alignment, size_t size) {
+  count_call();
+  return __libc_memalign(alignment, size);
+}
+void* aligned_alloc(size_t alignment, size_t size) {
+  count_call();
+  return __libc_memalign(alignment, size);
+}
+int posix_memalign(void** out, size_t alignment, size_t size) {
+  count_call();
+  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0) return EINVAL;
+  void* pointer = __libc_memalign(alignment, size);
+  if (!pointer) return ENOMEM;
+  *out = pointer;
+  return 0;
+}
+}
+
+namespace edgemtl::test {
+namespace {
+
+// One user's request of a fixture, as FeatureBatches built before counting.
+struct Request {
+  std::unique_ptr<tools::FeatureBatch> user, items;
+  std::vector<size_t> rows;
+};
+
+TEST_CASE("the counting allocator sees allocations") {
+  g_calls = 0;
+  g_counting = true;
+  std::vector<int>* sample = new std::vector<int>(100);
+  void* raw = std::malloc(10);
+  std::free(raw);
+  delete sample;
+  g_counting = false;
+  CHECK(g_calls.load() >= 5);  // new, vector storage, malloc, free, delete...
+}
+
+TEST_CASE("a warm Session allocates nothing in set_user and score (PyTorch fixtures, 1 and 2 threads, no user cache)") {
+  for (const std::string& name : fixture_names()) {
+    CAPTURE(name);
+    const std::string dir = fixtures_dir() + "/" + name;
+    const nlohmann::json meta = read_json(dir + "/meta.json");
+    const std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
+    const std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
+    const std::string path = scratch_dir() + "/" + name + ".no_allocation.emtl";
+    std::string log;
+    const std::string args = dir + "/model.onnx -o " + path + " --tasks " + shell_quote(meta["tasks"].get<std::string>()) +
+                             " " + user_inputs_argument(meta);
+    INFO(log);
+    REQUIRE(run_converter(args, &log) == 0);
+    auto model = Model::load_file(path.c_str());
+    REQUIRE_MESSAGE(model.ok(), model.status().message());
+    const bool has_user = user_inputs_argument(meta) != "";
+
+    // Requests: consecutive rows with the same user-side values.
+    std::vector<Request> requests;
+    std::string error;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      nlohmann::json user = nlohmann::json::object();
+      for (const auto& key : meta["user_inputs"]) user[key.get<std::string>()] = rows[r][key.get<std::string>()];
+      nlohmann::json previous = nlohmann::json::object();
+      if (r > 0)
+        for (const auto& key : meta["user_inputs"]) previous[key.get<std::string>()] = rows[r - 1][key.get<std::string>()];
+      if (r == 0 || user != previous) {
+        requests.emplace_back();
+        requests.back().user = std::make_unique<tools::FeatureBatch>(**model, Side::kUser);
+        requests.back().items = std::make_unique<tools::FeatureBatch>(**model, Side::kItem);
+        if (has_user) REQUIRE_MESSAGE(requests.back().user->append_row(rows[r], nullptr, &error), error);
+      }
+      REQUIRE_MESSAGE(requests.back().items->append_row(rows[r], nullptr, &error), error);
+      requests.back().rows.push_back(r);
+    }
+    for (Request& request : requests) {  // inputs() builds its spans once, before counting
+      request.user->inputs();
+      request.items->inputs();
+    }
+
+    for (int variant = 0; variant < 3; ++variant) {
+      const int threads = variant == 1 ? 2 : 1;
+      const bool cache_user = variant != 2;  // the last: the user stage inside every score()
+      CAPTURE(threads);
+      CAPTURE(cache_user);
+      SessionOptions options;
+      options.cache_user = cache_user;
+      options.max_items = 16;
+      options.item_tile_rows = 3;  // requests of up to 8 items run in several tiles
+      options.threads = threads;
+      auto session = Session::create(**model, options);
+      REQUIRE_MESSAGE(session.ok(), session.status().message());
+      auto run = [&](const Request& request, std::vector<float>* out) {
+        if (has_user) {
+          Status status = (*session)->set_user(request.user->inputs());
+          if (!status.is_ok()) return false;
+        }
+        auto scores = (*session)->score(request.items->inputs(), request.rows.size());
+        if (!scores.ok()) return false;
+        if (out) out->assign(scores->begin(), scores->end());
+        return true;
+      };
+      for (const Request& request : requests) REQUIRE(run(request, nullptr));  // warm
+
+      std::vector<std::vector<float>> scores(requests.size());
+      for (size_t i = 0; i < requests.size(); ++i) scores[i].reserve(requests[i].rows.size() * (*model)->num_tasks());
+      g_calls = 0;
+      bool all_ok = true;
+      g_counting = true;
+      for (int repeat = 0; repeat < 3; ++repeat)
+        for (const Request& request : requests) all_ok = run(request, nullptr) && all_ok;
+      for (size_t i = 0; i < requests.size(); ++i) all_ok = run(requests[i], &scores[i]) && all_ok;
+      g_counting = false;
+      CHECK(all_ok);
+      CHECK(g_calls.load() == 0);
+
+      for (size_t i = 0; i < requests.size(); ++i)
+        for (size_t k = 0; k < requests[i].rows.size(); ++k)
+          for (size_t t = 0; t < (*model)->num_tasks(); ++t) {
+            const size_t row = requests[i].rows[k];
+            const double want = expected[row][(*model)->task(t).name].get<double>();
+            INFO("row " << row << " task " << (*model)->task(t).name);
+            CHECK(close_enough(scores[i][k * (*model)->num_tasks() + t], want, 1e-5));
+          }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgemtl::test
