@@ -136,6 +136,7 @@ def write_outputs(args, workloads, sizes, engines, results, notes, meta, started
                       "user_stage_p50_ms", "item_stage_p50_ms", "item_stage_gflops", "roofline_gflops",
                       "roofline_ratio", "user_stage_flops", "item_stage_flops", "model_bytes", "arena_bytes")}
     raw = {"machine": machine(), "started": started, "threads": args.threads, "rounds": args.rounds,
+           "torch_rounds": args.torch_rounds,
            "load_average": loads, "notes": notes,
            "results": [{"workload": w, "items": n, "engine": e, "reports": r} for (w, n, e), r in results.items()]}
     with open(os.path.join(DOCS, "bench_results.json"), "w") as out:
@@ -241,8 +242,9 @@ def write_outputs(args, workloads, sizes, engines, results, notes, meta, started
     ax.set_yscale("log")
     ax.set_ylabel("candidates scored per second (log)")
     ax.set_title(f"One user + N candidates, {args.threads} thread(s), median over {args.rounds} rounds "
-                 f"({machine().split(',')[0]})")
-    ax.legend(fontsize=8)
+                 f"(PyTorch {min(args.torch_rounds, args.rounds)}) "
+                 f"({machine().split(',')[0]})", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(measured))
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(DOCS, "bench_chart.png"), dpi=110)
@@ -261,6 +263,8 @@ def main():
     parser.add_argument("--min-runs", type=int, default=15)
     parser.add_argument("--torch-runs", type=int, default=3)
     parser.add_argument("--torch-rounds", type=int, default=3, help="PyTorch in the first K rounds only (it is slow)")
+    parser.add_argument("--replot", action="store_true",
+                        help="measure nothing: rewrite the markdown and the chart from docs/bench_results.json")
     args = parser.parse_args()
     workloads = args.workloads.split(",")
     sizes = [int(n) for n in args.items.split(",")]
@@ -268,9 +272,20 @@ def main():
     started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
     load_start = f"{os.getloadavg()[0]:.1f}"
 
+    engines = [e for e in ENGINES if e in wanted]
+    if args.replot:
+        raw = json.load(open(os.path.join(DOCS, "bench_results.json")))
+        results = {(r["workload"], r["items"], r["engine"]): r["reports"] for r in raw["results"]}
+        workloads = [w for w in workloads if any(key[0] == w for key in results)]
+        sizes = [n for n in sizes if any(key[1] == n for key in results)]
+        args.threads, args.rounds = raw["threads"], raw["rounds"]
+        args.torch_rounds = raw.get("torch_rounds", args.torch_rounds)
+        meta = {w: json.load(open(os.path.join(WORK, f"{w}.json"))) for w in workloads}
+        write_outputs(args, workloads, sizes, engines, results, raw["notes"], meta, raw["started"],
+                      tuple(raw["load_average"]))
+        return
     models, notes = prepare(args, workloads)
     meta = {w: json.load(open(os.path.join(WORK, f"{w}.json"))) for w in workloads}
-    engines = [e for e in ENGINES if e in wanted]
     results = {}
     for round_index in range(args.rounds):
         for w in workloads:

@@ -23,7 +23,7 @@ readelf -h build-arm64/runtime/edgemtl_runtime_tests | grep -q "Machine: *AArch6
 
 # The installed package, cross: examples/app finds it in the sysroot (/usr/local).
 sysroot="$PWD/build-arm64/sysroot"
-rm -rf "$sysroot/usr/local" build-arm64/app
+rm -rf "${sysroot:?}/usr/local" build-arm64/app
 cmake --install build-arm64 --prefix "$sysroot/usr/local" >> "$log" 2>&1 || { tail -n 20 "$log"; exit 1; }
 cmake -S examples/app -B build-arm64/app -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$PWD/toolchains/aarch64-linux-gnu.cmake" -DEDGEMTL_ARM64_SYSROOT="$sysroot" \

@@ -1,12 +1,14 @@
 # Cross-compiling edgemtl's runtime, C API and tools for 64-bit ARM Linux with
 # Debian's g++-aarch64-linux-gnu, against XNNPACK/pthreadpool/cpuinfo from
 # Debian's arm64 packages unpacked into a sysroot by make-aarch64-sysroot.sh.
+# scripts/test_arm64.sh does all of this; by hand (docs/PORTING.md):
 #
 #   bash toolchains/make-aarch64-sysroot.sh build-arm64/sysroot
-#   cmake -S . -B build-arm64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
-#         -DEDGEMTL_ARM64_SYSROOT=$PWD/build-arm64/sysroot -DEDGEMTL_BUILD_CONVERTER=OFF
-#   cmake --build build-arm64
-#   qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=build-arm64/sysroot/usr/lib/aarch64-linux-gnu ...
+#   cmake -S . -B build-arm64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=$PWD/toolchains/aarch64-linux-gnu.cmake \
+#         -DEDGEMTL_ARM64_SYSROOT=$PWD/build-arm64/sysroot -DEDGEMTL_BUILD_CONVERTER=OFF \
+#         -DEDGEMTL_BUILD_EXAMPLES=OFF -DEDGEMTL_HOST_CONVERT=$PWD/build/converter/edgemtl-convert
+#   cmake --build build-arm64 -j2 && (cd build-arm64 && ctest)    # ctest runs the tests under qemu
+#   qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$PWD/build-arm64/sysroot/usr/lib/aarch64-linux-gnu ...
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)

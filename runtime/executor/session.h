@@ -34,7 +34,7 @@ struct SessionOptions {
   /// what the cache saves (edgemtl-bench --no-user-cache).
   bool cache_user = true;
   /// Records the time and calls of every operator (Session::profile()).
-  /// Off: no cost beyond one branch per operator.
+  /// Off: no cost beyond one branch per stage run.
   bool profile = false;
 };
 
