@@ -21,14 +21,8 @@ const char* kFixture = "mmoe";
 // out-of-range ids when `oov_row` is set).
 std::string converted_fixture(bool oov_row) {
   nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
-  std::string out = scratch_dir() + "/bad_input." + (oov_row ? "oov" : "strict") + ".emtl";
-  std::string log;
-  int code = run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " " +
-                               user_inputs_argument(meta) + (oov_row ? " --oov-row 0" : ""),
-                           &log);
-  INFO(log);
-  REQUIRE(code == 0);
-  return out;
+  return convert_fixture(kFixture, oov_row ? "bad_input.oov" : "bad_input.strict",
+                         user_inputs_argument(meta) + (oov_row ? " --oov-row 0" : ""));
 }
 
 struct Request {

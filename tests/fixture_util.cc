@@ -72,6 +72,19 @@ int run_converter(const std::string& args, std::string* log) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string convert_fixture(const std::string& name, const std::string& variant, const std::string& extra_args) {
+  const std::string dir = fixtures_dir() + "/" + name;
+  const nlohmann::json meta = read_json(dir + "/meta.json");
+  const std::string out = scratch_dir() + "/" + name + "." + variant + ".emtl";
+  const std::string args = shell_quote(dir + "/model.onnx") + " -o " + shell_quote(out) + " --tasks " +
+                           shell_quote(meta["tasks"].get<std::string>()) + " " + extra_args;
+  std::string log;
+  const int code = run_converter(args, &log);
+  INFO("edgemtl-convert " << args << "\n" << log);
+  REQUIRE(code == 0);
+  return out;
+}
+
 std::vector<char> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

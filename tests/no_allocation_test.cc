@@ -98,12 +98,7 @@ TEST_CASE("a warm Session allocates nothing in set_user and score (PyTorch fixtu
     const nlohmann::json meta = read_json(dir + "/meta.json");
     const std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
     const std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
-    const std::string path = scratch_dir() + "/" + name + ".no_allocation.emtl";
-    std::string log;
-    const std::string args = dir + "/model.onnx -o " + path + " --tasks " + shell_quote(meta["tasks"].get<std::string>()) +
-                             " " + user_inputs_argument(meta);
-    INFO(log);
-    REQUIRE(run_converter(args, &log) == 0);
+    const std::string path = convert_fixture(name, "no_allocation", user_inputs_argument(meta));
     auto model = Model::load_file(path.c_str());
     REQUIRE_MESSAGE(model.ok(), model.status().message());
     const bool has_user = user_inputs_argument(meta) != "";

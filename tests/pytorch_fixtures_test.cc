@@ -46,18 +46,6 @@ Fixture load_fixture(const std::string& name) {
   return fixture;
 }
 
-// Converts `fixture` with extra converter arguments; returns the model path.
-std::string convert(const Fixture& fixture, const std::string& variant, const std::string& extra_args) {
-  std::string out = scratch_dir() + "/" + fixture.name + "." + variant + ".emtl";
-  std::string args = fixtures_dir() + "/" + fixture.name + "/model.onnx -o " + out + " --tasks " +
-                     shell_quote(fixture.meta["tasks"].get<std::string>()) + " " + extra_args;
-  std::string log;
-  int code = run_converter(args, &log);
-  INFO("edgemtl-convert " << args << "\n" << log);
-  REQUIRE(code == 0);
-  return out;
-}
-
 bool has_user_features(const Model& model) {
   for (size_t i = 0; i < model.num_features(); ++i)
     if (model.feature(i).side == Side::kUser) return true;
@@ -134,13 +122,13 @@ TEST_CASE("every PyTorch fixture converts and matches PyTorch within 1e-5, split
     CAPTURE(name);
     Fixture fixture = load_fixture(name);
     std::string user_inputs = user_inputs_argument(fixture.meta);
-    std::vector<float> unsplit = check_variant(fixture, convert(fixture, "all-items", ""), "all items");
+    std::vector<float> unsplit = check_variant(fixture, convert_fixture(name, "all-items", ""), "all items");
     if (user_inputs.empty()) continue;
     CHECK(fixture.users.size() > 1);
     std::vector<float> split =
-        check_variant(fixture, convert(fixture, "split", user_inputs), "user/item split");
+        check_variant(fixture, convert_fixture(name, "split", user_inputs), "user/item split");
     std::vector<float> stages_only = check_variant(
-        fixture, convert(fixture, "stages", user_inputs + " --no-split"), "stages, no W split");
+        fixture, convert_fixture(name, "stages", user_inputs + " --no-split"), "stages, no W split");
     REQUIRE(split.size() == unsplit.size());
     for (size_t i = 0; i < split.size(); ++i) {
       CHECK(close_enough(split[i], unsplit[i], kTolerance));

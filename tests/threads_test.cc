@@ -21,16 +21,7 @@ constexpr size_t kItems = 256;
 // Converts fixture `name` with the user/item split (or without when the
 // fixture has no user inputs); returns the model path.
 std::string convert_split(const std::string& name) {
-  std::string dir = fixtures_dir() + "/" + name;
-  nlohmann::json meta = read_json(dir + "/meta.json");
-  std::string out = scratch_dir() + "/" + name + ".threads.emtl";
-  std::string args = dir + "/model.onnx -o " + out + " --tasks " + shell_quote(meta["tasks"].get<std::string>()) + " " +
-                     user_inputs_argument(meta);
-  std::string log;
-  int code = run_converter(args, &log);
-  INFO("edgemtl-convert " << args << "\n" << log);
-  REQUIRE(code == 0);
-  return out;
+  return convert_fixture(name, "threads", user_inputs_argument(read_json(fixtures_dir() + "/" + name + "/meta.json")));
 }
 
 // The user of the fixture's first row, and kItems item rows cycling through

@@ -37,14 +37,8 @@ std::vector<nlohmann::json> parse_lines(const std::string& text) {
   return lines;
 }
 
-std::string convert_fixture() {
-  nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
-  std::string out = scratch_dir() + "/tools.emtl";
-  std::string log;
-  REQUIRE(run_converter(fixtures_dir() + "/" + kFixture + "/model.onnx -o " + out + " " + user_inputs_argument(meta) +
-                            " --tasks " + shell_quote(meta["tasks"].get<std::string>()),
-                        &log) == 0);
-  return out;
+std::string convert_for_tools() {
+  return convert_fixture(kFixture, "tools", user_inputs_argument(read_json(fixtures_dir() + "/" + kFixture + "/meta.json")));
 }
 
 void check_scores(const nlohmann::json& got, const nlohmann::json& expected) {
@@ -56,7 +50,7 @@ void check_scores(const nlohmann::json& got, const nlohmann::json& expected) {
 }
 
 TEST_CASE("edgemtl-run scores request and row files like PyTorch") {
-  std::string model = convert_fixture();
+  std::string model = convert_for_tools();
   std::string dir = fixtures_dir() + "/" + kFixture;
   nlohmann::json meta = read_json(dir + "/meta.json");
   std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
@@ -97,7 +91,7 @@ TEST_CASE("edgemtl-run scores request and row files like PyTorch") {
 }
 
 TEST_CASE("edgemtl-inspect lists features with their side, tasks and stages") {
-  std::string model = convert_fixture();
+  std::string model = convert_for_tools();
   CommandResult result = run(std::string(EDGEMTL_INSPECT) + " " + model + " --operators");
   REQUIRE(result.exit_code == 0);
   nlohmann::json meta = read_json(fixtures_dir() + "/" + kFixture + "/meta.json");
