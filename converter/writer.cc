@@ -132,8 +132,17 @@ std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::Flat
       auto axes = to_int32(o.axes);
       return {fb::OpOptions::ReduceOptions, fb::CreateReduceOptionsDirect(b, &axes, o.keepdims).Union()};
     }
-    case Op::kTake:
+    case Op::kTake: {
+      // A contiguous slice (the usual case: columns of a stacked FC) is stored
+      // as (start, count) instead of 8 bytes per index.
+      bool contiguous = !o.indices.empty() && o.indices[0] >= 0;
+      for (size_t k = 1; contiguous && k < o.indices.size(); ++k) contiguous = o.indices[k] == o.indices[0] + int64_t(k);
+      if (contiguous)
+        return {fb::OpOptions::TakeOptions,
+                fb::CreateTakeOptions(b, static_cast<int32_t>(o.axis), 0, o.indices[0],
+                                      static_cast<int64_t>(o.indices.size())).Union()};
       return {fb::OpOptions::TakeOptions, fb::CreateTakeOptionsDirect(b, static_cast<int32_t>(o.axis), &o.indices).Union()};
+    }
     case Op::kTranspose: {
       auto perm = to_int32(o.axes);
       return {fb::OpOptions::TransposeOptions, fb::CreateTransposeOptionsDirect(b, &perm).Union()};

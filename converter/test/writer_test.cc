@@ -2,11 +2,13 @@
 // offsets holding the constants' bytes, and the same bytes every time.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "converter/partition.h"
 #include "converter/test/graph_builders.h"
 #include "converter/writer.h"
+#include "runtime/executor/session.h"
 #include "schema/edgemtl_generated.h"
 
 namespace edgemtl::converter::test {
@@ -131,6 +133,68 @@ TEST_CASE("write_model: names of constants and intermediate tensors only with ke
   CHECK(m->item_stage()->operators()->Get(1)->name()->str() == "Gemm_2");
   (void)u;
   (void)e;
+}
+
+TEST_CASE("write_model: a contiguous TAKE as (start, count), others as indices; the runtime agrees") {
+  Graph g;
+  const int x = add_feature(g, "x", {kRows, 6});
+  g.features[0].width = 6;
+  NodeOptions slice;
+  slice.axis = 1;
+  slice.indices = {1, 2, 3};
+  const int a = g.emit(Op::kTake, {x}, slice, "slice");
+  NodeOptions pick;
+  pick.axis = 1;
+  pick.indices = {4, 0};
+  const int b = g.emit(Op::kTake, {x}, pick, "pick");
+  NodeOptions last;
+  last.axis = 1;
+  last.indices = {5};
+  const int c = g.emit(Op::kTake, {x}, last, "last");
+  NodeOptions concat;
+  concat.axis = 1;
+  const int y = g.emit(Op::kConcat, {a, b, c}, concat, "concat");
+  add_tasks(g, y);
+  assign_stages(g);
+  const std::vector<uint8_t> bytes = write_model(g);
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  REQUIRE(schema::VerifyModelBuffer(verifier));
+  const auto* ops = schema::GetModel(bytes.data())->item_stage()->operators();
+  REQUIRE(ops->size() == 4);
+  const schema::TakeOptions* range = ops->Get(0)->options_as_TakeOptions();
+  CHECK((range->indices() == nullptr || range->indices()->size() == 0));
+  CHECK(range->start() == 1);
+  CHECK(range->count() == 3);
+  const schema::TakeOptions* listed = ops->Get(1)->options_as_TakeOptions();
+  REQUIRE(listed->indices() != nullptr);
+  CHECK(listed->indices()->size() == 2);
+  CHECK(listed->count() == 0);
+  CHECK(ops->Get(2)->options_as_TakeOptions()->start() == 5);  // one index: a range of 1
+  CHECK(ops->Get(2)->options_as_TakeOptions()->count() == 1);
+
+  std::mt19937 rng(5);
+  const int64_t rows = 7;
+  const std::map<int, RefTensor> inputs = random_inputs(g, rng, rows, false);
+  const std::vector<std::vector<double>> expected = run_reference(g, inputs);
+  std::vector<float> values(inputs.at(x).data.begin(), inputs.at(x).data.end());
+  void* memory = std::aligned_alloc(64, (bytes.size() + 63) / 64 * 64);
+  std::memcpy(memory, bytes.data(), bytes.size());
+  {
+    auto model = edgemtl::Model::load_buffer(memory, bytes.size());
+    if (!model.ok()) MESSAGE(std::string(model.status().message()));
+    REQUIRE(model.ok());
+    auto session = edgemtl::Session::create(**model, {});
+    REQUIRE(session.ok());
+    REQUIRE((*session)->set_user(edgemtl::Span<const edgemtl::FeatureInput>()).is_ok());
+    const edgemtl::FeatureInput input{(*model)->find_feature("x"), nullptr, values.data(), values.size()};
+    auto result = (*session)->score(edgemtl::Span<const edgemtl::FeatureInput>(&input, 1), rows);
+    REQUIRE(result.ok());
+    REQUIRE(result->size() == static_cast<size_t>(rows) * 6);
+    for (int64_t r = 0; r < rows; ++r)
+      for (size_t t = 0; t < 6; ++t)
+        CHECK((*result)[static_cast<size_t>(r) * 6 + t] == static_cast<float>(expected[r][t]));
+  }
+  std::free(memory);
 }
 
 }  // namespace edgemtl::converter::test
