@@ -16,6 +16,7 @@ using namespace edgemtl::converter;
 constexpr const char* kUsage =
     "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
     "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n"
+    "                       [--keep-names]\n"
     "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n";
@@ -98,6 +99,7 @@ Args parse(int argc, char** argv) {
       a.quantize.max_mean_delta = x;
     } else if (arg == "--no-split") a.options.split_user_item_fc = false;
     else if (arg == "--verbose") a.verbose = true;
+    else if (arg == "--keep-names") a.quantize.write.keep_names = true;
     else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option " + arg};
     else if (a.input.empty()) a.input = arg;

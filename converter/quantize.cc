@@ -547,7 +547,7 @@ void print_validation(const std::vector<uint8_t>& f32_file, const std::vector<ui
 }  // namespace
 
 std::vector<uint8_t> quantize_model(const Graph& g, const QuantizeOptions& options, FILE* log) {
-  const std::vector<uint8_t> f32_file = write_model(g);
+  const std::vector<uint8_t> f32_file = write_model(g, nullptr, options.write);
   if (options.mode == QuantizeMode::kNone) return f32_file;
   QuantizationPlan plan;
   if (options.mode == QuantizeMode::kFloat16) {
@@ -602,7 +602,7 @@ std::vector<uint8_t> quantize_model(const Graph& g, const QuantizeOptions& optio
                    total.max, options.max_mean_delta);
     }
   }
-  std::vector<uint8_t> file = write_model(g, &plan);
+  std::vector<uint8_t> file = write_model(g, &plan, options.write);
   if (log) {
     print_layers(g, plan, log);
     std::fprintf(log, "file: %zu bytes (f32: %zu, x%.3f)\n", file.size(), f32_file.size(),

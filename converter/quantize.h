@@ -12,6 +12,7 @@
 
 #include "converter/ir.h"
 #include "converter/quantize_plan.h"
+#include "converter/writer.h"
 
 namespace edgemtl::converter {
 
@@ -28,6 +29,7 @@ struct QuantizeOptions {
   // int8: layers go back to f32, most harmful first, until the mean |score
   // difference| to f32 on the calibration rows is at most this.
   double max_mean_delta = 0.002;
+  WriteOptions write;            // how the file is written (names); also the f32 file it is compared with
 };
 
 /// Quantises `graph` (partitioned, assign_stages done) as `options` says and

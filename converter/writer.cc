@@ -132,8 +132,17 @@ std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::Flat
       auto axes = to_int32(o.axes);
       return {fb::OpOptions::ReduceOptions, fb::CreateReduceOptionsDirect(b, &axes, o.keepdims).Union()};
     }
-    case Op::kTake:
+    case Op::kTake: {
+      // A contiguous slice (the usual case: columns of a stacked FC) is stored
+      // as (start, count) instead of 8 bytes per index.
+      bool contiguous = !o.indices.empty() && o.indices[0] >= 0;
+      for (size_t k = 1; contiguous && k < o.indices.size(); ++k) contiguous = o.indices[k] == o.indices[0] + int64_t(k);
+      if (contiguous)
+        return {fb::OpOptions::TakeOptions,
+                fb::CreateTakeOptions(b, static_cast<int32_t>(o.axis), 0, o.indices[0],
+                                      static_cast<int64_t>(o.indices.size())).Union()};
       return {fb::OpOptions::TakeOptions, fb::CreateTakeOptionsDirect(b, static_cast<int32_t>(o.axis), &o.indices).Union()};
+    }
     case Op::kTranspose: {
       auto perm = to_int32(o.axes);
       return {fb::OpOptions::TransposeOptions, fb::CreateTransposeOptionsDirect(b, &perm).Union()};
@@ -187,8 +196,16 @@ Layout layout_of(const Graph& g, const QuantizationPlan* plan) {
 
 // Builds the FlatBuffer with constants placed from `weights_begin` on.
 flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weights_begin,
-                                  const QuantizationPlan* plan) {
+                                  const QuantizationPlan* plan, const WriteOptions& options) {
   flatbuffers::FlatBufferBuilder b(1 << 16);
+  // Equal names (a feature and its input tensor, the operators a stacked or
+  // split FC became) are stored once.
+  auto name = [&](const std::string& s) { return b.CreateSharedString(s); };
+  // Without keep_names only feature input tensors keep their names (shared
+  // with the feature's): the names of constants and intermediate activations
+  // are debugging aids the runtime does not need.
+  std::vector<bool> named(g.values.size(), options.keep_names);
+  for (const Feature& f : g.features) named[f.value] = true;
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (size_t t = 0; t < l.values.size(); ++t) {
     const Value& v = g.values[l.values[t]];
@@ -196,8 +213,9 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
     flatbuffers::Offset<fb::Quantization> quantization = 0;
     if (encoded && encoded->type == StoredType::kInt8)
       quantization = fb::CreateQuantizationDirect(b, &encoded->scales, nullptr, encoded->axis);
-    tensors.push_back(fb::CreateTensorDirect(b, v.name.c_str(), encoded ? to_schema(encoded->type) : to_schema(v.dtype),
-                                             &v.shape, l.buffer_of[t], quantization));
+    auto tensor_name = named[l.values[t]] ? name(v.name) : flatbuffers::Offset<flatbuffers::String>();
+    tensors.push_back(fb::CreateTensor(b, tensor_name, encoded ? to_schema(encoded->type) : to_schema(v.dtype),
+                                       b.CreateVector(v.shape), l.buffer_of[t], quantization));
   }
   std::vector<fb::Buffer> buffers;
   uint64_t offset = weights_begin;
@@ -209,12 +227,12 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
   for (const Feature& f : g.features) {
     fb::FeatureKind kind = f.kind == FeatureKind::kId ? fb::FeatureKind::ID
                          : f.kind == FeatureKind::kIdList ? fb::FeatureKind::ID_LIST : fb::FeatureKind::DENSE;
-    features.push_back(fb::CreateFeatureDirect(b, f.name.c_str(), f.user ? fb::Side::USER : fb::Side::ITEM, kind, f.width,
+    features.push_back(fb::CreateFeature(b, name(f.name), f.user ? fb::Side::USER : fb::Side::ITEM, kind, f.width,
                                                f.padding_id, f.table_size, l.tensor_of[f.value]));
   }
   std::vector<flatbuffers::Offset<fb::Task>> tasks;
   for (const Task& t : g.tasks)
-    tasks.push_back(fb::CreateTaskDirect(b, t.name.c_str(), t.probability ? fb::TaskKind::PROBABILITY : fb::TaskKind::VALUE,
+    tasks.push_back(fb::CreateTask(b, name(t.name), t.probability ? fb::TaskKind::PROBABILITY : fb::TaskKind::VALUE,
                                          l.tensor_of[t.value], t.column));
   auto stage = [&](Side side) {
     std::vector<flatbuffers::Offset<fb::Operator>> ops;
@@ -230,7 +248,10 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
         if (found != plan->fully_connected.end()) fc_quantization = &found->second;
       }
       auto [type, options] = options_of(b, n, fc_quantization);
-      ops.push_back(fb::CreateOperatorDirect(b, to_schema(n.op), &inputs, &outputs, type, options, n.name.c_str()));
+      auto input_vector = b.CreateVector(inputs);
+      auto output_vector = b.CreateVector(outputs);
+      auto op_name = name(n.name);
+      ops.push_back(fb::CreateOperator(b, to_schema(n.op), input_vector, output_vector, type, options, op_name));
     }
     return fb::CreateStageDirect(b, &ops);
   };
@@ -246,12 +267,12 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
 
 }  // namespace
 
-std::vector<uint8_t> write_model(const Graph& g, const QuantizationPlan* plan) {
+std::vector<uint8_t> write_model(const Graph& g, const QuantizationPlan* plan, const WriteOptions& options) {
   Layout l = layout_of(g, plan);
   // The FlatBuffer's size does not depend on the offsets (Buffer is a struct):
   // build once to learn where the weights start, then for real.
-  const uint64_t weights_begin = align64(build(g, l, 0, plan).size());
-  flatbuffers::DetachedBuffer fbuf = build(g, l, weights_begin, plan);
+  const uint64_t weights_begin = align64(build(g, l, 0, plan, options).size());
+  flatbuffers::DetachedBuffer fbuf = build(g, l, weights_begin, plan, options);
   if (align64(fbuf.size()) != weights_begin) throw ConversionError("internal error: FlatBuffer size changed");
   std::vector<uint8_t> file(fbuf.data(), fbuf.data() + fbuf.size());
   for (const auto& bytes : l.data) {

@@ -128,11 +128,26 @@ int main(int argc, char** argv) {
   };
   std::vector<Constant> constants;
   size_t total = 0;
-  for (const fbs::Tensor* tensor : *root->tensors()) {
+  // A constant without a name (the converter stores none unless --keep-names)
+  // is shown as #index and the operator that reads it.
+  auto reader_of = [&](int index) -> std::string {
+    for (const fbs::Stage* stage : {root->user_stage(), root->item_stage()}) {
+      if (stage == nullptr || stage->operators() == nullptr) continue;
+      for (const fbs::Operator* op : *stage->operators())
+        for (flatbuffers::uoffset_t i = 0; op->inputs() != nullptr && i < op->inputs()->size(); ++i)
+          if (op->inputs()->Get(i) == index)
+            return std::string(fbs::EnumNameOpType(op->type())) + " " + (op->name() ? op->name()->str() : "");
+    }
+    return "unused";
+  };
+  for (flatbuffers::uoffset_t index = 0; index < root->tensors()->size(); ++index) {
+    const fbs::Tensor* tensor = root->tensors()->Get(index);
     if (tensor->buffer() < 0) continue;
     const fbs::Buffer* buffer = root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->buffer()));
-    constants.push_back({tensor->name() != nullptr ? tensor->name()->str() : "?", static_cast<size_t>(buffer->size()),
-                         fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor)});
+    constants.push_back({tensor->name() != nullptr
+                             ? tensor->name()->str()
+                             : "#" + std::to_string(index) + " (" + reader_of(static_cast<int>(index)) + ")",
+                         static_cast<size_t>(buffer->size()), fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor)});
     total += buffer->size();
   }
   std::sort(constants.begin(), constants.end(), [](const Constant& a, const Constant& b) { return a.bytes > b.bytes; });

@@ -502,7 +502,10 @@ Status Session::Impl::run_operator(PreparedOp& p, int64_t stage_rows) {
     }
     case OpType::TAKE: {
       const auto* options = p.op->options_as_TakeOptions();
-      take(x(0), options->axis(), options->indices()->data(), options->indices()->size(), out);
+      if (options->indices() && options->indices()->size() > 0)
+        take(x(0), options->axis(), options->indices()->data(), options->indices()->size(), out);
+      else
+        take_range(x(0), options->axis(), options->start(), options->count(), out);
       return Status::ok();
     }
     case OpType::TRANSPOSE: transpose(x(0), p.perm, out); return Status::ok();

@@ -695,14 +695,28 @@ class ModelVerifier {
         const Shape x = input_shape(0);
         EMTL_RETURN_IF_ERROR(check_axis(where, options->axis(), x.rank));
         const int axis = options->axis();
-        if (!options->indices() || options->indices()->size() == 0)
-          return Status::error(Error::kInvalidModel, "%s: no indices", where);
-        const uint32_t count = options->indices()->size();
-        for (uint32_t k = 0; k < count; ++k) {
-          const int64_t index = options->indices()->Get(k);
-          if (index < -x[axis] || index >= x[axis])
-            return Status::error(Error::kInvalidModel, "%s: index %lld outside [-%lld, %lld) of axis %d", where,
-                                 static_cast<long long>(index), static_cast<long long>(x[axis]),
+        int64_t count = 0;
+        if (options->indices() && options->indices()->size() > 0) {
+          if (options->count() != 0 || options->start() != 0)
+            return Status::error(Error::kInvalidModel, "%s: both indices and a range (start, count)", where);
+          count = options->indices()->size();
+          for (uint32_t k = 0; k < options->indices()->size(); ++k) {
+            const int64_t index = options->indices()->Get(k);
+            if (index < -x[axis] || index >= x[axis])
+              return Status::error(Error::kInvalidModel, "%s: index %lld outside [-%lld, %lld) of axis %d", where,
+                                   static_cast<long long>(index), static_cast<long long>(x[axis]),
+                                   static_cast<long long>(x[axis]), axis);
+          }
+        } else {
+          // A contiguous range: start .. start + count - 1, all within the axis.
+          count = options->count();
+          const int64_t start = options->start();
+          if (count < 1)
+            return Status::error(Error::kInvalidModel, "%s: no indices and range count %lld (must be >= 1)", where,
+                                 static_cast<long long>(count));
+          if (start < 0 || start >= x[axis] || count > x[axis] - start)
+            return Status::error(Error::kInvalidModel, "%s: range start %lld, count %lld outside [0, %lld) of axis %d",
+                                 where, static_cast<long long>(start), static_cast<long long>(count),
                                  static_cast<long long>(x[axis]), axis);
         }
         Shape kept = x;

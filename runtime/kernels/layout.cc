@@ -51,6 +51,19 @@ void take(const TensorView& x, int axis, const int64_t* indices, size_t count, c
   }
 }
 
+void take_range(const TensorView& x, int axis, int64_t start, int64_t count, const TensorView& out) {
+  const size_t element = x.element_size();
+  const int64_t axis_size = x.shape[axis];
+  const int64_t inner = x.shape.elements_from(axis + 1);
+  const int64_t outer = x.shape.num_elements() / (axis_size * inner);
+  const size_t in_row = static_cast<size_t>(axis_size * inner) * element;
+  const size_t out_row = static_cast<size_t>(count * inner) * element;
+  const uint8_t* src = x.as<const uint8_t>() + static_cast<size_t>(start * inner) * element;
+  uint8_t* dst = out.as<uint8_t>();
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(dst + static_cast<size_t>(o) * out_row, src + static_cast<size_t>(o) * in_row, out_row);
+}
+
 void transpose(const TensorView& x, const int* perm, const TensorView& out) {
   const int rank = x.shape.rank;
   const size_t element = x.element_size();

@@ -15,6 +15,9 @@ void concat(Span<const TensorView> inputs, int axis, const TensorView& out);
 /// from the end. Whether the axis is kept (length count) or removed (count == 1)
 /// does not change the bytes.
 void take(const TensorView& x, int axis, const int64_t* indices, size_t count, const TensorView& out);
+/// TAKE of the consecutive indices start .. start + count - 1 (verified within
+/// the axis): one memcpy per outer slice.
+void take_range(const TensorView& x, int axis, int64_t start, int64_t count, const TensorView& out);
 
 /// out = x.transpose(perm); out.shape[d] == x.shape[perm[d]].
 void transpose(const TensorView& x, const int* perm, const TensorView& out);

@@ -179,6 +179,12 @@ ModelBuilder::OptionsFn take_options(int axis, std::vector<int64_t> indices) {
     return schema::CreateTakeOptionsDirect(fbb, axis, &indices).Union();
   };
 }
+ModelBuilder::OptionsFn take_range_options(int axis, int64_t start, int64_t count, std::vector<int64_t> indices) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) {
+    auto list = indices.empty() ? flatbuffers::Offset<flatbuffers::Vector<int64_t>>() : fbb.CreateVector(indices);
+    return schema::CreateTakeOptions(fbb, axis, list, start, count).Union();
+  };
+}
 ModelBuilder::OptionsFn reduce_options(std::vector<int> axes, bool keepdims) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) {
     return schema::CreateReduceOptionsDirect(fbb, &axes, keepdims).Union();

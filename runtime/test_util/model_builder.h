@@ -121,6 +121,10 @@ ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alph
 ModelBuilder::OptionsFn gather_options(int64_t default_row);
 ModelBuilder::OptionsFn axis_options(int axis);
 ModelBuilder::OptionsFn take_options(int axis, std::vector<int64_t> indices);
+/// TakeOptions with the range start .. start + count - 1 (and, to test the
+/// verifier, optional indices as well).
+ModelBuilder::OptionsFn take_range_options(int axis, int64_t start, int64_t count,
+                                           std::vector<int64_t> indices = {});
 ModelBuilder::OptionsFn reduce_options(std::vector<int> axes, bool keepdims);
 ModelBuilder::OptionsFn transpose_options(std::vector<int> perm);
 ModelBuilder::OptionsFn cast_options(schema::DType to);

@@ -268,6 +268,25 @@ TEST_CASE("operator errors name the operator, node and stage") {
     tiny.m.add_op(ModelBuilder::kItem, OpType::TAKE, {tiny.x}, {s}, OpOptions::TakeOptions, test::take_options(1, {3}));
     CHECK(contains(load(tiny.m.finish()), "index 3 outside [-3, 3)"));
   }
+  // take as a range start .. start + count - 1 of x [-1, 3]
+  auto take_range = [](int64_t start, int64_t count, std::vector<int64_t> indices, int64_t width) {
+    Tiny tiny;
+    const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, width});
+    tiny.m.add_op(ModelBuilder::kItem, OpType::TAKE, {tiny.x}, {s}, OpOptions::TakeOptions,
+                  test::take_range_options(1, start, count, indices));
+    tiny.m.add_task("score", schema::TaskKind::VALUE, s, 0);
+    return load(tiny.m.finish());
+  };
+  CHECK(take_range(1, 2, {}, 2).is_ok());
+  CHECK(take_range(0, 3, {}, 3).is_ok());
+  CHECK(contains(take_range(0, 0, {}, 1), "no indices and range count 0"));
+  CHECK(contains(take_range(2, 2, {}, 2), "range start 2, count 2 outside [0, 3)"));
+  CHECK(contains(take_range(-1, 2, {}, 2), "range start -1, count 2 outside [0, 3)"));
+  CHECK(contains(take_range(3, 1, {}, 1), "range start 3, count 1 outside [0, 3)"));
+  CHECK(contains(take_range(0, INT64_MAX, {}, 2), "outside [0, 3)"));
+  CHECK(contains(take_range(1, 2, {1, 2}, 2), "both indices and a range"));
+  CHECK(contains(take_range(1, 2, {0}, 2), "both indices and a range"));
+  CHECK(contains(take_range(0, 2, {}, 3), "shape"));  // the output must have count columns
 }
 
 TEST_CASE("tensor, feature, task and user_to_item errors") {

@@ -257,6 +257,31 @@ TEST_CASE("reduce sum and mean over several axes") {
   }
 }
 
+TEST_CASE("take_range: every range of every axis, against a naive loop") {
+  // x [2, 3, 5, 4]: each axis >= 1, each start and count within it.
+  const int64_t dims[4] = {2, 3, 5, 4};
+  std::vector<float> x = random_floats(2 * 3 * 5 * 4, 92);
+  for (int axis = 1; axis < 4; ++axis)
+    for (int64_t start = 0; start < dims[axis]; ++start)
+      for (int64_t count = 1; start + count <= dims[axis]; ++count) {
+        int64_t out_dims[4] = {dims[0], dims[1], dims[2], dims[3]};
+        out_dims[axis] = count;
+        std::vector<float> out(static_cast<size_t>(out_dims[0] * out_dims[1] * out_dims[2] * out_dims[3]), -99.0f);
+        take_range(f32(x, make_shape({2, 3, 5, 4})), axis, start, count,
+                   f32(out, make_shape({out_dims[0], out_dims[1], out_dims[2], out_dims[3]})));
+        size_t k = 0;
+        for (int64_t a = 0; a < out_dims[0]; ++a)
+          for (int64_t b = 0; b < out_dims[1]; ++b)
+            for (int64_t c = 0; c < out_dims[2]; ++c)
+              for (int64_t d = 0; d < out_dims[3]; ++d, ++k) {
+                int64_t source[4] = {a, b, c, d};
+                source[axis] += start;
+                const size_t from = static_cast<size_t>(((source[0] * 3 + source[1]) * 5 + source[2]) * 4 + source[3]);
+                CHECK(out[k] == x[from]);
+              }
+      }
+}
+
 TEST_CASE("take in runs of consecutive indices; reduce over a middle axis and over separate axes") {
   // take: runs {1, 2, 3} (one given as -3), then 0, then {2, 3}, on the last and a middle axis.
   std::vector<float> x = random_floats(2 * 3 * 4, 91);
