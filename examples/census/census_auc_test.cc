@@ -10,12 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "census_test_util.h"
+
 namespace {
 
-constexpr int kSkipped = 77;
+using namespace census_test;
+
 constexpr double kMaxDifference = 0.001;
-const std::string kDir = EDGEMTL_SOURCE_DIR "/examples/census";
-const std::string kOutDir = EDGEMTL_BINARY_DIR "/examples/census";
 
 struct Target {
   const char* task;
@@ -23,47 +24,14 @@ struct Target {
 };
 constexpr Target kTargets[] = {{"income", 0.92}, {"never_married", 0.98}};
 
-bool run(const std::string& command) {
-  std::printf("$ %s\n", command.c_str());
-  std::fflush(stdout);
-  return std::system(command.c_str()) == 0;
-}
-
-bool read_json(const std::string& path, nlohmann::json* out) {
-  std::ifstream file(path);
-  if (!file) return false;
-  *out = nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
-  return !out->is_discarded();
-}
-
 // Converts and evaluates one model; false (after printing why) on any failure.
 bool check_model(const std::string& name, const std::string& data, const nlohmann::json& pytorch) {
-  std::ifstream args_file(kDir + "/models/" + name + ".convert");
-  std::string args;
-  if (!args_file || !std::getline(args_file, args)) {
-    std::printf("FAIL %s: cannot read models/%s.convert\n", name.c_str(), name.c_str());
-    return false;
-  }
   const std::string model = kOutDir + "/" + name + ".emtl";
-  if (!run(std::string(EDGEMTL_CONVERT) + " " + kDir + "/models/" + name + ".onnx -o " + model + " " + args + " > " +
-           model + ".log 2>&1")) {
-    std::printf("FAIL %s: conversion failed, see %s.log\n", name.c_str(), model.c_str());
-    return false;
-  }
-  const std::string result_path = kOutDir + "/" + name + ".auc.json";
-  if (!run(std::string(CENSUS_EVAL) + " " + model + " --data " + data + " --preprocessing " + kDir +
-           "/preprocessing.json --json > " + result_path)) {
-    std::printf("FAIL %s: census-eval failed\n", name.c_str());
-    return false;
-  }
-  nlohmann::json result;
-  if (!read_json(result_path, &result) || !result.contains("auc")) {
-    std::printf("FAIL %s: unreadable census-eval output %s\n", name.c_str(), result_path.c_str());
-    return false;
-  }
+  nlohmann::json auc;
+  if (!convert_committed(name, model) || !evaluate(model, data, &auc)) return false;
   bool ok = true;
   for (const Target& target : kTargets) {
-    const nlohmann::json& measured = result["auc"][target.task];
+    const nlohmann::json& measured = auc[target.task];
     const nlohmann::json& reference = pytorch["auc"][name][target.task];
     if (!measured.is_number() || !reference.is_number()) {
       std::printf("FAIL %s %s: AUC missing (edgemtl %s, PyTorch %s)\n", name.c_str(), target.task,
@@ -85,10 +53,7 @@ bool check_model(const std::string& name, const std::string& data, const nlohman
 
 int main() {
   const std::string data = EDGEMTL_CENSUS_DATA;
-  if (!std::filesystem::exists(data)) {
-    std::printf("SKIPPED: %s not found (the Census-Income data is not part of the repository)\n", data.c_str());
-    return kSkipped;
-  }
+  if (!data_present(data)) return kSkipped;
   nlohmann::json pytorch;
   if (!read_json(kDir + "/models/pytorch_auc.json", &pytorch)) {
     std::printf("FAIL: cannot read models/pytorch_auc.json\n");

@@ -15,13 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "census_test_util.h"
 #include "schema/edgemtl_generated.h"
 
 namespace {
 
-constexpr int kSkipped = 77;
-const std::string kDir = EDGEMTL_SOURCE_DIR "/examples/census";
-const std::string kOutDir = EDGEMTL_BINARY_DIR "/examples/census";
+using namespace census_test;
 
 struct Variant {
   const char* suffix;
@@ -29,33 +28,6 @@ struct Variant {
   double max_weight_ratio;  // weight segment against f32's
 };
 constexpr Variant kVariants[] = {{"int8", 0.001, 0.30}, {"fp16", 0.0002, 0.52}};
-
-bool run(const std::string& command) {
-  std::printf("$ %s\n", command.c_str());
-  std::fflush(stdout);
-  return std::system(command.c_str()) == 0;
-}
-
-bool read_json(const std::string& path, nlohmann::json* out) {
-  std::ifstream file(path);
-  if (!file) return false;
-  *out = nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
-  return !out->is_discarded();
-}
-
-bool evaluate(const std::string& model, const std::string& data, nlohmann::json* auc) {
-  // Results go to the build tree, also for the committed models.
-  const std::string result_path = kOutDir + "/" + std::filesystem::path(model).filename().string() + ".auc.json";
-  nlohmann::json result;
-  if (!run(std::string(CENSUS_EVAL) + " " + model + " --data " + data + " --preprocessing " + kDir +
-           "/preprocessing.json --json > " + result_path) ||
-      !read_json(result_path, &result) || !result.contains("auc")) {
-    std::printf("FAIL: census-eval failed on %s\n", model.c_str());
-    return false;
-  }
-  *auc = result["auc"];
-  return true;
-}
 
 struct Sizes {
   size_t file = 0, weights = 0;
@@ -75,18 +47,8 @@ bool sizes_of(const std::string& path, Sizes* sizes) {
 }
 
 bool check_model(const std::string& name, const std::string& data) {
-  std::ifstream args_file(kDir + "/models/" + name + ".convert");
-  std::string args;
-  if (!args_file || !std::getline(args_file, args)) {
-    std::printf("FAIL %s: cannot read models/%s.convert\n", name.c_str(), name.c_str());
-    return false;
-  }
   const std::string f32 = kOutDir + "/" + name + ".quantized-reference.emtl";
-  if (!run(std::string(EDGEMTL_CONVERT) + " " + kDir + "/models/" + name + ".onnx -o " + f32 + " " + args + " > " +
-           f32 + ".log 2>&1")) {
-    std::printf("FAIL %s: conversion failed, see %s.log\n", name.c_str(), f32.c_str());
-    return false;
-  }
+  if (!convert_committed(name, f32)) return false;
   nlohmann::json f32_auc;
   Sizes f32_sizes;
   if (!evaluate(f32, data, &f32_auc) || !sizes_of(f32, &f32_sizes)) return false;
@@ -132,10 +94,7 @@ bool check_model(const std::string& name, const std::string& data) {
 
 int main() {
   const std::string data = EDGEMTL_CENSUS_DATA;
-  if (!std::filesystem::exists(data)) {
-    std::printf("SKIPPED: %s not found (the Census-Income data is not part of the repository)\n", data.c_str());
-    return kSkipped;
-  }
+  if (!data_present(data)) return kSkipped;
   std::filesystem::create_directories(kOutDir);
   bool ok = true;
   for (const char* name : {"mmoe", "ple"}) ok = check_model(name, data) && ok;
