@@ -11,6 +11,7 @@ namespace edgemtl::converter {
 struct ConvertOptions {
   ImportOptions import;
   bool split_user_item_fc = true;  // --no-split turns the W_u/W_i split off
+  bool merge_lookups = true;       // EMBEDDINGs feeding one CONCAT -> one EMBEDDING_MULTI
 };
 
 /// Runs every pass on an imported graph, in order.

@@ -31,6 +31,13 @@ void fuse_activations(Graph& graph);
 /// FULLY_CONNECTED and a TAKE per original (plus its activation if they differ).
 void stack_parallel_fcs(Graph& graph);
 
+/// Replaces the EMBEDDINGs of ID features (ids [rows], constant tables of equal
+/// width D) whose outputs are consecutive inputs of one CONCAT (directly or
+/// through RESHAPEs), in the CONCAT's stage, by one EMBEDDING_MULTI reading
+/// the stacked tables: the CONCAT gets one input for each such run of >= 2.
+/// Runs after assign_stages.
+void merge_lookups(Graph& graph);
+
 /// Removes nodes whose outputs no task needs.
 void eliminate_dead_code(Graph& graph);
 

@@ -324,6 +324,90 @@ TEST_CASE("common subexpressions are computed once") {
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
 }
 
+TEST_CASE("lookups feeding one CONCAT merge into EMBEDDING_MULTI runs; ids stay within their own tables") {
+  std::mt19937 rng(21);
+  Graph g;
+  // ids are drawn from [0, 10): b's table has 6 rows and a default row, so ids
+  // 6..9 of b must read b's row 2, never rows of the next table.
+  int a = add_feature(g, "a", {kRows}, false, DType::kInt64);
+  int b = add_feature(g, "b", {kRows}, false, DType::kInt64);
+  int c = add_feature(g, "c", {kRows}, false, DType::kInt64);
+  int x = add_feature(g, "x", {kRows, 2});
+  int d = add_feature(g, "d", {kRows}, false, DType::kInt64);
+  int e = add_feature(g, "e", {kRows}, false, DType::kInt64);
+  int f = add_feature(g, "f", {kRows}, false, DType::kInt64);
+  auto lookup = [&](int ids, int64_t rows, int64_t width, const std::string& name, int64_t default_row = -1) {
+    NodeOptions o;
+    o.default_row = default_row;
+    return g.emit(Op::kEmbedding, {random_constant(g, rng, {rows, width}, name + "_table"), ids}, o, name);
+  };
+  NodeOptions cat;
+  cat.axis = 1;
+  // a, b, c (D 3) | x | d, e (D 5) | f (D 4, alone)
+  int joined = g.emit(Op::kConcat,
+                      {lookup(a, 10, 3, "ga"), lookup(b, 6, 3, "gb", 2), lookup(c, 12, 3, "gc"), x,
+                       lookup(d, 10, 5, "gd"), lookup(e, 11, 5, "ge"), lookup(f, 10, 4, "gf")},
+                      cat, "cat");
+  int w = random_constant(g, rng, {2, 9 + 2 + 10 + 4}, "w");
+  int y = g.emit(Op::kFullyConnected, {joined, w}, with_activation(Activation::kSigmoid), "fc");
+  add_tasks(g, y);
+  auto inputs = random_inputs(g, rng, 7, false);
+  auto before = run_reference(g, inputs);
+  assign_stages(g);
+  merge_lookups(g);
+  CHECK(live_nodes(g, Op::kEmbeddingMulti) == 2);
+  CHECK(live_nodes(g, Op::kEmbedding) == 1);  // f
+  for (const Node& n : g.nodes) {
+    if (n.op == Op::kConcat) CHECK(n.inputs.size() == 4);
+    if (n.op == Op::kEmbeddingMulti && n.inputs.size() == 4) {
+      CHECK(n.options.row_offsets == std::vector<int64_t>{0, 10, 16});
+      CHECK(n.options.row_counts == std::vector<int64_t>{10, 6, 12});
+      CHECK(n.options.default_rows == std::vector<int64_t>{-1, 2, -1});
+      CHECK(g.values[n.inputs[0]].shape == std::vector<int64_t>{28, 3});
+    }
+  }
+  CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
+}
+
+TEST_CASE("reshaped lookups concatenated on a middle axis become one lookup and a reshape") {
+  std::mt19937 rng(22);
+  Graph g;
+  NodeOptions unsqueeze;
+  unsqueeze.shape = {kRows, 1, 3};
+  NodeOptions cat;
+  cat.axis = 1;
+  std::vector<int> parts;
+  for (int i = 0; i < 4; ++i) {
+    int ids = add_feature(g, "id" + std::to_string(i), {kRows}, false, DType::kInt64);
+    int table = random_constant(g, rng, {10 + i, 3}, "t" + std::to_string(i));
+    int looked_up = g.emit(Op::kEmbedding, {table, ids}, {}, "g" + std::to_string(i));
+    parts.push_back(g.emit(Op::kReshape, {looked_up}, unsqueeze, "u" + std::to_string(i)));
+  }
+  // A user id: its lookup runs in the user stage, so it is not merged into the item stage's CONCAT.
+  int user = add_feature(g, "user", {kRows}, true, DType::kInt64);
+  int user_lookup = g.emit(Op::kEmbedding, {random_constant(g, rng, {10, 3}, "tu"), user}, {}, "gu");
+  int stacked = g.emit(Op::kConcat, parts, cat, "cat");  // [n, 4, 3]
+  NodeOptions flat;
+  flat.shape = {kRows, 12};
+  int y = g.emit(Op::kConcat, {g.emit(Op::kReshape, {stacked}, flat, "flat"), user_lookup}, cat, "cat_user");
+  add_tasks(g, y);
+  const int64_t rows = 5;
+  auto two_stage_inputs = random_inputs(g, rng, rows, true);
+  auto before = run_reference(g, expand_user_rows(g, two_stage_inputs, rows));
+  insert_row_broadcasts(g);
+  assign_stages(g);
+  merge_lookups(g);
+  CHECK(live_nodes(g, Op::kEmbeddingMulti) == 1);
+  CHECK(live_nodes(g, Op::kEmbedding) == 1);
+  CHECK(live_nodes(g, Op::kConcat) == 1);  // the first became a RESHAPE of the merged lookup
+  for (const Node& n : g.nodes)
+    if (n.op == Op::kEmbeddingMulti) {
+      CHECK(n.stage == Side::kItem);
+      CHECK(g.values[n.outputs[0]].shape == std::vector<int64_t>{kRows, 12});
+    }
+  CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
 TEST_CASE("dead code elimination keeps what tasks need") {
   Graph g;
   int x = add_feature(g, "x", {kRows, 2});
