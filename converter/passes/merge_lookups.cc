@@ -35,6 +35,52 @@ struct Candidate {
   int64_t width = 0;        // D
 };
 
+// Whether the inputs of CONCAT `c` may be reordered: a [rows, K] CONCAT along
+// axis 1 read only as the input of FULLY_CONNECTEDs with constant weights,
+// whose weight columns are permuted alike.
+bool reorderable(const Graph& g, const std::vector<std::vector<int>>& consumers, const std::vector<bool>& outputs,
+                 const Node& c) {
+  const int y = c.outputs[0];
+  if (outputs[y] || g.values[y].rank() != 2 || c.options.axis != 1 || consumers[y].empty()) return false;
+  for (int reader : consumers[y]) {
+    const Node& fc = g.nodes[reader];
+    if (fc.op != Op::kFullyConnected || fc.inputs[0] != y || !g.values[fc.inputs[1]].is_constant) return false;
+    for (size_t k = 1; k < fc.inputs.size(); ++k)
+      if (fc.inputs[k] == y) return false;
+  }
+  for (int v : c.inputs)
+    if (g.values[v].rank() != 2) return false;
+  return true;
+}
+
+// Reorders the inputs of CONCAT `c` to `order` (old positions) and permutes
+// the weight columns of its FULLY_CONNECTED readers alike (new constants).
+void reorder_concat(Graph& g, const std::vector<std::vector<int>>& consumers, int c, const std::vector<size_t>& order) {
+  const Node concat = g.nodes[c];
+  std::vector<int64_t> begin(concat.inputs.size());
+  int64_t columns = 0;
+  for (size_t p = 0; p < concat.inputs.size(); ++p) {
+    begin[p] = columns;
+    columns += g.values[concat.inputs[p]].shape[1];
+  }
+  std::vector<int64_t> source;  // new column -> old column
+  std::vector<int> inputs;
+  for (size_t p : order) {
+    inputs.push_back(concat.inputs[p]);
+    for (int64_t j = 0; j < g.values[concat.inputs[p]].shape[1]; ++j) source.push_back(begin[p] + j);
+  }
+  g.nodes[c].inputs = inputs;
+  for (int reader : consumers[concat.outputs[0]]) {
+    const Value w = g.values[g.nodes[reader].inputs[1]];
+    const int64_t units = w.shape[0];
+    std::vector<float> permuted(w.floats.size());
+    for (int64_t u = 0; u < units; ++u)
+      for (int64_t j = 0; j < columns; ++j) permuted[u * columns + j] = w.floats[u * columns + source[j]];
+    const int weight = g.add_float_constant(g.unique_name(w.name + "_reordered"), w.shape, permuted);
+    g.nodes[reader].inputs[1] = weight;
+  }
+}
+
 }  // namespace
 
 void merge_lookups(Graph& g) {
@@ -44,8 +90,8 @@ void merge_lookups(Graph& g) {
   const size_t node_count = g.nodes.size();
   for (size_t c = 0; c < node_count; ++c) {
     if (g.nodes[c].dead || g.nodes[c].op != Op::kConcat) continue;
-    const Node concat = g.nodes[c];
-    const Value& y = g.values[concat.outputs[0]];
+    Node concat = g.nodes[c];
+    const Value y = g.values[concat.outputs[0]];  // a copy: values grow below
     const int64_t axis = concat.options.axis;
     // Per row, the inputs must lie one after the other: nothing outside the axis before it.
     if (!y.is_activation() || axis < 1 || product(y.shape, 1, static_cast<size_t>(axis)) != 1) continue;
@@ -64,6 +110,34 @@ void merge_lookups(Graph& g) {
       candidate.lookup = lookup;
       candidate.width = g.values[g.nodes[lookup].inputs[0]].shape[1];
       if (g.values[v].elements_per_row() != candidate.width) candidate = Candidate{};
+    }
+    // When the CONCAT only feeds fully-connected layers, its inputs may be
+    // reordered: the lookups of one width come together (one run per width).
+    if (reorderable(g, consumers, outputs, concat)) {
+      std::vector<size_t> order;
+      std::vector<bool> placed(concat.inputs.size(), false);
+      for (size_t p = 0; p < concat.inputs.size(); ++p) {
+        if (placed[p]) continue;
+        if (candidates[p].lookup < 0) {
+          order.push_back(p);
+          placed[p] = true;
+          continue;
+        }
+        for (size_t q = p; q < concat.inputs.size(); ++q)
+          if (!placed[q] && candidates[q].lookup >= 0 && candidates[q].width == candidates[p].width) {
+            order.push_back(q);
+            placed[q] = true;
+          }
+      }
+      bool identity = true;
+      for (size_t p = 0; p < order.size(); ++p) identity &= order[p] == p;
+      if (!identity) {
+        reorder_concat(g, consumers, static_cast<int>(c), order);
+        std::vector<Candidate> reordered;
+        for (size_t p : order) reordered.push_back(candidates[p]);
+        candidates = reordered;
+        concat.inputs = g.nodes[c].inputs;
+      }
     }
     std::vector<int> new_inputs;
     for (size_t p = 0; p < concat.inputs.size();) {

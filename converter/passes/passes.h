@@ -38,6 +38,12 @@ void stack_parallel_fcs(Graph& graph);
 /// Runs after assign_stages.
 void merge_lookups(Graph& graph);
 
+/// Rewrites a CONCAT of RESHAPEs of [rows, m_i] tensors whose rows lie one
+/// after the other (nothing before the axis, e.g. [n,1,64] experts stacked to
+/// [n,k,64]) as one RESHAPE of the CONCAT of the [rows, m_i] tensors; the
+/// RESHAPEs then die (eliminate_dead_code) once no other reader needs them.
+void concat_of_reshapes(Graph& graph);
+
 /// Removes nodes whose outputs no task needs.
 void eliminate_dead_code(Graph& graph);
 

@@ -343,10 +343,11 @@ TEST_CASE("lookups feeding one CONCAT merge into EMBEDDING_MULTI runs; ids stay 
   };
   NodeOptions cat;
   cat.axis = 1;
-  // a, b, c (D 3) | x | d, e (D 5) | f (D 4, alone)
+  // a (D 3), d (D 5), b (D 3), x, e (D 5), c (D 3), f (D 4, alone): the CONCAT only feeds an FC, so
+  // its inputs are reordered (and the FC's weight columns alike) to a, b, c | d, e | x | f.
   int joined = g.emit(Op::kConcat,
-                      {lookup(a, 10, 3, "ga"), lookup(b, 6, 3, "gb", 2), lookup(c, 12, 3, "gc"), x,
-                       lookup(d, 10, 5, "gd"), lookup(e, 11, 5, "ge"), lookup(f, 10, 4, "gf")},
+                      {lookup(a, 10, 3, "ga"), lookup(d, 10, 5, "gd"), lookup(b, 6, 3, "gb", 2), x,
+                       lookup(e, 11, 5, "ge"), lookup(c, 12, 3, "gc"), lookup(f, 10, 4, "gf")},
                       cat, "cat");
   int w = random_constant(g, rng, {2, 9 + 2 + 10 + 4}, "w");
   int y = g.emit(Op::kFullyConnected, {joined, w}, with_activation(Activation::kSigmoid), "fc");
@@ -405,6 +406,54 @@ TEST_CASE("reshaped lookups concatenated on a middle axis become one lookup and 
       CHECK(n.stage == Side::kItem);
       CHECK(g.values[n.outputs[0]].shape == std::vector<int64_t>{kRows, 12});
     }
+  CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
+TEST_CASE("a CONCAT of RESHAPEs becomes a RESHAPE of one CONCAT; shared RESHAPEs die once all readers are rewritten") {
+  std::mt19937 rng(23);
+  Graph g;
+  int x = add_feature(g, "x", {kRows, 5});
+  int u = add_feature(g, "u", {kRows, 4}, true);
+  NodeOptions unsqueeze;
+  unsqueeze.shape = {kRows, 1, 4};
+  NodeOptions cat;
+  cat.axis = 1;
+  std::vector<int> experts;
+  for (int i = 0; i < 3; ++i) {
+    int w = random_constant(g, rng, {4, 5}, "w" + std::to_string(i));
+    int h = g.emit(Op::kFullyConnected, {x, w}, with_activation(Activation::kRelu), "expert" + std::to_string(i));
+    experts.push_back(g.emit(Op::kReshape, {h}, unsqueeze, "unsqueeze" + std::to_string(i)));
+  }
+  // A user-stage expert (1 row), broadcast by the CONCAT.
+  experts.push_back(g.emit(Op::kReshape, {g.emit(Op::kTanh, {u}, {}, "user_expert")}, unsqueeze, "unsqueeze_u"));
+  int all = g.emit(Op::kConcat, experts, cat, "cat_all");                      // [n, 4, 4]
+  int some = g.emit(Op::kConcat, {experts[2], experts[0]}, cat, "cat_some");  // [n, 2, 4]
+  NodeOptions gate_shape;
+  gate_shape.shape = {kRows, 4, 1};
+  NodeOptions last;
+  last.axis = 1;
+  int logits = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {4, 5}, "wg")}, {}, "gate_fc");
+  int gate = g.emit(Op::kReshape, {g.emit(Op::kSoftmax, {logits}, last, "softmax")}, gate_shape, "gate");
+  NodeOptions sum;
+  sum.axes = {1};
+  sum.keepdims = false;
+  int mixed = g.emit(Op::kReduceSum, {g.emit(Op::kMul, {gate, all}, {}, "mul")}, sum, "reduce");  // [n, 4]
+  NodeOptions flat;
+  flat.shape = {kRows, 8};
+  int y = g.emit(Op::kConcat, {mixed, g.emit(Op::kReshape, {some}, flat, "flat")}, cat, "cat_out");
+  add_tasks(g, y);
+  const int64_t rows = 6;
+  auto two_stage_inputs = random_inputs(g, rng, rows, true);
+  auto before = run_reference(g, expand_user_rows(g, two_stage_inputs, rows));
+  insert_row_broadcasts(g);
+  assign_stages(g);
+  const int reshapes_before = live_nodes(g, Op::kReshape);
+  concat_of_reshapes(g);
+  eliminate_dead_code(g);
+  // The four unsqueezes die; each rewritten CONCAT leaves one RESHAPE.
+  CHECK(live_nodes(g, Op::kReshape) == reshapes_before - 4 + 2);
+  for (const Node& n : g.nodes)
+    if (n.op == Op::kConcat && n.name != "cat_out") CHECK(g.values[n.outputs[0]].rank() == 2);
   CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
 }
 
