@@ -156,7 +156,6 @@ void merge_lookups(Graph& g) {
       std::vector<float> stacked;
       std::vector<int> inputs = {-1};
       int64_t rows = 0, axis_dim = 0;
-      std::string names;
       for (size_t q = p; q < end; ++q) {
         const Node& lookup = g.nodes[candidates[q].lookup];
         const Value& table = g.values[lookup.inputs[0]];
@@ -175,7 +174,7 @@ void merge_lookups(Graph& g) {
       const int merged = g.add_activation(g.unique_name(name), DType::kFloat32, {kRows, k * width});
       DType dtype;
       std::vector<int64_t> shape;
-      infer_output(g, Op::kEmbeddingMulti, inputs, options, &dtype, &shape);
+      infer_output(g, Op::kEmbeddingMulti, inputs, options, &dtype, &shape);  // checks what the pass built
       const int node = g.add_node(Op::kEmbeddingMulti, inputs, merged, options, name);
       g.nodes[node].stage = concat.stage;
       // The run's part of the CONCAT in its layout: the first input's shape with the run's width on the axis.
