@@ -126,6 +126,27 @@ Value evaluate(const Graph& g, Op op, const std::vector<int>& inputs, const Node
       }
       return out;
     }
+    case Op::kEmbeddingMulti: {
+      const Value& table = in(0);
+      const int64_t d = table.shape[1];
+      const size_t k = inputs.size() - 1;
+      const int64_t rows = shape[0];
+      out.floats.resize(total);
+      for (size_t j = 0; j < k; ++j) {
+        check_no_symbol(in(j + 1), op);
+        const auto& ids = in(j + 1).ints;
+        for (int64_t r = 0; r < rows; ++r) {
+          int64_t id = ids[ids.size() == 1 ? 0 : r];
+          if (id < 0 || id >= o.row_counts[j]) {
+            if (o.default_rows[j] < 0) throw ConversionError("id out of its embedding table");
+            id = o.default_rows[j];
+          }
+          std::copy_n(table.floats.begin() + (o.row_offsets[j] + id) * d, d,
+                      out.floats.begin() + (r * int64_t(k) + int64_t(j)) * d);
+        }
+      }
+      return out;
+    }
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin: {
       auto a = broadcast_offsets(in(0).shape, shape);
       auto b = broadcast_offsets(in(1).shape, shape);

@@ -22,7 +22,7 @@ const char* op_name(Op op) {
   static const char* const kNames[] = {
       "FULLY_CONNECTED", "EMBEDDING", "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "EQUAL", "NOT", "WHERE", "CAST",
       "RELU", "SIGMOID", "TANH", "LEAKY_RELU", "CLIP", "PRELU", "SOFTMAX", "REDUCE_SUM", "REDUCE_MEAN", "CONCAT",
-      "TAKE", "TRANSPOSE", "MATMUL", "RESHAPE", "BROADCAST_ROWS"};
+      "TAKE", "TRANSPOSE", "MATMUL", "RESHAPE", "BROADCAST_ROWS", "EMBEDDING_MULTI"};
   return kNames[static_cast<int>(op)];
 }
 
@@ -182,6 +182,24 @@ void infer_output(const Graph& g, Op op, const std::vector<int>& inputs, const N
       *dtype = DType::kFloat32;
       *shape = in(1).shape;
       shape->push_back(table.shape[1]);
+      return;
+    }
+    case Op::kEmbeddingMulti: {
+      require(inputs.size() >= 2, "EMBEDDING_MULTI needs a table and ids");
+      const Value& table = in(0);
+      require(table.is_constant && table.rank() == 2 && table.dtype == DType::kFloat32, "embedding table must be a constant [V,D]");
+      const size_t k = inputs.size() - 1;
+      require(o.row_offsets.size() == k && o.row_counts.size() == k && o.default_rows.size() == k,
+              "EMBEDDING_MULTI needs one row offset, row count and default row per ids input");
+      for (size_t j = 0; j < k; ++j) {
+        require(in(j + 1).dtype == DType::kInt64 && in(j + 1).is_activation() && in(j + 1).shape == std::vector<int64_t>{kRows},
+                "EMBEDDING_MULTI ids must be int64 [rows]");
+        require(o.row_offsets[j] >= 0 && o.row_counts[j] >= 1 &&
+                o.row_offsets[j] + o.row_counts[j] <= table.shape[0] &&
+                o.default_rows[j] < o.row_counts[j], "EMBEDDING_MULTI rows outside the table");
+      }
+      *dtype = DType::kFloat32;
+      *shape = {kRows, static_cast<int64_t>(k) * table.shape[1]};
       return;
     }
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin: case Op::kEqual: {

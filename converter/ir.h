@@ -28,7 +28,7 @@ const char* dtype_name(DType dtype);
 enum class Op {
   kFullyConnected, kEmbedding, kAdd, kSub, kMul, kDiv, kMax, kMin, kEqual, kNot, kWhere, kCast,
   kRelu, kSigmoid, kTanh, kLeakyRelu, kClip, kPRelu, kSoftmax, kReduceSum, kReduceMean, kConcat,
-  kTake, kTranspose, kMatMul, kReshape, kBroadcastRows,
+  kTake, kTranspose, kMatMul, kReshape, kBroadcastRows, kEmbeddingMulti,
 };
 const char* op_name(Op op);
 bool is_binary_elementwise(Op op);  // ADD .. MIN
@@ -70,6 +70,9 @@ struct NodeOptions {
   DType cast_to = DType::kFloat32;            // CAST
   int64_t default_row = -1;                   // EMBEDDING
   std::vector<int64_t> shape;                 // RESHAPE target (kRows first for activations)
+  // EMBEDDING_MULTI, one entry per ids input: its rows of the stacked table and
+  // its default row (relative to its rows, -1: none)
+  std::vector<int64_t> row_offsets, row_counts, default_rows;
 };
 
 struct Node {

@@ -19,6 +19,11 @@ void run_pipeline(Graph& g, const ConvertOptions& options) {
   eliminate_dead_code(g);
   insert_row_broadcasts(g);
   assign_stages(g);
+  if (options.merge_lookups) merge_lookups(g);
+  if (options.concat_of_reshapes) {
+    concat_of_reshapes(g);
+    eliminate_dead_code(g);
+  }
 }
 
 Graph convert_onnx_file(const std::string& path, const ConvertOptions& options) {

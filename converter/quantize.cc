@@ -363,9 +363,9 @@ bool only_read_as(const Graph& g, const std::vector<std::vector<int>>& consumers
 void add_tables(const Graph& g, bool int8, QuantizationPlan* plan) {
   auto consumers = g.consumers();
   for (const Node& node : g.nodes) {
-    if (node.dead || node.op != Op::kEmbedding) continue;
+    if (node.dead || (node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti)) continue;
     const int table = node.inputs[0];
-    if (plan->constants.count(table) || !only_read_as(g, consumers, table, Op::kEmbedding, 0)) continue;
+    if (plan->constants.count(table) || !only_read_as(g, consumers, table, node.op, 0)) continue;
     const Value& v = g.values[table];
     // int8 rows cost D + 4 bytes (the row's scale), fp16 rows 2D: int8 only pays for D > 4.
     const bool int8_smaller = int8 && v.shape[1] > 4;
@@ -469,7 +469,8 @@ void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
   size_t before = 0, after = 0;
   for (size_t index = 0; index < g.nodes.size(); ++index) {
     const Node& node = g.nodes[index];
-    if (node.dead || (node.op != Op::kFullyConnected && node.op != Op::kEmbedding)) continue;
+    if (node.dead || (node.op != Op::kFullyConnected && node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti))
+      continue;
     const int weight = node.op == Op::kFullyConnected ? node.inputs[1] : node.inputs[0];
     const int bias = node.op == Op::kFullyConnected && node.inputs.size() > 2 ? node.inputs[2] : -1;
     size_t layer_before = 0, layer_after = 0;

@@ -60,6 +60,7 @@ fb::OpType to_schema(Op op) {
     case Op::kMatMul: return fb::OpType::MATMUL;
     case Op::kReshape: return fb::OpType::RESHAPE;
     case Op::kBroadcastRows: return fb::OpType::BROADCAST_ROWS;
+    case Op::kEmbeddingMulti: return fb::OpType::EMBEDDING_MULTI;
   }
   throw ConversionError("unknown op");
 }
@@ -118,6 +119,14 @@ std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::Flat
     }
     case Op::kEmbedding:
       return {fb::OpOptions::GatherOptions, fb::CreateGatherOptions(b, o.default_row).Union()};
+    case Op::kEmbeddingMulti: {
+      // default_rows only when some input has one
+      bool any_default = false;
+      for (int64_t r : o.default_rows) any_default |= r >= 0;
+      return {fb::OpOptions::EmbeddingMultiOptions,
+              fb::CreateEmbeddingMultiOptionsDirect(b, &o.row_offsets, &o.row_counts,
+                                                    any_default ? &o.default_rows : nullptr).Union()};
+    }
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin:
       return {fb::OpOptions::BinaryOptions, fb::CreateBinaryOptions(b, to_schema(o.activation), o.alpha).Union()};
     case Op::kCast:

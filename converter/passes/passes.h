@@ -31,6 +31,19 @@ void fuse_activations(Graph& graph);
 /// FULLY_CONNECTED and a TAKE per original (plus its activation if they differ).
 void stack_parallel_fcs(Graph& graph);
 
+/// Replaces the EMBEDDINGs of ID features (ids [rows], constant tables of equal
+/// width D) whose outputs are consecutive inputs of one CONCAT (directly or
+/// through RESHAPEs), in the CONCAT's stage, by one EMBEDDING_MULTI reading
+/// the stacked tables: the CONCAT gets one input for each such run of >= 2.
+/// Runs after assign_stages.
+void merge_lookups(Graph& graph);
+
+/// Rewrites a CONCAT of RESHAPEs of [rows, m_i] tensors whose rows lie one
+/// after the other (nothing before the axis, e.g. [n,1,64] experts stacked to
+/// [n,k,64]) as one RESHAPE of the CONCAT of the [rows, m_i] tensors; the
+/// RESHAPEs then die (eliminate_dead_code) once no other reader needs them.
+void concat_of_reshapes(Graph& graph);
+
 /// Removes nodes whose outputs no task needs.
 void eliminate_dead_code(Graph& graph);
 

@@ -324,6 +324,139 @@ TEST_CASE("common subexpressions are computed once") {
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
 }
 
+TEST_CASE("lookups feeding one CONCAT merge into EMBEDDING_MULTI runs; ids stay within their own tables") {
+  std::mt19937 rng(21);
+  Graph g;
+  // ids are drawn from [0, 10): b's table has 6 rows and a default row, so ids
+  // 6..9 of b must read b's row 2, never rows of the next table.
+  int a = add_feature(g, "a", {kRows}, false, DType::kInt64);
+  int b = add_feature(g, "b", {kRows}, false, DType::kInt64);
+  int c = add_feature(g, "c", {kRows}, false, DType::kInt64);
+  int x = add_feature(g, "x", {kRows, 2});
+  int d = add_feature(g, "d", {kRows}, false, DType::kInt64);
+  int e = add_feature(g, "e", {kRows}, false, DType::kInt64);
+  int f = add_feature(g, "f", {kRows}, false, DType::kInt64);
+  auto lookup = [&](int ids, int64_t rows, int64_t width, const std::string& name, int64_t default_row = -1) {
+    NodeOptions o;
+    o.default_row = default_row;
+    return g.emit(Op::kEmbedding, {random_constant(g, rng, {rows, width}, name + "_table"), ids}, o, name);
+  };
+  NodeOptions cat;
+  cat.axis = 1;
+  // a (D 3), d (D 5), b (D 3), x, e (D 5), c (D 3), f (D 4, alone): the CONCAT only feeds an FC, so
+  // its inputs are reordered (and the FC's weight columns alike) to a, b, c | d, e | x | f.
+  int joined = g.emit(Op::kConcat,
+                      {lookup(a, 10, 3, "ga"), lookup(d, 10, 5, "gd"), lookup(b, 6, 3, "gb", 2), x,
+                       lookup(e, 11, 5, "ge"), lookup(c, 12, 3, "gc"), lookup(f, 10, 4, "gf")},
+                      cat, "cat");
+  int w = random_constant(g, rng, {2, 9 + 2 + 10 + 4}, "w");
+  int y = g.emit(Op::kFullyConnected, {joined, w}, with_activation(Activation::kSigmoid), "fc");
+  add_tasks(g, y);
+  auto inputs = random_inputs(g, rng, 7, false);
+  auto before = run_reference(g, inputs);
+  assign_stages(g);
+  merge_lookups(g);
+  CHECK(live_nodes(g, Op::kEmbeddingMulti) == 2);
+  CHECK(live_nodes(g, Op::kEmbedding) == 1);  // f
+  for (const Node& n : g.nodes) {
+    if (n.op == Op::kConcat) CHECK(n.inputs.size() == 4);
+    if (n.op == Op::kEmbeddingMulti && n.inputs.size() == 4) {
+      CHECK(n.options.row_offsets == std::vector<int64_t>{0, 10, 16});
+      CHECK(n.options.row_counts == std::vector<int64_t>{10, 6, 12});
+      CHECK(n.options.default_rows == std::vector<int64_t>{-1, 2, -1});
+      CHECK(g.values[n.inputs[0]].shape == std::vector<int64_t>{28, 3});
+    }
+  }
+  CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
+}
+
+TEST_CASE("reshaped lookups concatenated on a middle axis become one lookup and a reshape") {
+  std::mt19937 rng(22);
+  Graph g;
+  NodeOptions unsqueeze;
+  unsqueeze.shape = {kRows, 1, 3};
+  NodeOptions cat;
+  cat.axis = 1;
+  std::vector<int> parts;
+  for (int i = 0; i < 4; ++i) {
+    int ids = add_feature(g, "id" + std::to_string(i), {kRows}, false, DType::kInt64);
+    int table = random_constant(g, rng, {10 + i, 3}, "t" + std::to_string(i));
+    int looked_up = g.emit(Op::kEmbedding, {table, ids}, {}, "g" + std::to_string(i));
+    parts.push_back(g.emit(Op::kReshape, {looked_up}, unsqueeze, "u" + std::to_string(i)));
+  }
+  // A user id: its lookup runs in the user stage, so it is not merged into the item stage's CONCAT.
+  int user = add_feature(g, "user", {kRows}, true, DType::kInt64);
+  int user_lookup = g.emit(Op::kEmbedding, {random_constant(g, rng, {10, 3}, "tu"), user}, {}, "gu");
+  int stacked = g.emit(Op::kConcat, parts, cat, "cat");  // [n, 4, 3]
+  NodeOptions flat;
+  flat.shape = {kRows, 12};
+  int y = g.emit(Op::kConcat, {g.emit(Op::kReshape, {stacked}, flat, "flat"), user_lookup}, cat, "cat_user");
+  add_tasks(g, y);
+  const int64_t rows = 5;
+  auto two_stage_inputs = random_inputs(g, rng, rows, true);
+  auto before = run_reference(g, expand_user_rows(g, two_stage_inputs, rows));
+  insert_row_broadcasts(g);
+  assign_stages(g);
+  merge_lookups(g);
+  CHECK(live_nodes(g, Op::kEmbeddingMulti) == 1);
+  CHECK(live_nodes(g, Op::kEmbedding) == 1);
+  CHECK(live_nodes(g, Op::kConcat) == 1);  // the first became a RESHAPE of the merged lookup
+  for (const Node& n : g.nodes)
+    if (n.op == Op::kEmbeddingMulti) {
+      CHECK(n.stage == Side::kItem);
+      CHECK(g.values[n.outputs[0]].shape == std::vector<int64_t>{kRows, 12});
+    }
+  CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
+TEST_CASE("a CONCAT of RESHAPEs becomes a RESHAPE of one CONCAT; shared RESHAPEs die once all readers are rewritten") {
+  std::mt19937 rng(23);
+  Graph g;
+  int x = add_feature(g, "x", {kRows, 5});
+  int u = add_feature(g, "u", {kRows, 4}, true);
+  NodeOptions unsqueeze;
+  unsqueeze.shape = {kRows, 1, 4};
+  NodeOptions cat;
+  cat.axis = 1;
+  std::vector<int> experts;
+  for (int i = 0; i < 3; ++i) {
+    int w = random_constant(g, rng, {4, 5}, "w" + std::to_string(i));
+    int h = g.emit(Op::kFullyConnected, {x, w}, with_activation(Activation::kRelu), "expert" + std::to_string(i));
+    experts.push_back(g.emit(Op::kReshape, {h}, unsqueeze, "unsqueeze" + std::to_string(i)));
+  }
+  // A user-stage expert (1 row), broadcast by the CONCAT.
+  experts.push_back(g.emit(Op::kReshape, {g.emit(Op::kTanh, {u}, {}, "user_expert")}, unsqueeze, "unsqueeze_u"));
+  int all = g.emit(Op::kConcat, experts, cat, "cat_all");                      // [n, 4, 4]
+  int some = g.emit(Op::kConcat, {experts[2], experts[0]}, cat, "cat_some");  // [n, 2, 4]
+  NodeOptions gate_shape;
+  gate_shape.shape = {kRows, 4, 1};
+  NodeOptions last;
+  last.axis = 1;
+  int logits = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {4, 5}, "wg")}, {}, "gate_fc");
+  int gate = g.emit(Op::kReshape, {g.emit(Op::kSoftmax, {logits}, last, "softmax")}, gate_shape, "gate");
+  NodeOptions sum;
+  sum.axes = {1};
+  sum.keepdims = false;
+  int mixed = g.emit(Op::kReduceSum, {g.emit(Op::kMul, {gate, all}, {}, "mul")}, sum, "reduce");  // [n, 4]
+  NodeOptions flat;
+  flat.shape = {kRows, 8};
+  int y = g.emit(Op::kConcat, {mixed, g.emit(Op::kReshape, {some}, flat, "flat")}, cat, "cat_out");
+  add_tasks(g, y);
+  const int64_t rows = 6;
+  auto two_stage_inputs = random_inputs(g, rng, rows, true);
+  auto before = run_reference(g, expand_user_rows(g, two_stage_inputs, rows));
+  insert_row_broadcasts(g);
+  assign_stages(g);
+  const int reshapes_before = live_nodes(g, Op::kReshape);
+  concat_of_reshapes(g);
+  eliminate_dead_code(g);
+  // The four unsqueezes die; each rewritten CONCAT leaves one RESHAPE.
+  CHECK(live_nodes(g, Op::kReshape) == reshapes_before - 4 + 2);
+  for (const Node& n : g.nodes)
+    if (n.op == Op::kConcat && n.name != "cat_out") CHECK(g.values[n.outputs[0]].rank() == 2);
+  CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
 TEST_CASE("dead code elimination keeps what tasks need") {
   Graph g;
   int x = add_feature(g, "x", {kRows, 2});

@@ -110,6 +110,23 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       }
       return out;
     }
+    case Op::kEmbeddingMulti: {
+      const RefTensor& table = *in[0];
+      const int64_t d = table.shape[1];
+      const size_t k = in.size() - 1;
+      int64_t rows = 1;
+      for (size_t j = 1; j < in.size(); ++j) rows = std::max(rows, in[j]->shape[0]);
+      out.shape = {rows, static_cast<int64_t>(k) * d};
+      for (int64_t r = 0; r < rows; ++r)
+        for (size_t j = 0; j < k; ++j) {
+          const RefTensor& ids = *in[j + 1];
+          int64_t id = static_cast<int64_t>(ids.data[ids.shape[0] == 1 ? 0 : r]);
+          if (id < 0 || id >= o.row_counts[j]) id = o.default_rows[j];
+          const int64_t row = o.row_offsets[j] + id;
+          for (int64_t e = 0; e < d; ++e) out.data.push_back(table.data[row * d + e]);
+        }
+      return out;
+    }
     case Op::kAdd: elementwise([&](auto& a) { return activate(a[0] + a[1], o.activation, o.alpha); }); return out;
     case Op::kSub: elementwise([&](auto& a) { return activate(a[0] - a[1], o.activation, o.alpha); }); return out;
     case Op::kMul: elementwise([&](auto& a) { return activate(a[0] * a[1], o.activation, o.alpha); }); return out;

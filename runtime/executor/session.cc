@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "runtime/format/tensor_info.h"
@@ -75,6 +76,12 @@ struct PreparedOp {
   bool reduced[kMaxRank] = {false};
   int perm[kMaxRank] = {0};
   std::vector<TensorView> views;   // CONCAT inputs, sized at create
+  // EMBEDDING_MULTI, per ids input: what to name in messages, default row (or -1)
+  std::vector<std::string> whats;
+  std::vector<const char*> what_pointers;
+  std::vector<int64_t> default_rows;
+  std::vector<const int64_t*> id_pointers;
+  std::vector<size_t> id_rows;
 };
 
 // After its last job pthreadpool's workers spin-wait (up to a million
@@ -307,6 +314,28 @@ Status Session::Impl::prepare_operator(PreparedOp& prepared) {
     case OpType::CONCAT:
       prepared.views.resize(in->size());
       return Status::ok();
+    case OpType::EMBEDDING_MULTI: {
+      const auto* options = op->options_as_EmbeddingMultiOptions();
+      const uint32_t k = in->size() - 1;
+      for (uint32_t j = 0; j < k; ++j) {
+        const TensorSlot& ids = tensors[input(j + 1)];
+        char what[112];
+        if (ids.feature >= 0)
+          std::snprintf(what, sizeof(what), "feature '%s'",
+                        root->features()->Get(static_cast<uint32_t>(ids.feature))->name()->c_str());
+        else
+          std::snprintf(what, sizeof(what), "tensor '%s' (node '%s')",
+                        tensor_name(root->tensors()->Get(static_cast<uint32_t>(input(j + 1)))),
+                        op->name() ? op->name()->c_str() : "");
+        prepared.whats.push_back(what);
+        const int64_t default_row = options->default_rows() ? options->default_rows()->Get(j) : -1;
+        prepared.default_rows.push_back(default_row >= 0 && this->options.map_out_of_range_ids ? default_row : -1);
+      }
+      for (const std::string& w : prepared.whats) prepared.what_pointers.push_back(w.c_str());
+      prepared.id_pointers.resize(k);
+      prepared.id_rows.resize(k);
+      return Status::ok();
+    }
     default:
       return Status::ok();
   }
@@ -468,6 +497,23 @@ Status Session::Impl::run_operator(PreparedOp& p, int64_t stage_rows) {
       const size_t ids_per_row = static_cast<size_t>(ids.shape.elements_from(1));
       return embedding_lookup(lookup, ids.as<const int64_t>(), ids.num_elements(), ids_per_row, p.default_row, p.what,
                               out.as<float>());
+    }
+    case OpType::EMBEDDING_MULTI: {
+      const TensorView table = x(0);
+      const schema::Quantization* q = root->tensors()->Get(static_cast<uint32_t>(in->Get(0)))->quantization();
+      const EmbeddingTable lookup{table.data, table.shape[0], table.shape[1], table.dtype,
+                                  q && q->scale() ? q->scale()->data() : nullptr};
+      const auto* options = p.op->options_as_EmbeddingMultiOptions();
+      const size_t k = in->size() - 1;
+      for (size_t j = 0; j < k; ++j) {
+        const TensorView ids = x(static_cast<uint32_t>(j + 1));
+        p.id_pointers[j] = ids.as<const int64_t>();
+        p.id_rows[j] = static_cast<size_t>(ids.shape[0]);
+      }
+      return embedding_multi_lookup(lookup, k, p.id_pointers.data(), p.id_rows.data(),
+                                    static_cast<size_t>(out.shape[0]), options->row_offsets()->data(),
+                                    options->row_counts()->data(), p.default_rows.data(), p.what_pointers.data(),
+                                    out.as<float>());
     }
     case OpType::ADD: case OpType::SUB: case OpType::MUL: case OpType::DIV: case OpType::MAXIMUM:
     case OpType::MINIMUM:

@@ -550,6 +550,51 @@ class ModelVerifier {
         y[y.rank++] = table[1];
         return expect_shape(where, output, y);
       }
+      case OpType::EMBEDDING_MULTI: {
+        if (n < 2)
+          return Status::error(Error::kInvalidModel, "%s (EMBEDDING_MULTI): takes a table and at least one ids input, has %u inputs",
+                               where, n);
+        const schema::EmbeddingMultiOptions* options;
+        EMTL_RETURN_IF_ERROR(get_options(where, op, OpOptions::EmbeddingMultiOptions, true, &options));
+        EMTL_RETURN_IF_ERROR(expect_constant_input(0, "table"));
+        const DType table_dtype = tensor(in->Get(0))->dtype();
+        if (table_dtype != DType::FLOAT16 && table_dtype != DType::INT8)
+          EMTL_RETURN_IF_ERROR(expect_dtype(where, "table", in->Get(0), DType::FLOAT32));
+        EMTL_RETURN_IF_ERROR(expect_dtype(where, "output", output, DType::FLOAT32));
+        const Shape table = input_shape(0);
+        if (table.rank != 2 || table[0] < 1 || table[1] < 1)
+          return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V, D >= 1", where);
+        EMTL_RETURN_IF_ERROR(verify_table_quantization(where, in->Get(0), table[0]));
+        const uint32_t k = n - 1;
+        const auto* offsets = options->row_offsets();
+        const auto* counts = options->row_counts();
+        const auto* defaults = options->default_rows();
+        if (!offsets || !counts || offsets->size() != k || counts->size() != k || (defaults && defaults->size() != k))
+          return Status::error(Error::kInvalidModel,
+                               "%s: row_offsets and row_counts (and default_rows if present) need %u entries, one per ids input",
+                               where, k);
+        for (uint32_t j = 0; j < k; ++j) {
+          EMTL_RETURN_IF_ERROR(expect_activation_input(j + 1));
+          EMTL_RETURN_IF_ERROR(expect_dtype(where, "ids", in->Get(j + 1), DType::INT64));
+          const Shape ids = input_shape(j + 1);
+          if (ids.rank != 1)
+            return Status::error(Error::kInvalidModel, "%s: ids input %u (tensor %d) must have shape [-1]", where, j + 1,
+                                 in->Get(j + 1));
+          const int64_t offset = offsets->Get(j), count = counts->Get(j);
+          if (offset < 0 || count < 1 || offset > table[0] || count > table[0] - offset)
+            return Status::error(Error::kInvalidModel, "%s: ids input %u: rows %lld + %lld outside the table of %lld rows",
+                                 where, j + 1, static_cast<long long>(offset), static_cast<long long>(count),
+                                 static_cast<long long>(table[0]));
+          if (defaults && defaults->Get(j) >= count)
+            return Status::error(Error::kInvalidModel, "%s: ids input %u: default row %lld outside its %lld rows", where,
+                                 j + 1, static_cast<long long>(defaults->Get(j)), static_cast<long long>(count));
+        }
+        Shape y;
+        y.rank = 2;
+        y[0] = -1;
+        y[1] = static_cast<int64_t>(k) * table[1];
+        return expect_shape(where, output, y);
+      }
       case OpType::ADD: case OpType::SUB: case OpType::MUL: case OpType::DIV: case OpType::MAXIMUM: case OpType::MINIMUM: {
         EMTL_RETURN_IF_ERROR(arity(2, 2));
         const schema::BinaryOptions* options;

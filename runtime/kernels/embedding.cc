@@ -6,6 +6,48 @@
 
 namespace edgemtl {
 
+namespace {
+
+void copy_row(const EmbeddingTable& table, size_t row, float* target) {
+  const size_t dim = static_cast<size_t>(table.dim);
+  switch (table.dtype) {
+    case schema::DType::INT8: {
+      const int8_t* q = static_cast<const int8_t*>(table.data) + row * dim;
+      const float scale = table.row_scales[row];
+      for (size_t d = 0; d < dim; ++d) target[d] = scale * static_cast<float>(q[d]);
+      break;
+    }
+    case schema::DType::FLOAT16:
+      half_to_float_n(static_cast<const uint8_t*>(table.data) + row * dim * 2, target, dim);
+      break;
+    default:
+      std::memcpy(target, static_cast<const float*>(table.data) + row * dim, dim * sizeof(float));
+      break;
+  }
+}
+
+}  // namespace
+
+Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64_t* const* ids, const size_t* id_rows,
+                              size_t rows, const int64_t* offsets, const int64_t* counts,
+                              const int64_t* default_rows, const char* const* whats, float* out) {
+  const size_t dim = static_cast<size_t>(table.dim);
+  for (size_t j = 0; j < k; ++j) {
+    for (size_t i = 0; i < rows; ++i) {
+      const size_t source = id_rows[j] == 1 ? 0 : i;
+      int64_t id = ids[j][source];
+      if (id < 0 || id >= counts[j]) {
+        if (default_rows[j] < 0)
+          return Status::error(Error::kIdOutOfRange, "%s: id %lld at row %zu (position 0) is outside [0, %lld)",
+                               whats[j], static_cast<long long>(id), source, static_cast<long long>(counts[j]));
+        id = default_rows[j];
+      }
+      copy_row(table, static_cast<size_t>(offsets[j] + id), out + i * k * dim + j * dim);
+    }
+  }
+  return Status::ok();
+}
+
 Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t count, size_t ids_per_row,
                         int64_t default_row, const char* what, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);

@@ -24,4 +24,13 @@ struct EmbeddingTable {
 Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t count, size_t ids_per_row,
                         int64_t default_row, const char* what, float* out);
 
+/// EMBEDDING_MULTI: input j looks up `ids[j]` (one id per row, `id_rows[j]`
+/// rows: `rows` or 1, broadcast) in the rows offsets[j] .. offsets[j] +
+/// counts[j] - 1 of `table` and writes row i's result to out[i, j·D .. j·D + D).
+/// An id outside [0, counts[j]) reads default_rows[j] (relative to its rows)
+/// when it is >= 0, else fails with kIdOutOfRange naming whats[j].
+Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64_t* const* ids, const size_t* id_rows,
+                              size_t rows, const int64_t* offsets, const int64_t* counts,
+                              const int64_t* default_rows, const char* const* whats, float* out);
+
 }  // namespace edgemtl

@@ -289,6 +289,105 @@ TEST_CASE("operator errors name the operator, node and stage") {
   CHECK(contains(take_range(0, 2, {}, 3), "shape"));  // the output must have count columns
 }
 
+// Two ID features a (table rows 0..3) and b (rows 4..5) looked up by one
+// EMBEDDING_MULTI in a stacked table [6, 2] -> y [-1, 4]; task on y.
+struct Merged {
+  ModelBuilder m;
+  int a, b, table, y;
+  Merged() {
+    a = m.feature_tensor(m.add_feature("a", schema::Side::ITEM, FeatureKind::ID, 1, 4));
+    b = m.feature_tensor(m.add_feature("b", schema::Side::ITEM, FeatureKind::ID, 1, 2));
+    table = m.add_constant_f32("table", {6, 2}, std::vector<float>(12, 0.5f));
+    y = m.add_activation("y", DType::FLOAT32, {-1, 4});
+  }
+  static ModelBuilder::OptionsFn options(std::vector<int64_t> offsets, std::vector<int64_t> counts,
+                                         std::vector<int64_t> defaults = {}) {
+    return [=](flatbuffers::FlatBufferBuilder& fbb) {
+      return schema::CreateEmbeddingMultiOptionsDirect(fbb, &offsets, &counts, defaults.empty() ? nullptr : &defaults)
+          .Union();
+    };
+  }
+  Status load_with(std::vector<int> inputs, ModelBuilder::OptionsFn opts, int output = -1,
+                   OpOptions type = OpOptions::EmbeddingMultiOptions) {
+    m.add_op(ModelBuilder::kItem, OpType::EMBEDDING_MULTI, std::move(inputs), {output < 0 ? y : output}, type, opts,
+             "Gather_merged");
+    m.add_task("score", schema::TaskKind::VALUE, output < 0 ? y : output, 0);
+    return load(m.finish());
+  }
+};
+
+TEST_CASE("EMBEDDING_MULTI: a valid merged lookup loads; the verifier rejects bad rows, widths, dtypes and arity") {
+  {
+    Merged t;
+    CHECK(t.load_with({t.table, t.a, t.b}, Merged::options({0, 4}, {4, 2}, {1, -1})).is_ok());
+  }
+  {
+    Merged t;  // offset + count past the table
+    CHECK(contains(t.load_with({t.table, t.a, t.b}, Merged::options({0, 4}, {4, 3})), "outside the table of 6 rows"));
+  }
+  {
+    Merged t;  // negative offset
+    CHECK(t.load_with({t.table, t.a, t.b}, Merged::options({-1, 4}, {4, 2})).code() == Error::kInvalidModel);
+  }
+  {
+    Merged t;  // empty sub-table
+    CHECK(t.load_with({t.table, t.a, t.b}, Merged::options({0, 4}, {4, 0})).code() == Error::kInvalidModel);
+  }
+  {
+    Merged t;  // a default row outside the input's own rows (but inside the table)
+    CHECK(contains(t.load_with({t.table, t.a, t.b}, Merged::options({0, 4}, {4, 2}, {-1, 2})), "default row 2"));
+  }
+  {
+    Merged t;  // one offset for two inputs
+    CHECK(contains(t.load_with({t.table, t.a, t.b}, Merged::options({0}, {4, 2})), "need 2 entries"));
+  }
+  {
+    Merged t;  // default_rows of the wrong length
+    CHECK(contains(t.load_with({t.table, t.a, t.b}, Merged::options({0, 4}, {4, 2}, {0})), "need 2 entries"));
+  }
+  {
+    Merged t;  // options missing
+    CHECK(contains(t.load_with({t.table, t.a, t.b}, nullptr, -1, OpOptions::NONE), "options EmbeddingMultiOptions are missing"));
+  }
+  {
+    Merged t;  // no ids (the generic check sees an operator on constants only)
+    CHECK(t.load_with({t.table}, Merged::options({}, {})).code() == Error::kInvalidModel);
+  }
+  {
+    Merged t;  // output width is not k * D
+    const int y6 = t.m.add_activation("y6", DType::FLOAT32, {-1, 6});
+    CHECK(contains(t.load_with({t.table, t.a, t.b}, Merged::options({0, 4}, {4, 2}), y6), "expected [-1, 4]"));
+  }
+  {
+    Merged t;  // ids must be INT64
+    const int f = t.m.feature_tensor(t.m.add_feature("dense", schema::Side::ITEM, FeatureKind::DENSE, 1));
+    CHECK(t.load_with({t.table, t.a, f}, Merged::options({0, 4}, {4, 2})).code() == Error::kInvalidModel);
+  }
+  {
+    Merged t;  // ids must be [-1] (one id per row), not an ID_LIST
+    const int list = t.m.feature_tensor(t.m.add_feature("list", schema::Side::ITEM, FeatureKind::ID_LIST, 3, 4));
+    CHECK(contains(t.load_with({t.table, t.a, list}, Merged::options({0, 4}, {4, 2})), "must have shape [-1]"));
+  }
+  {
+    Merged t;  // the table must be a constant
+    const int x = t.m.feature_tensor(t.m.add_feature("x", schema::Side::ITEM, FeatureKind::DENSE, 2));
+    CHECK(contains(t.load_with({x, t.a, t.b}, Merged::options({0, 4}, {4, 2})), "must be a constant"));
+  }
+  {
+    Merged t;  // table dtype
+    const int64_t ints[12] = {0};
+    const int table = t.m.add_constant("ints", DType::INT64, {6, 2}, ints, sizeof(ints));
+    CHECK(t.load_with({table, t.a, t.b}, Merged::options({0, 4}, {4, 2})).code() == Error::kInvalidModel);
+  }
+  {
+    Merged t;  // an INT8 table needs one scale per row of the stacked table
+    const int8_t q[12] = {0};
+    const int table = t.m.add_constant("q", DType::INT8, {6, 2}, q, sizeof(q));
+    t.m.set_quantization(table, {1.0f, 1.0f}, {}, 0);
+    CHECK(contains(t.load_with({table, t.a, t.b}, Merged::options({0, 4}, {4, 2})), "needs 6 scale(s)"));
+  }
+}
+
 TEST_CASE("tensor, feature, task and user_to_item errors") {
   {
     Tiny tiny;  // an activation without the row dimension

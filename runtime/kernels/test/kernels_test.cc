@@ -200,6 +200,63 @@ TEST_CASE("embedding lookup, out-of-range ids and the default row") {
   for (size_t d = 0; d < 3; ++d) CHECK(out[3 * 3 + d] == table[d]);
 }
 
+TEST_CASE("merged lookups match a naive loop per sub-table (f32 and int8), ids checked against their own rows") {
+  // Three inputs over one stacked table [5 + 3 + 4, 2]: rows 0..4, 5..7, 8..11.
+  const int64_t offsets[] = {0, 5, 8}, counts[] = {5, 3, 4};
+  const int64_t dim = 2, k = 3;
+  const size_t rows = 4;
+  std::vector<float> table = random_floats(12 * 2, 43);
+  std::vector<int8_t> q(12 * 2);
+  std::vector<float> scales(12);
+  for (size_t r = 0; r < 12; ++r) {
+    scales[r] = 0.01f * static_cast<float>(r + 1);
+    for (size_t d = 0; d < 2; ++d) q[r * 2 + d] = static_cast<int8_t>(static_cast<int>(r * 7 + d * 13) % 255 - 127);
+  }
+  const int64_t a[] = {4, 0, 1, 3}, b[] = {2}, c[] = {0, 3, 3, 1};  // b has one row: broadcast
+  const int64_t* ids[] = {a, b, c};
+  const size_t id_rows[] = {rows, 1, rows};
+  const int64_t no_default[] = {-1, -1, -1};
+  const char* whats[] = {"feature 'a'", "feature 'b'", "feature 'c'"};
+  for (const bool int8 : {false, true}) {
+    const EmbeddingTable lookup = int8 ? EmbeddingTable{q.data(), 12, dim, schema::DType::INT8, scales.data()}
+                                       : EmbeddingTable{table.data(), 12, dim};
+    std::vector<float> out(rows * k * dim, -1.0f);
+    REQUIRE(embedding_multi_lookup(lookup, 3, ids, id_rows, rows, offsets, counts, no_default, whats, out.data())
+                .is_ok());
+    for (size_t i = 0; i < rows; ++i)
+      for (size_t j = 0; j < 3; ++j) {
+        const int64_t id = ids[j][id_rows[j] == 1 ? 0 : i];
+        const size_t row = static_cast<size_t>(offsets[j] + id);
+        for (size_t d = 0; d < 2; ++d) {
+          const float expected = int8 ? scales[row] * static_cast<float>(q[row * 2 + d]) : table[row * 2 + d];
+          CHECK(out[(i * 3 + j) * 2 + d] == expected);
+        }
+      }
+  }
+  // id 3 is a row of the stacked table but not of b's 3 rows: an error naming b, or b's own default row.
+  const EmbeddingTable lookup{table.data(), 12, dim};
+  const int64_t bad_b[] = {3};
+  const int64_t* bad_ids[] = {a, bad_b, c};
+  std::vector<float> out(rows * k * dim);
+  Status status = embedding_multi_lookup(lookup, 3, bad_ids, id_rows, rows, offsets, counts, no_default, whats,
+                                         out.data());
+  CHECK(status.code() == Error::kIdOutOfRange);
+  CHECK(std::string(status.message()).find("feature 'b'") != std::string::npos);
+  CHECK(std::string(status.message()).find("[0, 3)") != std::string::npos);
+  const int64_t defaults[] = {-1, 1, -1};
+  REQUIRE(embedding_multi_lookup(lookup, 3, bad_ids, id_rows, rows, offsets, counts, defaults, whats, out.data())
+              .is_ok());
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t d = 0; d < 2; ++d) CHECK(out[(i * 3 + 1) * 2 + d] == table[(5 + 1) * 2 + d]);
+  const int64_t negative[] = {0, -1, 0, 0};
+  const int64_t* negative_ids[] = {negative, b, c};
+  status = embedding_multi_lookup(lookup, 3, negative_ids, id_rows, rows, offsets, counts, no_default, whats,
+                                  out.data());
+  CHECK(status.code() == Error::kIdOutOfRange);
+  CHECK(std::string(status.message()).find("feature 'a'") != std::string::npos);
+  CHECK(std::string(status.message()).find("row 1") != std::string::npos);
+}
+
 TEST_CASE("concat broadcasts a 1-row input to the output rows") {
   // a [3, 2, 2] (3 rows), b [1, 2, 3] (1 row) along axis 2 -> [3, 2, 5]
   std::vector<float> a = random_floats(12, 51), b = random_floats(6, 52), out(30);
