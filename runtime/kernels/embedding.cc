@@ -8,6 +8,7 @@ namespace edgemtl {
 
 namespace {
 
+// Row `row` of the table as floats (dequantised or widened on the fly).
 void copy_row(const EmbeddingTable& table, size_t row, float* target) {
   const size_t dim = static_cast<size_t>(table.dim);
   switch (table.dtype) {
@@ -60,22 +61,7 @@ Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t 
                              ids_per_row ? i % ids_per_row : 0, static_cast<long long>(table.rows));
       id = default_row;
     }
-    const size_t row = static_cast<size_t>(id);
-    float* target = out + i * dim;
-    switch (table.dtype) {
-      case schema::DType::INT8: {
-        const int8_t* q = static_cast<const int8_t*>(table.data) + row * dim;
-        const float scale = table.row_scales[row];
-        for (size_t d = 0; d < dim; ++d) target[d] = scale * static_cast<float>(q[d]);
-        break;
-      }
-      case schema::DType::FLOAT16:
-        half_to_float_n(static_cast<const uint8_t*>(table.data) + row * dim * 2, target, dim);
-        break;
-      default:
-        std::memcpy(target, static_cast<const float*>(table.data) + row * dim, dim * sizeof(float));
-        break;
-    }
+    copy_row(table, static_cast<size_t>(id), out + i * dim);
   }
   return Status::ok();
 }
