@@ -29,6 +29,25 @@ std::vector<std::string> fixture_names() {
   return names;
 }
 
+Fixture load_fixture(const std::string& name) {
+  Fixture fixture;
+  fixture.name = name;
+  std::string dir = fixtures_dir() + "/" + name;
+  fixture.meta = read_json(dir + "/meta.json");
+  fixture.rows = read_jsonl(dir + "/rows.jsonl");
+  fixture.expected = read_jsonl(dir + "/expected.jsonl");
+  REQUIRE(fixture.rows.size() == fixture.expected.size());
+  nlohmann::json previous;
+  for (size_t r = 0; r < fixture.rows.size(); ++r) {
+    nlohmann::json user = nlohmann::json::object();
+    for (const auto& key : fixture.meta["user_inputs"]) user[key.get<std::string>()] = fixture.rows[r][key.get<std::string>()];
+    if (r == 0 || user != previous) fixture.users.emplace_back();
+    fixture.users.back().push_back(r);
+    previous = user;
+  }
+  return fixture;
+}
+
 std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   std::ifstream in(path);
   REQUIRE_MESSAGE(in.good(), "cannot open " << path);

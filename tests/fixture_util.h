@@ -8,6 +8,18 @@
 
 namespace edgemtl::test {
 
+/// One committed PyTorch fixture: tests/fixtures/NAME/{meta.json, rows.jsonl, expected.jsonl}.
+struct Fixture {
+  std::string name;
+  nlohmann::json meta;
+  std::vector<nlohmann::json> rows;
+  std::vector<nlohmann::json> expected;  ///< PyTorch's {task: score} per row
+  /// Row indices grouped by identical user-side values: one group per user.
+  std::vector<std::vector<size_t>> users;
+};
+/// Reads fixture `name` (fails the test when its files are inconsistent).
+Fixture load_fixture(const std::string& name);
+
 /// Folder of the committed PyTorch fixtures (tests/fixtures).
 std::string fixtures_dir();
 /// A scratch folder in the build tree for converted models.

@@ -94,32 +94,23 @@ TEST_CASE("the counting allocator sees allocations") {
 TEST_CASE("a warm Session allocates nothing in set_user and score (PyTorch fixtures, 1 and 2 threads, no user cache)") {
   for (const std::string& name : fixture_names()) {
     CAPTURE(name);
-    const std::string dir = fixtures_dir() + "/" + name;
-    const nlohmann::json meta = read_json(dir + "/meta.json");
-    const std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
-    const std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
-    const std::string path = convert_fixture(name, "no_allocation", user_inputs_argument(meta));
+    const Fixture fixture = load_fixture(name);
+    const std::vector<nlohmann::json>& expected = fixture.expected;
+    const std::string path = convert_fixture(name, "no_allocation", user_inputs_argument(fixture.meta));
     auto model = Model::load_file(path.c_str());
     REQUIRE_MESSAGE(model.ok(), model.status().message());
-    const bool has_user = user_inputs_argument(meta) != "";
+    const bool has_user = !fixture.meta["user_inputs"].empty();
 
-    // Requests: consecutive rows with the same user-side values.
+    // One request per user of the fixture.
     std::vector<Request> requests;
     std::string error;
-    for (size_t r = 0; r < rows.size(); ++r) {
-      nlohmann::json user = nlohmann::json::object();
-      for (const auto& key : meta["user_inputs"]) user[key.get<std::string>()] = rows[r][key.get<std::string>()];
-      nlohmann::json previous = nlohmann::json::object();
-      if (r > 0)
-        for (const auto& key : meta["user_inputs"]) previous[key.get<std::string>()] = rows[r - 1][key.get<std::string>()];
-      if (r == 0 || user != previous) {
-        requests.emplace_back();
-        requests.back().user = std::make_unique<tools::FeatureBatch>(**model, Side::kUser);
-        requests.back().items = std::make_unique<tools::FeatureBatch>(**model, Side::kItem);
-        if (has_user) REQUIRE_MESSAGE(requests.back().user->append_row(rows[r], nullptr, &error), error);
-      }
-      REQUIRE_MESSAGE(requests.back().items->append_row(rows[r], nullptr, &error), error);
-      requests.back().rows.push_back(r);
+    for (const std::vector<size_t>& user_rows : fixture.users) {
+      Request& request = requests.emplace_back();
+      request.user = std::make_unique<tools::FeatureBatch>(**model, Side::kUser);
+      request.items = std::make_unique<tools::FeatureBatch>(**model, Side::kItem);
+      if (has_user) REQUIRE_MESSAGE(request.user->append_row(fixture.rows[user_rows[0]], nullptr, &error), error);
+      for (size_t r : user_rows) REQUIRE_MESSAGE(request.items->append_row(fixture.rows[r], nullptr, &error), error);
+      request.rows = user_rows;
     }
     for (Request& request : requests) {  // inputs() builds its spans once, before counting
       request.user->inputs();

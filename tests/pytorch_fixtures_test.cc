@@ -18,34 +18,6 @@ namespace {
 
 constexpr double kTolerance = 1e-5;
 
-struct Fixture {
-  std::string name;
-  nlohmann::json meta;
-  std::vector<nlohmann::json> rows;
-  std::vector<nlohmann::json> expected;
-  // Rows grouped by identical user-side values: one group per user.
-  std::vector<std::vector<size_t>> users;
-};
-
-Fixture load_fixture(const std::string& name) {
-  Fixture fixture;
-  fixture.name = name;
-  std::string dir = fixtures_dir() + "/" + name;
-  fixture.meta = read_json(dir + "/meta.json");
-  fixture.rows = read_jsonl(dir + "/rows.jsonl");
-  fixture.expected = read_jsonl(dir + "/expected.jsonl");
-  REQUIRE(fixture.rows.size() == fixture.expected.size());
-  nlohmann::json previous;
-  for (size_t r = 0; r < fixture.rows.size(); ++r) {
-    nlohmann::json user = nlohmann::json::object();
-    for (const auto& key : fixture.meta["user_inputs"]) user[key.get<std::string>()] = fixture.rows[r][key.get<std::string>()];
-    if (r == 0 || user != previous) fixture.users.emplace_back();
-    fixture.users.back().push_back(r);
-    previous = user;
-  }
-  return fixture;
-}
-
 bool has_user_features(const Model& model) {
   for (size_t i = 0; i < model.num_features(); ++i)
     if (model.feature(i).side == Side::kUser) return true;

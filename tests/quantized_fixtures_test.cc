@@ -29,11 +29,11 @@ constexpr Budget kBudgets[] = {{"int8", 0.005, 0.03}, {"fp16", 2e-4, 2e-3}};
 TEST_CASE("int8 and fp16 fixtures stay within their budget of PyTorch") {
   for (const std::string& name : fixture_names()) {
     CAPTURE(name);
-    const std::string dir = fixtures_dir() + "/" + name;
-    const nlohmann::json meta = read_json(dir + "/meta.json");
-    const std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
-    const std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
-    const std::string calibration = dir + "/rows.jsonl";
+    const Fixture fixture = load_fixture(name);
+    const nlohmann::json& meta = fixture.meta;
+    const std::vector<nlohmann::json>& rows = fixture.rows;
+    const std::vector<nlohmann::json>& expected = fixture.expected;
+    const std::string calibration = fixtures_dir() + "/" + name + "/rows.jsonl";
     for (const Budget& budget : kBudgets) {
       const std::string quantize = budget.quantize;
       CAPTURE(quantize);

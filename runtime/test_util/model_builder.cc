@@ -1,5 +1,7 @@
 #include "runtime/test_util/model_builder.h"
 
+#include "runtime/format/model.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -201,6 +203,11 @@ ModelBuilder::OptionsFn activation_options(float alpha) {
 }
 ModelBuilder::OptionsFn clip_options(float min, float max) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateClipOptions(fbb, min, max).Union(); };
+}
+
+Status load_status(const ModelBytes& bytes) {
+  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
+  return loaded.ok() ? Status::ok() : loaded.status();
 }
 
 }  // namespace test

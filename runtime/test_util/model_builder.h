@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/error.h"
 #include "schema/edgemtl_generated.h"
 
 namespace edgemtl {
@@ -130,6 +131,10 @@ ModelBuilder::OptionsFn transpose_options(std::vector<int> perm);
 ModelBuilder::OptionsFn cast_options(schema::DType to);
 ModelBuilder::OptionsFn activation_options(float alpha);
 ModelBuilder::OptionsFn clip_options(float min, float max);
+
+/// Loads `bytes` with Model::load_buffer and returns only the outcome, for
+/// verifier tests that check which error a file gets.
+Status load_status(const ModelBytes& bytes);
 
 }  // namespace test
 }  // namespace edgemtl

@@ -21,6 +21,7 @@ using schema::OpOptions;
 using schema::OpType;
 using test::ModelBuilder;
 using test::ModelBytes;
+using test::load_status;
 
 // item feature x [-1, 3] -> FC(w [2, 3], b [2]) -> y [-1, 2]; task on y.
 struct Tiny {
@@ -40,10 +41,6 @@ struct Tiny {
   }
 };
 
-Status load(const ModelBytes& bytes) {
-  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
-  return loaded.ok() ? Status::ok() : loaded.status();
-}
 
 bool contains(const Status& status, const char* text) {
   const bool found = std::strstr(status.message(), text) != nullptr;
@@ -124,7 +121,7 @@ TEST_CASE("truncated files are rejected at every length") {
     CHECK(loaded.error() == Error::kInvalidModel);
   }
   const ModelBytes one_short = ModelBytes::copy_of(bytes.get(), bytes.size - 1);
-  CHECK(contains(load(one_short), "not a multiple of 64: truncated?"));
+  CHECK(contains(load_status(one_short), "not a multiple of 64: truncated?"));
 }
 
 TEST_CASE("wrong identifier and wrong version") {
@@ -132,13 +129,13 @@ TEST_CASE("wrong identifier and wrong version") {
   ModelBytes bytes = tiny.finish_with_fc();
   const ModelBytes copy = ModelBytes::copy_of(bytes.get(), bytes.size);
   std::memcpy(copy.get() + 4, "NOPE", 4);
-  const Status identifier = load(copy);
+  const Status identifier = load_status(copy);
   CHECK(identifier.code() == Error::kInvalidModel);
   CHECK(contains(identifier, "EMTL"));
 
   Tiny other;
   other.m.format_version = 2;
-  const Status version = load(other.finish_with_fc());
+  const Status version = load_status(other.finish_with_fc());
   CHECK(version.code() == Error::kUnsupported);
   CHECK(contains(version, "format_version 2"));
 }
@@ -148,7 +145,7 @@ TEST_CASE("buffer offsets: out of range, overflowing, misaligned, wrong size") {
     Tiny tiny;
     const int buffer = tiny.m.add_raw_buffer(1 << 20, 8);
     tiny.m.add_constant_on_buffer("far", DType::FLOAT32, {2}, buffer);
-    const Status status = load(tiny.finish_with_fc());
+    const Status status = load_status(tiny.finish_with_fc());
     CHECK(status.code() == Error::kInvalidModel);
     CHECK(contains(status, "outside the file"));
   }
@@ -156,13 +153,13 @@ TEST_CASE("buffer offsets: out of range, overflowing, misaligned, wrong size") {
     Tiny tiny;
     const int buffer = tiny.m.add_raw_buffer(64, UINT64_MAX - 32);  // offset + size overflows
     tiny.m.add_constant_on_buffer("huge", DType::FLOAT32, {2}, buffer);
-    CHECK(load(tiny.finish_with_fc()).code() == Error::kInvalidModel);
+    CHECK(load_status(tiny.finish_with_fc()).code() == Error::kInvalidModel);
   }
   {
     Tiny tiny;
     const int buffer = tiny.m.add_raw_buffer(65, 8);
     tiny.m.add_constant_on_buffer("misaligned", DType::FLOAT32, {2}, buffer);
-    const Status status = load(tiny.finish_with_fc());
+    const Status status = load_status(tiny.finish_with_fc());
     CHECK(status.code() == Error::kInvalidModel);
     CHECK(contains(status, "not a multiple of 64"));
   }
@@ -170,14 +167,14 @@ TEST_CASE("buffer offsets: out of range, overflowing, misaligned, wrong size") {
     Tiny tiny;
     const int buffer = tiny.m.add_raw_buffer(0, 12);
     tiny.m.add_constant_on_buffer("short", DType::FLOAT32, {2, 2}, buffer);
-    const Status status = load(tiny.finish_with_fc());
+    const Status status = load_status(tiny.finish_with_fc());
     CHECK(status.code() == Error::kInvalidModel);
     CHECK(contains(status, "need 16 bytes but buffer"));
   }
   {
     Tiny tiny;
     tiny.m.add_constant_on_buffer("no buffer", DType::FLOAT32, {2}, 57);
-    CHECK(contains(load(tiny.finish_with_fc()), "buffer 57 but the model has"));
+    CHECK(contains(load_status(tiny.finish_with_fc()), "buffer 57 but the model has"));
   }
 }
 
@@ -186,7 +183,7 @@ TEST_CASE("operator errors name the operator, node and stage") {
     Tiny tiny;
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, 99}, {tiny.y}, OpOptions::NONE, nullptr,
                   "Gemm_12");
-    const Status status = load(tiny.m.finish());
+    const Status status = load_status(tiny.m.finish());
     CHECK(status.code() == Error::kInvalidModel);
     CHECK(contains(status, "operator 0 (node 'Gemm_12') of the item stage: input 1 is tensor 99 but the model has 4 tensors"));
   }
@@ -194,79 +191,79 @@ TEST_CASE("operator errors name the operator, node and stage") {
     Tiny tiny;  // reads a tensor nobody wrote
     const int z = tiny.m.add_activation("z", DType::FLOAT32, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {z, tiny.w, tiny.b}, {tiny.y});
-    CHECK(contains(load(tiny.m.finish()), "not a constant, a item feature, a tensor written earlier"));
+    CHECK(contains(load_status(tiny.m.finish()), "not a constant, a item feature, a tensor written earlier"));
   }
   {
     Tiny tiny;  // the user stage may not read an item feature
     tiny.m.add_op(ModelBuilder::kUser, OpType::FULLY_CONNECTED, {tiny.x, tiny.w, tiny.b}, {tiny.y});
-    CHECK(contains(load(tiny.m.finish()), "of the user stage: input 0"));
+    CHECK(contains(load_status(tiny.m.finish()), "of the user stage: input 0"));
   }
   {
     Tiny tiny;  // written twice
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, tiny.w, tiny.b}, {tiny.y});
     tiny.m.add_op(ModelBuilder::kItem, OpType::RELU, {tiny.y}, {tiny.y});
-    CHECK(contains(load(tiny.m.finish()), "already written"));
+    CHECK(contains(load_status(tiny.m.finish()), "already written"));
   }
   {
     Tiny tiny;  // weight shape does not match the input
     const int w = tiny.m.add_constant_f32("w4", {2, 4}, std::vector<float>(8, 0.0f));
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, w}, {tiny.y});
-    CHECK(load(tiny.m.finish()).code() == Error::kInvalidModel);
+    CHECK(load_status(tiny.m.finish()).code() == Error::kInvalidModel);
   }
   {
     Tiny tiny;  // output shape disagrees
     const int y3 = tiny.m.add_activation("y3", DType::FLOAT32, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, tiny.w}, {y3});
-    CHECK(contains(load(tiny.m.finish()), "has shape [-1, 3], expected [-1, 2]"));
+    CHECK(contains(load_status(tiny.m.finish()), "has shape [-1, 3], expected [-1, 2]"));
   }
   {
     Tiny tiny;  // arity
     tiny.m.add_op(ModelBuilder::kItem, OpType::ADD, {tiny.x}, {tiny.y});
-    CHECK(contains(load(tiny.m.finish()), "takes 2 inputs, has 1"));
+    CHECK(contains(load_status(tiny.m.finish()), "takes 2 inputs, has 1"));
   }
   {
     Tiny tiny;  // missing required options
     const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, OpType::SOFTMAX, {tiny.x}, {s});
-    CHECK(contains(load(tiny.m.finish()), "options AxisOptions are missing"));
+    CHECK(contains(load_status(tiny.m.finish()), "options AxisOptions are missing"));
   }
   {
     Tiny tiny;  // options of the wrong type
     const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, OpType::SOFTMAX, {tiny.x}, {s}, OpOptions::CastOptions,
                   test::cast_options(DType::INT64));
-    CHECK(contains(load(tiny.m.finish()), "options are CastOptions, expected AxisOptions"));
+    CHECK(contains(load_status(tiny.m.finish()), "options are CastOptions, expected AxisOptions"));
   }
   {
     Tiny tiny;  // softmax over the rows
     const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, OpType::SOFTMAX, {tiny.x}, {s}, OpOptions::AxisOptions, test::axis_options(0));
-    CHECK(contains(load(tiny.m.finish()), "axis 0 outside [1, 2)"));
+    CHECK(contains(load_status(tiny.m.finish()), "axis 0 outside [1, 2)"));
   }
   {
     Tiny tiny;  // wrong dtype
     const int s = tiny.m.add_activation("s", DType::INT64, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, OpType::RELU, {tiny.x}, {s});
-    CHECK(contains(load(tiny.m.finish()), "is INT64, expected FLOAT32"));
+    CHECK(contains(load_status(tiny.m.finish()), "is INT64, expected FLOAT32"));
   }
   {
     Tiny tiny;  // unknown operator type
     const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 3});
     tiny.m.add_op(ModelBuilder::kItem, static_cast<OpType>(200), {tiny.x}, {s});
-    CHECK(load(tiny.m.finish()).code() == Error::kUnsupported);
+    CHECK(load_status(tiny.m.finish()).code() == Error::kUnsupported);
   }
   {
     Tiny tiny;  // INT32 weights: no fully-connected form computes them
     const int32_t ints[6] = {0};
     const int w = tiny.m.add_constant("w32", DType::INT32, {2, 3}, ints, sizeof(ints));
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, w}, {tiny.y});
-    CHECK(load(tiny.m.finish()).code() == Error::kUnsupported);
+    CHECK(load_status(tiny.m.finish()).code() == Error::kUnsupported);
   }
   {
     Tiny tiny;  // take index out of range
     const int s = tiny.m.add_activation("s", DType::FLOAT32, {-1, 1});
     tiny.m.add_op(ModelBuilder::kItem, OpType::TAKE, {tiny.x}, {s}, OpOptions::TakeOptions, test::take_options(1, {3}));
-    CHECK(contains(load(tiny.m.finish()), "index 3 outside [-3, 3)"));
+    CHECK(contains(load_status(tiny.m.finish()), "index 3 outside [-3, 3)"));
   }
   // take as a range start .. start + count - 1 of x [-1, 3]
   auto take_range = [](int64_t start, int64_t count, std::vector<int64_t> indices, int64_t width) {
@@ -275,7 +272,7 @@ TEST_CASE("operator errors name the operator, node and stage") {
     tiny.m.add_op(ModelBuilder::kItem, OpType::TAKE, {tiny.x}, {s}, OpOptions::TakeOptions,
                   test::take_range_options(1, start, count, indices));
     tiny.m.add_task("score", schema::TaskKind::VALUE, s, 0);
-    return load(tiny.m.finish());
+    return load_status(tiny.m.finish());
   };
   CHECK(take_range(1, 2, {}, 2).is_ok());
   CHECK(take_range(0, 3, {}, 3).is_ok());
@@ -312,7 +309,7 @@ struct Merged {
     m.add_op(ModelBuilder::kItem, OpType::EMBEDDING_MULTI, std::move(inputs), {output < 0 ? y : output}, type, opts,
              "Gather_merged");
     m.add_task("score", schema::TaskKind::VALUE, output < 0 ? y : output, 0);
-    return load(m.finish());
+    return load_status(m.finish());
   }
 };
 
@@ -392,40 +389,40 @@ TEST_CASE("tensor, feature, task and user_to_item errors") {
   {
     Tiny tiny;  // an activation without the row dimension
     tiny.m.add_activation("bad", DType::FLOAT32, {3});
-    CHECK(contains(load(tiny.finish_with_fc()), "activation without leading row dimension"));
+    CHECK(contains(load_status(tiny.finish_with_fc()), "activation without leading row dimension"));
   }
   {
     Tiny tiny;  // a constant with a dynamic dimension
     const int buffer = tiny.m.add_raw_buffer(0, 8);
     tiny.m.add_constant_on_buffer("dyn", DType::FLOAT32, {-1, 2}, buffer);
-    CHECK(contains(load(tiny.finish_with_fc()), "constant with dimension 0 = -1"));
+    CHECK(contains(load_status(tiny.finish_with_fc()), "constant with dimension 0 = -1"));
   }
   {
     Tiny tiny;  // task column out of range
     tiny.m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {tiny.x, tiny.w, tiny.b}, {tiny.y});
     tiny.m.add_task("cvr", schema::TaskKind::PROBABILITY, tiny.y, 2);
-    const Status status = load(tiny.m.finish());
+    const Status status = load_status(tiny.m.finish());
     CHECK(contains(status, "task 'cvr': column 2"));
   }
   {
     Tiny tiny;  // task on a tensor nobody writes
     tiny.m.add_task("orphan", schema::TaskKind::VALUE, tiny.y, 0);
-    CHECK(contains(load(tiny.m.finish()), "task 'orphan'"));
+    CHECK(contains(load_status(tiny.m.finish()), "task 'orphan'"));
   }
   {
     Tiny tiny;  // ID feature with a table size of 0
     tiny.m.add_feature("id", schema::Side::USER, FeatureKind::ID, 1, 0);
-    CHECK(contains(load(tiny.finish_with_fc()), "feature 'id': table_size 0"));
+    CHECK(contains(load_status(tiny.finish_with_fc()), "feature 'id': table_size 0"));
   }
   {
     Tiny tiny;  // user_to_item naming an item tensor
     tiny.m.add_user_to_item(tiny.x);
-    CHECK(contains(load(tiny.finish_with_fc()), "user_to_item[0]"));
+    CHECK(contains(load_status(tiny.finish_with_fc()), "user_to_item[0]"));
   }
   {
     Tiny tiny;  // duplicate feature names
     tiny.m.add_feature("x", schema::Side::USER, FeatureKind::DENSE, 1);
-    CHECK(contains(load(tiny.finish_with_fc()), "both named 'x'"));
+    CHECK(contains(load_status(tiny.finish_with_fc()), "both named 'x'"));
   }
 }
 

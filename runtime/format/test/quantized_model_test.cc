@@ -21,6 +21,7 @@ using schema::OpOptions;
 using schema::OpType;
 using test::ModelBuilder;
 using test::ModelBytes;
+using test::load_status;
 
 constexpr float kInScale = 0.02f, kOutScale = 0.05f;
 constexpr int64_t kInZero = -10, kOutZero = 3;
@@ -48,13 +49,9 @@ struct Int8Fc {
   }
 };
 
-Status load(const ModelBytes& bytes) {
-  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
-  return loaded.ok() ? Status::ok() : loaded.status();
-}
 
 bool refused_with(const ModelBytes& bytes, const char* text) {
-  const Status status = load(bytes);
+  const Status status = load_status(bytes);
   const bool found = !status.is_ok() && std::strstr(status.message(), text) != nullptr;
   if (!found) MESSAGE("message: ", std::string(status.is_ok() ? "(loaded)" : status.message()));
   return found;
