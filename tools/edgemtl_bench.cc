@@ -126,7 +126,7 @@ class ReferenceGemm {
     for (float& v : weight) v = uniform(random);
     for (float& v : bias) v = uniform(random);
     for (float& v : x_) v = uniform(random);
-    edgemtl::Status status = fc_.create(k_, k_, weight.data(), bias.data(), edgemtl::schema::Activation::RELU, 0.0f);
+    edgemtl::Status status = fc_.create(k_, k_, k_, weight.data(), bias.data(), edgemtl::schema::Activation::RELU, 0.0f);
     if (!status.is_ok()) fail("reference GEMM", status);
     pool_ = threads > 1 ? pthreadpool_create(static_cast<size_t>(threads)) : nullptr;
     for (int r = 0; r < 3; ++r) run();  // warm

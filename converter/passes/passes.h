@@ -27,8 +27,8 @@ void fold_affine_into_fc(Graph& graph);
 /// producing its input when it is that value's only consumer.
 void fuse_activations(Graph& graph);
 
-/// Replaces FULLY_CONNECTEDs reading the same input by one wide
-/// FULLY_CONNECTED and a TAKE per original (plus its activation if they differ).
+/// Replaces FULLY_CONNECTEDs reading the same input with the same activation
+/// by one wide FULLY_CONNECTED (activation fused) and a TAKE per original.
 void stack_parallel_fcs(Graph& graph);
 
 /// Replaces the EMBEDDINGs of ID features (ids [rows], constant tables of equal

@@ -112,22 +112,33 @@ TEST_CASE("a constant that broadcasts beyond one column is not folded") {
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-6);
 }
 
-TEST_CASE("FCs reading the same input are stacked, activations per slice") {
+TEST_CASE("FCs reading the same input are stacked per activation, which stays fused") {
   std::mt19937 rng(6);
   Graph g;
   int x = add_feature(g, "x", {kRows, 6});
   int a = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {4, 6}), random_constant(g, rng, {4})},
                  with_activation(Activation::kRelu), "expert_a");
   int b = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {3, 6})}, with_activation(Activation::kLeakyRelu, 0.2f), "gate");
-  int c = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {2, 6}), random_constant(g, rng, {2})}, {}, "expert_c");
-  for (int v : {a, b, c}) add_tasks(g, v);
+  int c = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {2, 6}), random_constant(g, rng, {2})}, {}, "gate_c");
+  int d = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {5, 6})}, with_activation(Activation::kRelu), "expert_d");
+  int e = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {1, 6})}, {}, "gate_e");
+  int f = g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {2, 6})}, with_activation(Activation::kLeakyRelu, 0.3f), "f");
+  for (int v : {a, b, c, d, e, f}) add_tasks(g, v);
   auto inputs = random_inputs(g, rng, 5, false);
   auto before = run_reference(g, inputs);
   stack_parallel_fcs(g);
-  CHECK(live_nodes(g, Op::kFullyConnected) == 1);
-  CHECK(live_nodes(g, Op::kTake) == 3);
-  CHECK(live_nodes(g, Op::kRelu) == 1);
-  CHECK(live_nodes(g, Op::kLeakyRelu) == 1);
+  // {a, d} RELU and {c, e} none are stacked; b and f (leaky, different alphas) stay alone.
+  CHECK(live_nodes(g, Op::kFullyConnected) == 4);
+  CHECK(live_nodes(g, Op::kTake) == 4);
+  CHECK(live_nodes(g, Op::kRelu) == 0);
+  CHECK(live_nodes(g, Op::kLeakyRelu) == 0);
+  int fused_relu = 0;
+  for (const Node& n : g.nodes)
+    if (!n.dead && n.op == Op::kFullyConnected && n.options.activation == Activation::kRelu) {
+      ++fused_relu;
+      CHECK(g.values[n.outputs[0]].shape[1] == 9);
+    }
+  CHECK(fused_relu == 1);
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-5);
 }
 

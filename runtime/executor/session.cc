@@ -9,6 +9,11 @@
 // Tensors the item stage reads from the user stage (user_to_item) and task
 // tensors live until the end, so the user cache survives any number of score()
 // calls; everything else is reused as soon as it is dead.
+//
+// Views share another tensor's bytes instead of a buffer of their own: a
+// RESHAPE's output, and a TAKE of consecutive columns of a [rows, W] tensor
+// that only FULLY_CONNECTEDs read (XNNPACK reads their rows with stride W, so
+// the stacked experts' slices are never copied).
 #include "runtime/executor/session.h"
 
 #include <pthreadpool.h>
@@ -53,7 +58,9 @@ struct TensorSlot {
   bool constant = false;
   int stage = kNoStage;     // stage writing it (feature inputs: their side)
   int feature = -1;         // feature index when it is a feature input
-  int alias_of = -1;        // RESHAPE output sharing its input's bytes (root tensor)
+  int alias_of = -1;        // a view's root tensor (RESHAPE output, or column view)
+  size_t column_offset = 0; // column view: its first column in the root's rows
+  size_t row_stride = 0;    // column view: the root's row width in elements; 0: dense rows
   int first_use = 0, last_use = 0;
   int buffer = -1;          // planner buffer id (roots only)
   size_t planned_bytes = 0;
@@ -142,6 +149,7 @@ struct Session::Impl {
     return v;
   }
 
+  void find_column_views();
   Status plan_memory();
   Status prepare_operator(PreparedOp& prepared);
   /// Checks `inputs` (every feature of `side`, `rows` rows each) and copies
@@ -153,6 +161,45 @@ struct Session::Impl {
   uint64_t flops_of(const PreparedOp& p) const;
   Status run_operator(PreparedOp& prepared, int64_t stage_rows);
 };
+
+// Marks the TAKE outputs that can be column views (see the top of the file).
+// Runs before plan_memory; sets row_stride and column_offset, and alias_of
+// is set by plan_memory's walk.
+void Session::Impl::find_column_views() {
+  std::vector<int> readers(tensors.size(), 0), fc_readers(tensors.size(), 0);
+  for (const schema::Stage* stage : {root->user_stage(), root->item_stage()}) {
+    if (!stage || !stage->operators()) continue;
+    for (const schema::Operator* op : *stage->operators()) {
+      if (!op->inputs()) continue;
+      for (uint32_t k = 0; k < op->inputs()->size(); ++k) {
+        const int input = op->inputs()->Get(k);
+        ++readers[input];
+        if (k == 0 && op->type() == schema::OpType::FULLY_CONNECTED) ++fc_readers[input];
+      }
+    }
+  }
+  std::vector<bool> pinned(tensors.size(), false);  // read by the caller or across stages
+  if (root->user_to_item())
+    for (int tensor : *root->user_to_item()) pinned[tensor] = true;
+  if (root->tasks())
+    for (uint32_t i = 0; i < root->tasks()->size(); ++i) pinned[root->tasks()->Get(i)->tensor()] = true;
+  for (const schema::Stage* stage : {root->user_stage(), root->item_stage()}) {
+    if (!stage || !stage->operators()) continue;
+    for (const schema::Operator* op : *stage->operators()) {
+      if (op->type() != schema::OpType::TAKE) continue;
+      const auto* options = op->options_as_TakeOptions();
+      const int input = op->inputs()->Get(0), output = op->outputs()->Get(0);
+      const TensorSlot& in = tensors[input];
+      const bool range = !options->indices() || options->indices()->size() == 0;
+      if (!range || in.constant || in.dtype != schema::DType::FLOAT32 || in.declared.rank != 2 ||
+          options->axis() != 1 || tensors[output].declared.rank != 2 || in.row_stride != 0 || pinned[output] ||
+          readers[output] == 0 || readers[output] != fc_readers[output])
+        continue;
+      tensors[output].column_offset = static_cast<size_t>(options->start());
+      tensors[output].row_stride = static_cast<size_t>(in.declared[1]);
+    }
+  }
+}
 
 Status Session::Impl::plan_memory() {
   const auto* user = root->user_stage() ? root->user_stage()->operators() : nullptr;
@@ -186,7 +233,8 @@ Status Session::Impl::plan_memory() {
       const int output = op->outputs()->Get(0);
       tensors[output].stage = stage;
       define(output, step);
-      if (op->type() == schema::OpType::RESHAPE) tensors[output].alias_of = root_of(op->inputs()->Get(0));
+      if (op->type() == schema::OpType::RESHAPE || tensors[output].row_stride != 0)
+        tensors[output].alias_of = root_of(op->inputs()->Get(0));
     }
   };
   walk(user, kUserStage, 1);
@@ -228,7 +276,7 @@ Status Session::Impl::plan_memory() {
   for (TensorSlot& slot : tensors)
     if (slot.buffer >= 0) slot.data = arena + planner.offset(slot.buffer);
   for (TensorSlot& slot : tensors)
-    if (slot.alias_of >= 0) slot.data = tensors[slot.alias_of].data;
+    if (slot.alias_of >= 0) slot.data = tensors[slot.alias_of].data + slot.column_offset * sizeof(float);
   return Status::ok();
 }
 
@@ -244,12 +292,14 @@ Status Session::Impl::prepare_operator(PreparedOp& prepared) {
       const float* bias = in->size() > 2 ? reinterpret_cast<const float*>(tensors[input(2)].data) : nullptr;
       const size_t output_channels = static_cast<size_t>(weight.declared[0]);
       const size_t input_channels = static_cast<size_t>(weight.declared[1]);
+      const size_t input_stride = tensors[input(0)].row_stride != 0 ? tensors[input(0)].row_stride : input_channels;
       if (weight.dtype == schema::DType::INT8) {
         const size_t rows_per_row = static_cast<size_t>(tensors[input(0)].declared.elements_from(1)) / input_channels;
         const size_t max_rows = rows_per_row * (prepared.stage == kUserStage ? user_rows : item_rows);
         EMTL_RETURN_IF_ERROR(create_quantized_fully_connected(
             op, root->tensors()->Get(static_cast<uint32_t>(input(1))), weight.data,
-            in->size() > 2 ? tensors[input(2)].data : nullptr, max_rows, &prepared.quantized_fully_connected));
+            in->size() > 2 ? tensors[input(2)].data : nullptr, max_rows, input_stride,
+            &prepared.quantized_fully_connected));
         prepared.quantized = true;
         packed_bytes += prepared.quantized_fully_connected.packed_weight_bytes();
         if (int8_scratch.size() < prepared.quantized_fully_connected.scratch_bytes())
@@ -262,7 +312,7 @@ Status Session::Impl::prepare_operator(PreparedOp& prepared) {
         half_to_float_n(weight.data, widened.data(), widened.size());
       }
       EMTL_RETURN_IF_ERROR(prepared.fully_connected.create(
-          input_channels, output_channels,
+          input_channels, input_stride, output_channels,
           widened.empty() ? reinterpret_cast<const float*>(weight.data) : widened.data(), bias,
           options ? options->activation() : schema::Activation::NONE, options ? options->alpha() : 0.01f));
       packed_bytes += prepared.fully_connected.packed_weight_bytes();
@@ -373,6 +423,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
       slot.data = const_cast<uint8_t*>(model.bytes() + buffer->offset());  // never written
     }
   }
+  impl->find_column_views();
   EMTL_RETURN_IF_ERROR(impl->plan_memory());
 
   if (options.threads > 1) {
@@ -547,6 +598,7 @@ Status Session::Impl::run_operator(PreparedOp& p, int64_t stage_rows) {
       return Status::ok();
     }
     case OpType::TAKE: {
+      if (out_slot.row_stride != 0) return Status::ok();  // a column view: its readers read the root
       const auto* options = p.op->options_as_TakeOptions();
       if (options->indices() && options->indices()->size() > 0)
         take(x(0), options->axis(), options->indices()->data(), options->indices()->size(), out);

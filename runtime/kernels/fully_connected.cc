@@ -6,8 +6,8 @@
 
 namespace edgemtl {
 
-Status FullyConnected::create(size_t input_channels, size_t output_channels, const float* weight, const float* bias,
-                              schema::Activation activation, float alpha) {
+Status FullyConnected::create(size_t input_channels, size_t input_stride, size_t output_channels,
+                              const float* weight, const float* bias, schema::Activation activation, float alpha) {
   EMTL_RETURN_IF_ERROR(ensure_xnnpack_initialized());
   input_channels_ = input_channels;
   output_channels_ = output_channels;
@@ -15,7 +15,7 @@ Status FullyConnected::create(size_t input_channels, size_t output_channels, con
   alpha_ = alpha;
   const float lowest = activation == schema::Activation::RELU ? 0.0f : -std::numeric_limits<float>::infinity();
   return xnn_status_to_error(
-      xnn_create_fully_connected_nc_f32(input_channels, output_channels, input_channels, output_channels, weight,
+      xnn_create_fully_connected_nc_f32(input_channels, output_channels, input_stride, output_channels, weight,
                                         bias, lowest, std::numeric_limits<float>::infinity(), 0, op_.out()),
       "xnn_create_fully_connected_nc_f32");
 }

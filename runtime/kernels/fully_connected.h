@@ -13,11 +13,14 @@ namespace edgemtl {
 class FullyConnected {
  public:
   /// `weight` is [output_channels, input_channels] row-major, `bias` may be null.
+  /// x's rows are `input_stride` >= input_channels floats apart (wider rows:
+  /// x is a window of columns of a wider tensor).
   /// RELU is fused into the GEMM; the other activations run after it.
-  Status create(size_t input_channels, size_t output_channels, const float* weight, const float* bias,
-                schema::Activation activation, float alpha);
-  /// x: rows * input_channels floats (XNNPACK may read XNN_EXTRA_BYTES past
-  /// the end); y: rows * output_channels floats.
+  Status create(size_t input_channels, size_t input_stride, size_t output_channels, const float* weight,
+                const float* bias, schema::Activation activation, float alpha);
+  /// x: rows rows of input_stride floats, the last one possibly only
+  /// input_channels long (XNNPACK may read XNN_EXTRA_BYTES past the end);
+  /// y: rows * output_channels floats.
   Status run(const float* x, size_t rows, float* y, pthreadpool_t threadpool) const;
   /// Estimate of XNNPACK's packed copy: output_channels * (input_channels + 1)
   /// floats (it also pads output_channels up to its tile width, not counted).

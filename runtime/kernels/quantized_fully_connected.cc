@@ -4,10 +4,10 @@
 
 namespace edgemtl {
 
-Status QuantizedFullyConnected::create(size_t input_channels, size_t output_channels, const int8_t* weight,
-                                       const float* weight_scales, bool per_channel, const int32_t* bias,
-                                       QuantParams input, QuantParams output, schema::Activation activation,
-                                       float alpha, size_t max_rows) {
+Status QuantizedFullyConnected::create(size_t input_channels, size_t input_stride, size_t output_channels,
+                                       const int8_t* weight, const float* weight_scales, bool per_channel,
+                                       const int32_t* bias, QuantParams input, QuantParams output,
+                                       schema::Activation activation, float alpha, size_t max_rows) {
   EMTL_RETURN_IF_ERROR(ensure_xnnpack_initialized());
   input_channels_ = input_channels;
   output_channels_ = output_channels;
@@ -18,7 +18,7 @@ Status QuantizedFullyConnected::create(size_t input_channels, size_t output_chan
   // RELU is the clamp at the quantised zero; other activations run on the f32 result.
   const int8_t lowest = activation == schema::Activation::RELU ? output.zero_point : INT8_MIN;
   EMTL_RETURN_IF_ERROR(xnn_status_to_error(
-      xnn_create_convert_nc_f32_qs8(input_channels, input_channels, input_channels, input.scale, input.zero_point,
+      xnn_create_convert_nc_f32_qs8(input_channels, input_stride, input_channels, input.scale, input.zero_point,
                                     INT8_MIN, INT8_MAX, 0, quantize_.out()),
       "xnn_create_convert_nc_f32_qs8"));
   const xnn_status status =
@@ -72,7 +72,7 @@ Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_
 
 Status create_quantized_fully_connected(const schema::Operator* op, const schema::Tensor* weight,
                                         const void* weight_data, const void* bias_data, size_t max_rows,
-                                        QuantizedFullyConnected* kernel) {
+                                        size_t input_stride, QuantizedFullyConnected* kernel) {
   const auto* options = op->options_as_FullyConnectedOptions();
   const schema::Quantization* weight_q = weight->quantization();
   const schema::Quantization* input_q = options->input_quantization();
@@ -81,7 +81,7 @@ Status create_quantized_fully_connected(const schema::Operator* op, const schema
   const QuantParams output{output_q->scale()->Get(0), static_cast<int8_t>(output_q->zero_point()->Get(0))};
   const size_t output_channels = static_cast<size_t>(weight->shape()->Get(0));
   const size_t input_channels = static_cast<size_t>(weight->shape()->Get(1));
-  return kernel->create(input_channels, output_channels, static_cast<const int8_t*>(weight_data),
+  return kernel->create(input_channels, input_stride, output_channels, static_cast<const int8_t*>(weight_data),
                         weight_q->scale()->data(), weight_q->axis() == 0, static_cast<const int32_t*>(bias_data), input,
                         output, options->activation(), options->alpha(), max_rows);
 }

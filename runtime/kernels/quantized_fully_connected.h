@@ -24,10 +24,11 @@ class QuantizedFullyConnected {
  public:
   /// `weight` int8 [output_channels, input_channels]; `weight_scales` holds
   /// output_channels scales when `per_channel`, else one. `bias` (int32, may be
-  /// null) has scale input.scale * weight_scale[c]. Rows per run are at most `max_rows`.
-  Status create(size_t input_channels, size_t output_channels, const int8_t* weight, const float* weight_scales,
-                bool per_channel, const int32_t* bias, QuantParams input, QuantParams output,
-                schema::Activation activation, float alpha, size_t max_rows);
+  /// null) has scale input.scale * weight_scale[c]. Rows per run are at most
+  /// `max_rows`; x's rows are `input_stride` >= input_channels floats apart.
+  Status create(size_t input_channels, size_t input_stride, size_t output_channels, const int8_t* weight,
+                const float* weight_scales, bool per_channel, const int32_t* bias, QuantParams input,
+                QuantParams output, schema::Activation activation, float alpha, size_t max_rows);
   /// `scratch`: scratch_bytes() bytes for the int8 copies of x and y; the
   /// layers of a Session run one after another and share one scratch.
   Status run(const float* x, size_t rows, float* y, int8_t* scratch, pthreadpool_t threadpool);
@@ -46,9 +47,10 @@ class QuantizedFullyConnected {
 };
 
 /// Creates `kernel` for a verified FULLY_CONNECTED operator whose weight is
-/// INT8: reads the scales and zero points from the file.
+/// INT8: reads the scales and zero points from the file. `input_stride`: as
+/// in QuantizedFullyConnected::create.
 Status create_quantized_fully_connected(const schema::Operator* op, const schema::Tensor* weight,
                                         const void* weight_data, const void* bias_data, size_t max_rows,
-                                        QuantizedFullyConnected* kernel);
+                                        size_t input_stride, QuantizedFullyConnected* kernel);
 
 }  // namespace edgemtl

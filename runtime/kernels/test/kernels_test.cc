@@ -64,19 +64,24 @@ void unravel(int64_t linear, const Shape& shape, int64_t* index) {
   }
 }
 
-TEST_CASE("fully connected matches a naive GEMM, for every activation") {
+TEST_CASE("fully connected matches a naive GEMM, for every activation, on dense rows and on a column window") {
   const size_t rows = 7, k = 13, n = 5;
-  std::vector<float> x = random_floats(rows * k, 1), w = random_floats(n * k, 2), b = random_floats(n, 3);
+  std::vector<float> w = random_floats(n * k, 2), b = random_floats(n, 3);
+  // stride k: dense rows; stride k + 9 from column 4: columns 4 .. 16 of [rows, 22].
+  for (const size_t stride : {k, k + 9})
   for (auto activation : {schema::Activation::NONE, schema::Activation::RELU, schema::Activation::SIGMOID,
                           schema::Activation::TANH, schema::Activation::LEAKY_RELU}) {
+    CAPTURE(stride);
+    const size_t first_column = stride == k ? 0 : 4;
+    std::vector<float> x = random_floats(rows * stride + 16, 1);
     FullyConnected fc;
-    REQUIRE(fc.create(k, n, w.data(), b.data(), activation, 0.2f).is_ok());
+    REQUIRE(fc.create(k, stride, n, w.data(), b.data(), activation, 0.2f).is_ok());
     std::vector<float> y(rows * n);
-    REQUIRE(fc.run(x.data(), rows, y.data(), nullptr).is_ok());
+    REQUIRE(fc.run(x.data() + first_column, rows, y.data(), nullptr).is_ok());
     for (size_t r = 0; r < rows; ++r) {
       for (size_t j = 0; j < n; ++j) {
         double acc = b[j];
-        for (size_t p = 0; p < k; ++p) acc += static_cast<double>(x[r * k + p]) * w[j * k + p];
+        for (size_t p = 0; p < k; ++p) acc += static_cast<double>(x[r * stride + first_column + p]) * w[j * k + p];
         double want = acc;
         if (activation == schema::Activation::RELU) want = acc > 0 ? acc : 0;
         if (activation == schema::Activation::SIGMOID) want = 1 / (1 + std::exp(-acc));
@@ -93,7 +98,7 @@ TEST_CASE("fully connected matches a naive GEMM, for every activation") {
 TEST_CASE("fully connected without bias") {
   std::vector<float> x = random_floats(3 * 4, 4), w = random_floats(2 * 4, 5);
   FullyConnected fc;
-  REQUIRE(fc.create(4, 2, w.data(), nullptr, schema::Activation::NONE, 0).is_ok());
+  REQUIRE(fc.create(4, 4, 2, w.data(), nullptr, schema::Activation::NONE, 0).is_ok());
   std::vector<float> y(3 * 2);
   REQUIRE(fc.run(x.data(), 3, y.data(), nullptr).is_ok());
   for (size_t r = 0; r < 3; ++r)

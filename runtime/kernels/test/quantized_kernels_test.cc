@@ -62,7 +62,7 @@ TEST_CASE("int8 fully connected: per channel (1x1 convolution) and per tensor ma
       CAPTURE(per_channel);
       CAPTURE(static_cast<int>(activation));
       QuantizedFullyConnected fc;
-      REQUIRE(fc.create(k, n, w.data(), scales.data(), per_channel, bias.data(), in, out, activation, 0.01f, rows)
+      REQUIRE(fc.create(k, k, n, w.data(), scales.data(), per_channel, bias.data(), in, out, activation, 0.01f, rows)
                   .is_ok());
       std::vector<int8_t> scratch(fc.scratch_bytes());
       std::vector<float> y(rows * n);
@@ -83,6 +83,29 @@ TEST_CASE("int8 fully connected: per channel (1x1 convolution) and per tensor ma
       CHECK(fc.run(x.data(), rows + 1, y.data(), scratch.data(), nullptr).code() == Error::kInternal);
     }
   }
+}
+
+TEST_CASE("int8 fully connected reads a window of columns of wider rows") {
+  const size_t rows = 5, k = 10, n = 4, stride = 23, first_column = 7;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> wide(rows * stride + 16), window(rows * k);
+  for (float& v : wide) v = uniform(rng);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t p = 0; p < k; ++p) window[r * k + p] = wide[r * stride + first_column + p];
+  std::vector<int8_t> w(n * k);
+  for (int8_t& v : w) v = static_cast<int8_t>(std::lround(127 * uniform(rng)));
+  const std::vector<int32_t> bias = {100, -200, 300, 0};
+  const std::vector<float> scales = {0.004f, 0.01f, 0.002f, 0.007f};
+  const QuantParams in{2.0f / 255.0f, 0}, out{0.05f, -3};
+  QuantizedFullyConnected fc;
+  REQUIRE(fc.create(k, stride, n, w.data(), scales.data(), true, bias.data(), in, out, schema::Activation::NONE, 0.0f,
+                    rows).is_ok());
+  std::vector<int8_t> scratch(fc.scratch_bytes());
+  std::vector<float> y(rows * n);
+  REQUIRE(fc.run(wide.data() + first_column, rows, y.data(), scratch.data(), nullptr).is_ok());
+  const std::vector<float> want = reference_int8_fc(window, rows, k, n, w, scales, bias, in, out, false);
+  for (size_t i = 0; i < y.size(); ++i) CHECK(std::fabs(y[i] - want[i]) <= out.scale * 1.001f);
 }
 
 TEST_CASE("half to float is exact on known values") {
@@ -144,12 +167,12 @@ TEST_CASE("int8 fully connected benchmark: per channel (qc8 1x1 convolution) vs 
     std::vector<float> channel_scales(shape.n, 1.0f / 127), tensor_scale(1, 1.0f / 127);
     const QuantParams in{2.0f / 255, 0}, out{std::sqrt(float(shape.k)) * 2.0f / 255, 0};
     QuantizedFullyConnected per_channel, per_tensor;
-    REQUIRE(per_channel.create(shape.k, shape.n, wq.data(), channel_scales.data(), true, bias.data(), in, out,
+    REQUIRE(per_channel.create(shape.k, shape.k, shape.n, wq.data(), channel_scales.data(), true, bias.data(), in, out,
                                schema::Activation::RELU, 0, shape.rows).is_ok());
-    REQUIRE(per_tensor.create(shape.k, shape.n, wq.data(), tensor_scale.data(), false, bias.data(), in, out,
+    REQUIRE(per_tensor.create(shape.k, shape.k, shape.n, wq.data(), tensor_scale.data(), false, bias.data(), in, out,
                               schema::Activation::RELU, 0, shape.rows).is_ok());
     FullyConnected f32;
-    REQUIRE(f32.create(shape.k, shape.n, w.data(), nullptr, schema::Activation::RELU, 0).is_ok());
+    REQUIRE(f32.create(shape.k, shape.k, shape.n, w.data(), nullptr, schema::Activation::RELU, 0).is_ok());
     std::vector<int8_t> scratch(per_channel.scratch_bytes());
     std::vector<double> times[3];
     for (int round = 0; round < 15; ++round) {  // interleaved, so that machine load hits all three alike
@@ -180,7 +203,7 @@ TEST_CASE("int8 fully connected: scales XNNPACK cannot requantise are Unsupporte
   const int8_t w[2] = {1, 1};
   const float huge_weight_scale[1] = {1e6f};
   QuantizedFullyConnected fc;
-  const Status status = fc.create(2, 1, w, huge_weight_scale, false, nullptr, QuantParams{1.0f, 0},
+  const Status status = fc.create(2, 2, 1, w, huge_weight_scale, false, nullptr, QuantParams{1.0f, 0},
                                   QuantParams{1e-6f, 0}, schema::Activation::NONE, 0.0f, 4);
   CHECK(status.code() == Error::kUnsupported);
 }
