@@ -393,6 +393,75 @@ TEST_CASE("a model without user features scores without set_user") {
   }
 }
 
+// wide = FC_relu(x) [-1, 7]; a = FC(TAKE(wide, cols 1..4)), b = FC(TAKE(wide, cols 3..6)) read column
+// views of `wide` (row stride 7); c = SIGMOID(TAKE(wide, cols 0..1)) is a copy (a non-FC reader).
+TEST_CASE("TAKEs of columns read only by FULLY_CONNECTEDs are views; the results equal the naive ones") {
+  ModelBuilder m;
+  const int f = m.add_feature("x", schema::Side::ITEM, FeatureKind::DENSE, 5);
+  const std::vector<float> w = random_floats(7 * 5, 31), b = random_floats(7, 32), wa = random_floats(2 * 4, 33),
+                           wb = random_floats(3 * 4, 34), bb = random_floats(3, 35);
+  const int cw = m.add_constant_f32("w", {7, 5}, w), cb = m.add_constant_f32("b", {7}, b);
+  const int cwa = m.add_constant_f32("wa", {2, 4}, wa);
+  const int cwb = m.add_constant_f32("wb", {3, 4}, wb), cbb = m.add_constant_f32("bb", {3}, bb);
+  const int wide = m.add_activation("wide", DType::FLOAT32, {-1, 7});
+  const int sa = m.add_activation("sa", DType::FLOAT32, {-1, 4}), sb = m.add_activation("sb", DType::FLOAT32, {-1, 4});
+  const int sc = m.add_activation("sc", DType::FLOAT32, {-1, 2});
+  const int a = m.add_activation("a", DType::FLOAT32, {-1, 2}), bo = m.add_activation("bo", DType::FLOAT32, {-1, 3});
+  const int c = m.add_activation("c", DType::FLOAT32, {-1, 2});
+  m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {m.feature_tensor(f), cw, cb}, {wide},
+           OpOptions::FullyConnectedOptions, test::fc_options(Activation::RELU));
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {sa}, OpOptions::TakeOptions, test::take_range_options(1, 1, 4));
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {sb}, OpOptions::TakeOptions, test::take_range_options(1, 3, 4));
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {sc}, OpOptions::TakeOptions, test::take_range_options(1, 0, 2));
+  m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {sa, cwa}, {a});
+  m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {sb, cwb, cbb}, {bo});
+  m.add_op(ModelBuilder::kItem, OpType::SIGMOID, {sc}, {c});
+  m.add_task("a1", schema::TaskKind::VALUE, a, 1);
+  m.add_task("b2", schema::TaskKind::VALUE, bo, 2);
+  m.add_task("c0", schema::TaskKind::PROBABILITY, c, 0);
+  const test::ModelBytes bytes = m.finish();
+  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  for (size_t tile : {size_t{0}, size_t{2}}) {
+    CAPTURE(tile);
+    SessionOptions options;
+    options.max_items = 5;
+    options.item_tile_rows = tile;
+    auto created = Session::create(*loaded.value(), options);
+    REQUIRE(created.ok());
+    std::vector<float> x = random_floats(5 * 5, 36);
+    FeatureInput in;
+    in.feature = 0;
+    in.values = x.data();
+    in.count = x.size();
+    auto scores = created.value()->score(Span<const FeatureInput>(&in, 1), 5);
+    REQUIRE_MESSAGE(scores.ok(), scores.status().message());
+    for (size_t row = 0; row < 5; ++row) {
+      std::vector<double> xr(x.begin() + static_cast<long>(row * 5), x.begin() + static_cast<long>(row * 5 + 5));
+      std::vector<double> h = dense(xr, w, b);
+      for (double& v : h) v = v > 0 ? v : 0;
+      const std::vector<double> ya = dense({h[1], h[2], h[3], h[4]}, wa, {0.0f, 0.0f});
+      const std::vector<double> yb = dense({h[3], h[4], h[5], h[6]}, wb, bb);
+      CHECK(scores.value()[row * 3] == doctest::Approx(ya[1]).epsilon(1e-5));
+      CHECK(scores.value()[row * 3 + 1] == doctest::Approx(yb[2]).epsilon(1e-5));
+      CHECK(scores.value()[row * 3 + 2] == doctest::Approx(1 / (1 + std::exp(-h[0]))).epsilon(1e-5));
+    }
+    // The plan shows the two views as aliases of `wide`, and the copy with bytes of its own.
+    char* text = nullptr;
+    size_t size = 0;
+    FILE* out = open_memstream(&text, &size);
+    created.value()->print_plan(out);
+    std::fclose(out);
+    const std::string plan(text, size);
+    std::free(text);
+    CHECK(plan.find("sa") != std::string::npos);
+    size_t aliases = 0;
+    for (size_t at = plan.find("alias of tensor"); at != std::string::npos; at = plan.find("alias of tensor", at + 1))
+      ++aliases;
+    CHECK(aliases == 2);
+  }
+}
+
 TEST_CASE("MMoE-style gate: softmax, take with a removed dim, transpose, matmul, broadcast_rows") {
   // experts E [-1, 2, 3] = RESHAPE(FC(x) [-1, 6]); gate g [-1, 2] = SOFTMAX(FC(x));
   // mixed [-1, 1, 3] = MATMUL(RESHAPE(g) [-1, 1, 2], E); out = TAKE(mixed, axis 1, [0]) -> [-1, 3] (dim removed)
