@@ -147,6 +147,24 @@ Value evaluate(const Graph& g, Op op, const std::vector<int>& inputs, const Node
       }
       return out;
     }
+    case Op::kMix: {
+      // f32 products summed in double, as MUL then REDUCE_SUM evaluate here.
+      const int64_t d = shape[1], experts = static_cast<int64_t>(inputs.size()) - 1;
+      const int64_t rows = shape[0];
+      out.floats.resize(total);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* g = in(0).floats.data() + (in(0).shape[0] == 1 ? 0 : r) * experts;
+        for (int64_t i = 0; i < d; ++i) {
+          double acc = 0.0;
+          for (int64_t e = 0; e < experts; ++e) {
+            const Value& h = in(static_cast<size_t>(e) + 1);
+            acc += g[e] * h.floats[(h.shape[0] == 1 ? 0 : r) * d + i];  // a float product
+          }
+          out.floats[r * d + i] = static_cast<float>(acc);
+        }
+      }
+      return out;
+    }
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin: {
       auto a = broadcast_offsets(in(0).shape, shape);
       auto b = broadcast_offsets(in(1).shape, shape);

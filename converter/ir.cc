@@ -22,7 +22,7 @@ const char* op_name(Op op) {
   static const char* const kNames[] = {
       "FULLY_CONNECTED", "EMBEDDING", "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "EQUAL", "NOT", "WHERE", "CAST",
       "RELU", "SIGMOID", "TANH", "LEAKY_RELU", "CLIP", "PRELU", "SOFTMAX", "REDUCE_SUM", "REDUCE_MEAN", "CONCAT",
-      "TAKE", "TRANSPOSE", "MATMUL", "RESHAPE", "BROADCAST_ROWS", "EMBEDDING_MULTI"};
+      "TAKE", "TRANSPOSE", "MATMUL", "RESHAPE", "BROADCAST_ROWS", "EMBEDDING_MULTI", "MIX"};
   return kNames[static_cast<int>(op)];
 }
 
@@ -200,6 +200,22 @@ void infer_output(const Graph& g, Op op, const std::vector<int>& inputs, const N
       }
       *dtype = DType::kFloat32;
       *shape = {kRows, static_cast<int64_t>(k) * table.shape[1]};
+      return;
+    }
+    case Op::kMix: {
+      // gate [rows, E], then E experts [rows, D]; an output row mixes the experts' rows.
+      require(inputs.size() >= 2, "MIX needs a gate and experts");
+      const Value& gate = in(0);
+      const int64_t experts = static_cast<int64_t>(inputs.size()) - 1;
+      require(gate.is_activation() && gate.dtype == DType::kFloat32 && gate.shape == std::vector<int64_t>{kRows, experts},
+              "MIX gate must be float32 [rows," + std::to_string(experts) + "], one weight per expert");
+      const Value& first = in(1);
+      require(first.rank() == 2 && first.shape[1] >= 1, "MIX experts must be [rows,D]");
+      for (size_t j = 1; j < inputs.size(); ++j)
+        require(in(j).is_activation() && in(j).dtype == DType::kFloat32 && in(j).shape == first.shape,
+                "MIX experts must be float32 activations of one shape [rows,D]");
+      *dtype = DType::kFloat32;
+      *shape = first.shape;
       return;
     }
     case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin: case Op::kEqual: {

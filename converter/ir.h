@@ -28,7 +28,7 @@ const char* dtype_name(DType dtype);
 enum class Op {
   kFullyConnected, kEmbedding, kAdd, kSub, kMul, kDiv, kMax, kMin, kEqual, kNot, kWhere, kCast,
   kRelu, kSigmoid, kTanh, kLeakyRelu, kClip, kPRelu, kSoftmax, kReduceSum, kReduceMean, kConcat,
-  kTake, kTranspose, kMatMul, kReshape, kBroadcastRows, kEmbeddingMulti,
+  kTake, kTranspose, kMatMul, kReshape, kBroadcastRows, kEmbeddingMulti, kMix,
 };
 const char* op_name(Op op);
 bool is_binary_elementwise(Op op);  // ADD .. MIN

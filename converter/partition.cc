@@ -142,7 +142,8 @@ int add_copy(Graph& g, int v, const std::string& suffix, const std::string& node
 }
 
 bool broadcasts_rows(Op op) {
-  return is_binary_elementwise(op) || op == Op::kEqual || op == Op::kWhere || op == Op::kConcat || op == Op::kMatMul;
+  return is_binary_elementwise(op) || op == Op::kEqual || op == Op::kWhere || op == Op::kConcat || op == Op::kMatMul ||
+         op == Op::kMix;
 }
 
 }  // namespace

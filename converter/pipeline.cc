@@ -24,6 +24,7 @@ void run_pipeline(Graph& g, const ConvertOptions& options) {
     concat_of_reshapes(g);
     eliminate_dead_code(g);
   }
+  if (options.fuse_mixtures) fuse_mixtures(g);  // after concat_of_reshapes: experts stacked by one CONCAT
 }
 
 Graph convert_onnx_file(const std::string& path, const ConvertOptions& options) {

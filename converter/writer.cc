@@ -61,6 +61,7 @@ fb::OpType to_schema(Op op) {
     case Op::kReshape: return fb::OpType::RESHAPE;
     case Op::kBroadcastRows: return fb::OpType::BROADCAST_ROWS;
     case Op::kEmbeddingMulti: return fb::OpType::EMBEDDING_MULTI;
+    case Op::kMix: return fb::OpType::MIX;
   }
   throw ConversionError("unknown op");
 }

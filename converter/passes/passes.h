@@ -44,6 +44,18 @@ void merge_lookups(Graph& graph);
 /// RESHAPEs then die (eliminate_dead_code) once no other reader needs them.
 void concat_of_reshapes(Graph& graph);
 
+/// Replaces the mixture of experts of MMoE/PLE by one MIX(gate, h_0 .. h_{E-1})
+/// in the stage of the node it replaces. Recognised: REDUCE_SUM over axis 1
+/// (no keepdims) of MUL(RESHAPE(gate [rows, E]) to [rows, E, 1], stack), operands
+/// in either order, and RESHAPE to [rows, D] of MATMUL(RESHAPE(gate) to
+/// [rows, 1, E], stack), where stack is RESHAPE(CONCAT(h_0 .. h_{E-1} [rows, D]
+/// along the columns)) to [rows, E, D], and the MUL or MATMUL output has no
+/// other reader. The RESHAPEs and the CONCAT stay while something else reads
+/// them (MMoE: the task gates share one stack). MIX broadcasts 1-row
+/// (user-stage) inputs as CONCAT, MUL and MATMUL did.
+/// Runs after assign_stages and concat_of_reshapes.
+void fuse_mixtures(Graph& graph);
+
 /// Removes nodes whose outputs no task needs.
 void eliminate_dead_code(Graph& graph);
 

@@ -3,6 +3,7 @@
 // expected structure.
 #include <doctest/doctest.h>
 
+#include "converter/eval.h"
 #include "converter/partition.h"
 #include "converter/passes/passes.h"
 #include "converter/test/graph_builders.h"
@@ -466,6 +467,193 @@ TEST_CASE("a CONCAT of RESHAPEs becomes a RESHAPE of one CONCAT; shared RESHAPEs
   for (const Node& n : g.nodes)
     if (n.op == Op::kConcat && n.name != "cat_out") CHECK(g.values[n.outputs[0]].rank() == 2);
   CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
+// MMoE-like: experts [n, 4] (one of them user-side, 1 row at run time) stacked
+// to [n, E, 4] by RESHAPE(CONCAT) as concat_of_reshapes leaves them, gates
+// [n, E] softmaxed and reshaped to [n, E, 1], MUL, REDUCE_SUM over axis 1.
+NodeOptions cat_columns() {
+  NodeOptions cat;
+  cat.axis = 1;
+  return cat;
+}
+
+NodeOptions gate_shape(int64_t experts) {
+  NodeOptions o;
+  o.shape = {kRows, experts, 1};
+  return o;
+}
+
+struct MixtureGraph {
+  std::mt19937 rng{31};
+  Graph g;
+  int x = add_feature(g, "x", {kRows, 5});
+  int u = add_feature(g, "u", {kRows, 3}, true);
+
+  int expert(int input, int64_t in_width, const std::string& name) {
+    return g.emit(Op::kFullyConnected, {input, random_constant(g, rng, {4, in_width}, name + "_w")},
+                  with_activation(Activation::kRelu), name);
+  }
+  int stack(const std::vector<int>& experts, const std::string& name) {
+    NodeOptions cat;
+    cat.axis = 1;
+    NodeOptions stacked;
+    stacked.shape = {kRows, static_cast<int64_t>(experts.size()), 4};
+    return g.emit(Op::kReshape, {g.emit(Op::kConcat, experts, cat, name + "_cat")}, stacked, name);
+  }
+  int gate(int input, int64_t in_width, int64_t experts, const std::string& name) {
+    NodeOptions last;
+    last.axis = 1;
+    NodeOptions unsqueeze;
+    unsqueeze.shape = {kRows, experts, 1};
+    const int logits = g.emit(Op::kFullyConnected, {input, random_constant(g, rng, {experts, in_width}, name + "_w")},
+                              {}, name + "_fc");
+    return g.emit(Op::kReshape, {g.emit(Op::kSoftmax, {logits}, last, name + "_softmax")}, unsqueeze, name);
+  }
+  int mix(int a, int b, const std::string& name, std::vector<int64_t> axes = {1}, bool keepdims = false,
+          Activation activation = Activation::kNone) {
+    NodeOptions sum;
+    sum.axes = std::move(axes);
+    sum.keepdims = keepdims;
+    return g.emit(Op::kReduceSum, {g.emit(Op::kMul, {a, b}, with_activation(activation), name + "_mul")}, sum, name);
+  }
+};
+
+TEST_CASE("fuse_mixtures: gate x stacked experts becomes MIX, with user-side experts and gates broadcast") {
+  MixtureGraph t;
+  Graph& g = t.g;
+  const int e0 = t.expert(t.x, 5, "e0"), e1 = t.expert(t.x, 5, "e1"), e2 = t.expert(t.x, 5, "e2");
+  const int eu = t.expert(t.u, 3, "eu");  // user stage
+  const int experts = t.stack({e0, eu, e1, e2}, "experts");  // read by both mixtures (MMoE)
+  const int item_gate = t.gate(t.x, 5, 4, "gate_x");
+  const int user_gate = t.gate(t.u, 3, 4, "gate_u");  // user stage: 1 row
+  const int a = t.mix(item_gate, experts, "task_a");
+  const int b = t.mix(experts, user_gate, "task_b");  // operands the other way round
+  // PLE-like: a second stack sharing e0, with an unsqueeze of its own.
+  const int c = t.mix(t.gate(t.x, 5, 2, "gate_c"), t.stack({e2, e0}, "specific"), "task_c");
+  // torch.matmul(gate.unsqueeze(1), stack).squeeze(1), with the user-side expert.
+  NodeOptions row_vector, squeeze;
+  row_vector.shape = {kRows, 1, 3};
+  squeeze.shape = {kRows, 4};
+  const int gate_d = g.emit(Op::kReshape, {t.gate(t.x, 5, 3, "gate_d")}, row_vector, "gate_d_row");
+  const int d = g.emit(Op::kReshape, {g.emit(Op::kMatMul, {gate_d, t.stack({e1, eu, e0}, "stack_d")}, {}, "matmul")},
+                       squeeze, "task_d");
+  NodeOptions cat;
+  cat.axis = 1;
+  add_tasks(g, g.emit(Op::kConcat, {a, b, c, d}, cat, "out"));
+  const int64_t rows = 5;
+  auto two_stage_inputs = random_inputs(g, t.rng, rows, true);
+  auto before = run_reference(g, expand_user_rows(g, two_stage_inputs, rows));
+  insert_row_broadcasts(g);
+  assign_stages(g);
+  fuse_mixtures(g);
+  CHECK(live_nodes(g, Op::kMix) == 4);
+  CHECK(live_nodes(g, Op::kMul) == 0);
+  CHECK(live_nodes(g, Op::kMatMul) == 0);
+  CHECK(live_nodes(g, Op::kReduceSum) == 0);
+  CHECK(live_nodes(g, Op::kConcat) == 1);  // the stacks died with their last reader; "out" stays
+  CHECK(live_nodes(g, Op::kBroadcastRows) == 0);  // MIX broadcasts the 1-row user tensors itself
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.op != Op::kMix) continue;
+    CHECK(n.stage == Side::kItem);
+    CHECK(g.values[n.inputs[0]].shape.size() == 2);  // the gate before its unsqueeze
+    CHECK(g.values[n.outputs[0]].shape == std::vector<int64_t>{kRows, 4});
+    if (n.name == "task_b") {
+      CHECK(g.nodes[g.values[n.inputs[0]].producer].stage == Side::kUser);
+      CHECK(n.inputs[2] == eu);  // experts in stacking order
+    }
+  }
+  CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
+TEST_CASE("fuse_mixtures leaves what is not exactly a mixture") {
+  MixtureGraph t;
+  Graph& g = t.g;
+  const int e0 = t.expert(t.x, 5, "e0"), e1 = t.expert(t.x, 5, "e1");
+  const int gate = t.gate(t.x, 5, 2, "gate");
+  std::vector<int> outs;
+  outs.push_back(t.mix(gate, t.stack({e0, e1}, "s1"), "keepdims", {1}, true));      // [n, 1, 4]
+  outs.push_back(t.mix(gate, t.stack({e1, e0}, "s2"), "columns", {2}));             // sums the other axis
+  outs.push_back(t.mix(gate, t.stack({e0, e0}, "s3"), "relu", {1}, false, Activation::kRelu));  // fused activation
+  // The product is read twice.
+  const int s4 = t.stack({e1, e1}, "s4");
+  NodeOptions sum;
+  sum.axes = {1};
+  sum.keepdims = false;
+  const int product = g.emit(Op::kMul, {gate, s4}, {}, "shared_mul");
+  outs.push_back(g.emit(Op::kReduceSum, {product}, sum, "shared"));
+  NodeOptions flat;
+  flat.shape = {kRows, 8};
+  outs.push_back(g.emit(Op::kReshape, {product}, flat, "product_flat"));
+  // A MATMUL of the gate on the right (not a mixture of rows) and one without the squeeze.
+  NodeOptions row_vector, column_stack;
+  row_vector.shape = {kRows, 1, 2};
+  column_stack.shape = {kRows, 4, 2};
+  const int gate_row = g.emit(Op::kReshape, {g.nodes[g.values[gate].producer].inputs[0]}, row_vector, "gate_row");
+  outs.push_back(g.emit(Op::kMatMul, {g.emit(Op::kReshape, {g.emit(Op::kConcat, {e0, e1}, cat_columns(), "s5_cat")},
+                                                column_stack, "s5"), g.emit(Op::kReshape, {gate_row}, gate_shape(2), "gc")},
+                        {}, "gate_right"));
+  outs.push_back(g.emit(Op::kTanh, {g.emit(Op::kMatMul, {gate_row, t.stack({e0, e1}, "s6")}, {}, "no_squeeze")}, {},
+                        "tanh"));  // [n, 1, 4]
+  // Experts not stacked by a CONCAT (an FC output reshaped to [n, 2, 4]).
+  NodeOptions stacked;
+  stacked.shape = {kRows, 2, 4};
+  const int wide = g.emit(Op::kFullyConnected, {t.x, random_constant(g, t.rng, {8, 5}, "wide_w")}, {}, "wide");
+  outs.push_back(t.mix(gate, g.emit(Op::kReshape, {wide}, stacked, "wide_stacked"), "not_a_concat"));
+  for (int& o : outs) {
+    if (g.values[o].rank() == 2) continue;
+    NodeOptions flatten;
+    flatten.shape = {kRows, g.values[o].elements_per_row()};
+    o = g.emit(Op::kReshape, {o}, flatten, g.values[o].name + "_flat");
+  }
+  NodeOptions cat;
+  cat.axis = 1;
+  add_tasks(g, g.emit(Op::kConcat, outs, cat, "out"));
+  auto inputs = random_inputs(g, t.rng, 4, false);
+  auto before = run_reference(g, inputs);
+  assign_stages(g);
+  const int muls = live_nodes(g, Op::kMul);
+  fuse_mixtures(g);
+  CHECK(live_nodes(g, Op::kMix) == 0);
+  CHECK(live_nodes(g, Op::kMul) == muls);
+  CHECK(max_difference(before, run_reference(g, inputs)) < 1e-12);
+}
+
+TEST_CASE("MIX evaluates as the MUL and REDUCE_SUM it replaces, to the bit, and broadcasts 1-row experts") {
+  std::mt19937 rng(41);
+  Graph g;
+  const int64_t rows = 3, experts = 5, width = 7;
+  const int gate = random_constant(g, rng, {rows, experts}, "gate");
+  std::vector<int> h;
+  for (int64_t e = 0; e < experts; ++e) h.push_back(random_constant(g, rng, {rows, width}, "h" + std::to_string(e)));
+  std::vector<int> inputs = {gate};
+  inputs.insert(inputs.end(), h.begin(), h.end());
+  const Value mixed = evaluate(g, Op::kMix, inputs, {}, DType::kFloat32, {rows, width});
+  NodeOptions cat;
+  cat.axis = 1;
+  NodeOptions gate_shape, stacked, sum;
+  gate_shape.shape = {rows, experts, 1};
+  stacked.shape = {rows, experts, width};
+  sum.axes = {1};
+  sum.keepdims = false;
+  const int product = g.emit(Op::kMul, {g.emit(Op::kReshape, {gate}, gate_shape, "g3"),
+                                        g.emit(Op::kReshape, {g.emit(Op::kConcat, h, cat, "cat")}, stacked, "h3")},
+                             {}, "mul");
+  const Value& unfused = g.values[g.emit(Op::kReduceSum, {product}, sum, "sum")];
+  REQUIRE(unfused.floats.size() == mixed.floats.size());
+  for (size_t i = 0; i < mixed.floats.size(); ++i) CHECK(mixed.floats[i] == unfused.floats[i]);
+  // Expert 1 with one row stands for the same row repeated.
+  const int one_row = random_constant(g, rng, {1, width}, "one_row");
+  std::vector<float> repeated;
+  for (int64_t r = 0; r < rows; ++r)
+    repeated.insert(repeated.end(), g.values[one_row].floats.begin(), g.values[one_row].floats.end());
+  std::vector<int> broadcast_inputs = inputs, repeated_inputs = inputs;
+  broadcast_inputs[2] = one_row;
+  repeated_inputs[2] = g.add_float_constant("repeated", {rows, width}, repeated);
+  const Value a = evaluate(g, Op::kMix, broadcast_inputs, {}, DType::kFloat32, {rows, width});
+  const Value b = evaluate(g, Op::kMix, repeated_inputs, {}, DType::kFloat32, {rows, width});
+  CHECK(a.floats == b.floats);
+  CHECK(a.floats != mixed.floats);
 }
 
 TEST_CASE("dead code elimination keeps what tasks need") {

@@ -196,6 +196,49 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       }
       return out;
     }
+    case Op::kMatMul: {
+      // Batch dims broadcast (a 1-row user tensor too), then [m, k] x [k, n].
+      const RefTensor& a = *in[0];
+      const RefTensor& b = *in[1];
+      const size_t rank = std::max(a.shape.size(), b.shape.size());
+      RefTensor a_batch{std::vector<int64_t>(a.shape.begin(), a.shape.end() - 2), {}};
+      RefTensor b_batch{std::vector<int64_t>(b.shape.begin(), b.shape.end() - 2), {}};
+      out.shape = broadcast({&a_batch, &b_batch});
+      const int64_t m = a.shape[a.shape.size() - 2], k = a.shape.back(), cols = b.shape.back();
+      out.shape.push_back(m);
+      out.shape.push_back(cols);
+      for (int64_t e = 0; e < count(out.shape); ++e) {
+        const auto index = unravel(e, out.shape);
+        double sum = 0;
+        for (int64_t q = 0; q < k; ++q) {
+          std::vector<int64_t> ai(index.begin(), index.end()), bi(index.begin(), index.end());
+          ai[rank - 1] = q;
+          bi[rank - 2] = q;
+          sum += at_broadcast(a, ai) * at_broadcast(b, bi);
+        }
+        out.data.push_back(sum);
+      }
+      return out;
+    }
+    case Op::kMix: {
+      // out[r, :] = sum_e gate[r, e] * h_e[r, :]; 1-row inputs broadcast.
+      const size_t experts = in.size() - 1;
+      int64_t rows = 1;
+      for (auto* t : in) rows = std::max(rows, t->shape[0]);
+      const int64_t d = in[1]->shape[1];
+      out.shape = {rows, d};
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < d; ++i) {
+          double sum = 0;
+          for (size_t e = 0; e < experts; ++e) {
+            const RefTensor& h = *in[e + 1];
+            sum += in[0]->data[(in[0]->shape[0] == 1 ? 0 : r) * static_cast<int64_t>(experts) + static_cast<int64_t>(e)] *
+                   h.data[(h.shape[0] == 1 ? 0 : r) * d + i];
+          }
+          out.data.push_back(sum);
+        }
+      return out;
+    }
     case Op::kTake: {
       const RefTensor& x = *in[0];
       out.shape = x.shape;

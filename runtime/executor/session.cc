@@ -36,6 +36,7 @@
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/layout.h"
 #include "runtime/kernels/matmul.h"
+#include "runtime/kernels/mix.h"
 #include "runtime/kernels/quantized_fully_connected.h"
 #include "runtime/kernels/reduce.h"
 #include "runtime/kernels/softmax.h"
@@ -82,7 +83,7 @@ struct PreparedOp {
   char what[112] = {0};            // EMBEDDING: "feature 'x'" or "tensor 'y'" for messages
   bool reduced[kMaxRank] = {false};
   int perm[kMaxRank] = {0};
-  std::vector<TensorView> views;   // CONCAT inputs, sized at create
+  std::vector<TensorView> views;   // CONCAT and MIX inputs, sized at create
   // EMBEDDING_MULTI, per ids input: what to name in messages, default row (or -1)
   std::vector<std::string> whats;
   std::vector<const char*> what_pointers;
@@ -361,7 +362,7 @@ Status Session::Impl::prepare_operator(PreparedOp& prepared) {
       for (uint32_t d = 0; d < perm->size(); ++d) prepared.perm[d] = perm->Get(d);
       return Status::ok();
     }
-    case OpType::CONCAT:
+    case OpType::CONCAT: case OpType::MIX:
       prepared.views.resize(in->size());
       return Status::ok();
     case OpType::EMBEDDING_MULTI: {
@@ -595,6 +596,11 @@ Status Session::Impl::run_operator(PreparedOp& p, int64_t stage_rows) {
     case OpType::CONCAT: {
       for (uint32_t k = 0; k < in->size(); ++k) p.views[k] = x(k);
       concat(Span<const TensorView>(p.views.data(), p.views.size()), p.op->options_as_AxisOptions()->axis(), out);
+      return Status::ok();
+    }
+    case OpType::MIX: {
+      for (uint32_t k = 0; k < in->size(); ++k) p.views[k] = x(k);
+      mix_f32(Span<const TensorView>(p.views.data(), p.views.size()), out);
       return Status::ok();
     }
     case OpType::TAKE: {

@@ -595,6 +595,37 @@ class ModelVerifier {
         y[1] = static_cast<int64_t>(k) * table[1];
         return expect_shape(where, output, y);
       }
+      case OpType::MIX: {
+        if (n < 2)
+          return Status::error(Error::kInvalidModel, "%s (MIX): takes a gate and at least one expert, has %u inputs",
+                               where, n);
+        EMTL_RETURN_IF_ERROR(expect_no_options(where, op));
+        EMTL_RETURN_IF_ERROR(expect_dtype(where, "gate", in->Get(0), DType::FLOAT32));
+        EMTL_RETURN_IF_ERROR(expect_row_like(where, "gate", in->Get(0)));
+        EMTL_RETURN_IF_ERROR(expect_dtype(where, "output", output, DType::FLOAT32));
+        const Shape gate = input_shape(0);
+        const uint32_t experts = n - 1;
+        if (gate.rank != 2 || gate[1] != static_cast<int64_t>(experts))
+          return Status::error(Error::kInvalidModel, "%s (MIX): gate (tensor %d) must have shape [-1, %u], one weight "
+                               "per expert input", where, in->Get(0), experts);
+        const Shape first = input_shape(1);
+        if (first.rank != 2 || first[1] < 1)
+          return Status::error(Error::kInvalidModel, "%s (MIX): expert input 1 (tensor %d) must have shape [-1, D] "
+                               "with D >= 1", where, in->Get(1));
+        for (uint32_t k = 1; k < n; ++k) {
+          EMTL_RETURN_IF_ERROR(expect_dtype(where, "expert", in->Get(k), DType::FLOAT32));
+          EMTL_RETURN_IF_ERROR(expect_row_like(where, "expert", in->Get(k)));
+          const Shape h = input_shape(k);
+          if (h.rank != 2 || h[1] != first[1])
+            return Status::error(Error::kInvalidModel, "%s (MIX): expert input %u (tensor %d) must have shape [-1, %lld] "
+                                 "like expert input 1", where, k, in->Get(k), static_cast<long long>(first[1]));
+        }
+        Shape y;
+        y.rank = 2;
+        y[0] = -1;
+        y[1] = first[1];
+        return expect_shape(where, output, y);
+      }
       case OpType::ADD: case OpType::SUB: case OpType::MUL: case OpType::DIV: case OpType::MAXIMUM: case OpType::MINIMUM: {
         EMTL_RETURN_IF_ERROR(arity(2, 2));
         const schema::BinaryOptions* options;

@@ -385,6 +385,94 @@ TEST_CASE("EMBEDDING_MULTI: a valid merged lookup loads; the verifier rejects ba
   }
 }
 
+// MIX of two item experts h0, h1 [-1, 3] by a gate g [-1, 2] -> y [-1, 3]; task on y.
+struct Mixture {
+  ModelBuilder m;
+  int g, h0, h1, y;
+  Mixture() {
+    g = m.feature_tensor(m.add_feature("g", schema::Side::ITEM, FeatureKind::DENSE, 2));
+    h0 = m.feature_tensor(m.add_feature("h0", schema::Side::ITEM, FeatureKind::DENSE, 3));
+    h1 = m.feature_tensor(m.add_feature("h1", schema::Side::ITEM, FeatureKind::DENSE, 3));
+    y = m.add_activation("y", DType::FLOAT32, {-1, 3});
+  }
+  Status load_with(std::vector<int> inputs, int output = -1, OpOptions type = OpOptions::NONE,
+                   ModelBuilder::OptionsFn opts = nullptr) {
+    m.add_op(ModelBuilder::kItem, OpType::MIX, std::move(inputs), {output < 0 ? y : output}, type, opts, "ReduceSum_3");
+    m.add_task("score", schema::TaskKind::VALUE, output < 0 ? y : output, 0);
+    return load_status(m.finish());
+  }
+};
+
+TEST_CASE("MIX: a valid mixture loads; the verifier rejects bad gates, experts, dtypes, options and arity") {
+  {
+    Mixture t;
+    CHECK(t.load_with({t.g, t.h0, t.h1}).is_ok());
+  }
+  {
+    Mixture t;  // a 1-row constant expert is broadcast like a CONCAT input
+    const int c = t.m.add_constant_f32("c", {1, 3}, {1, 2, 3});
+    CHECK(t.load_with({t.g, t.h0, c}).is_ok());
+  }
+  {
+    Mixture t;  // a user-stage expert read through user_to_item (1 row at run time)
+    const int u = t.m.feature_tensor(t.m.add_feature("u", schema::Side::USER, FeatureKind::DENSE, 3));
+    const int hu = t.m.add_activation("hu", DType::FLOAT32, {-1, 3});
+    t.m.add_op(ModelBuilder::kUser, OpType::RELU, {u}, {hu});
+    t.m.add_user_to_item(hu);
+    CHECK(t.load_with({t.g, hu, t.h1}).is_ok());
+  }
+  {
+    Mixture t;  // gate only
+    CHECK(contains(t.load_with({t.g}), "(MIX): takes a gate and at least one expert, has 1 inputs"));
+  }
+  {
+    Mixture t;  // 3 experts for a gate of 2
+    CHECK(contains(t.load_with({t.g, t.h0, t.h1, t.h0}), "(MIX): gate (tensor 0) must have shape [-1, 3]"));
+  }
+  {
+    Mixture t;  // the gate is not 2-D
+    const int g3 = t.m.add_activation("g3", DType::FLOAT32, {-1, 2, 1});
+    t.m.add_op(ModelBuilder::kItem, OpType::RESHAPE, {t.g}, {g3});
+    CHECK(contains(t.load_with({g3, t.h0, t.h1}), "must have shape [-1, 2]"));
+  }
+  {
+    Mixture t;  // experts of different widths
+    const int h4 = t.m.feature_tensor(t.m.add_feature("h4", schema::Side::ITEM, FeatureKind::DENSE, 4));
+    CHECK(contains(t.load_with({t.g, t.h0, h4}), "(MIX): expert input 2 (tensor 4) must have shape [-1, 3]"));
+  }
+  {
+    Mixture t;  // an expert of rank 1
+    const int s = t.m.feature_tensor(t.m.add_feature("s", schema::Side::ITEM, FeatureKind::DENSE, 1));
+    CHECK(contains(t.load_with({t.g, s, t.h1}), "(MIX): expert input 1"));
+  }
+  {
+    Mixture t;  // output width is not D
+    const int y2 = t.m.add_activation("y2", DType::FLOAT32, {-1, 2});
+    CHECK(contains(t.load_with({t.g, t.h0, t.h1}, y2), "expected [-1, 3]"));
+  }
+  {
+    Mixture t;  // an expert must be FLOAT32
+    const int ids = t.m.feature_tensor(t.m.add_feature("ids", schema::Side::ITEM, FeatureKind::ID_LIST, 3, 10));
+    CHECK(contains(t.load_with({t.g, t.h0, ids}), "expert (tensor"));
+  }
+  {
+    Mixture t;  // the gate must be FLOAT32
+    const int ids = t.m.feature_tensor(t.m.add_feature("ids", schema::Side::ITEM, FeatureKind::ID_LIST, 2, 10));
+    CHECK(contains(t.load_with({ids, t.h0, t.h1}), "gate (tensor"));
+  }
+  {
+    Mixture t;  // a constant expert with more than one row would need rows of its own
+    const int c = t.m.add_constant_f32("c2", {2, 3}, {1, 2, 3, 4, 5, 6});
+    CHECK(contains(t.load_with({t.g, t.h0, c}), "must be an activation or a constant with 1 row"));
+  }
+  {
+    Mixture t;  // MIX takes no options
+    CHECK(contains(t.load_with({t.g, t.h0, t.h1}, -1, OpOptions::AxisOptions,
+                               [](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateAxisOptions(fbb, 1).Union(); }),
+                   "takes no options but has AxisOptions"));
+  }
+}
+
 TEST_CASE("tensor, feature, task and user_to_item errors") {
   {
     Tiny tiny;  // an activation without the row dimension

@@ -12,6 +12,7 @@
 #include "runtime/kernels/fully_connected.h"
 #include "runtime/kernels/layout.h"
 #include "runtime/kernels/matmul.h"
+#include "runtime/kernels/mix.h"
 #include "runtime/kernels/reduce.h"
 #include "runtime/kernels/softmax.h"
 
@@ -273,6 +274,45 @@ TEST_CASE("concat broadcasts a 1-row input to the output rows") {
         const float want = j < 2 ? a[static_cast<size_t>((r * 2 + i) * 2 + j)] : b[static_cast<size_t>(i * 3 + j - 2)];
         CHECK(out[static_cast<size_t>((r * 2 + i) * 5 + j)] == want);
       }
+}
+
+TEST_CASE("mix matches a naive weighted sum of the experts, with 1-row experts and gates broadcast") {
+  // Experts counts around the 4-per-pass blocks, widths below and above a vector.
+  unsigned seed = 300;
+  for (size_t experts : {1u, 2u, 3u, 4u, 5u, 8u, 9u}) {
+    for (size_t width : {1u, 7u, 128u}) {
+      for (int broadcast_gate = 0; broadcast_gate < 2; ++broadcast_gate) {
+        const size_t rows = 5;
+        const size_t gate_rows = broadcast_gate ? 1 : rows;
+        std::vector<float> gate = random_floats(gate_rows * experts, ++seed, 0.0f, 1.0f);
+        std::vector<std::vector<float>> h(experts);
+        std::vector<TensorView> views = {f32(gate, make_shape({static_cast<int64_t>(gate_rows),
+                                                               static_cast<int64_t>(experts)}))};
+        std::vector<size_t> h_rows(experts);
+        for (size_t e = 0; e < experts; ++e) {
+          h_rows[e] = e % 3 == 1 ? 1 : rows;  // every third expert a 1-row (user-stage) tensor
+          h[e] = random_floats(h_rows[e] * width, ++seed);
+          views.push_back(f32(h[e], make_shape({static_cast<int64_t>(h_rows[e]), static_cast<int64_t>(width)})));
+        }
+        std::vector<float> out(rows * width, -99.0f);
+        mix_f32(Span<const TensorView>(views.data(), views.size()),
+                f32(out, make_shape({static_cast<int64_t>(rows), static_cast<int64_t>(width)})));
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t i = 0; i < width; ++i) {
+            // REDUCE_SUM's order: the product of expert 0, then each next one added.
+            float want = 0.0f;
+            for (size_t e = 0; e < experts; ++e) {
+              const float g = gate[(gate_rows == 1 ? 0 : r) * experts + e];
+              const float product = g * h[e][(h_rows[e] == 1 ? 0 : r) * width + i];
+              want = e == 0 ? product : want + product;
+            }
+            const float have = out[r * width + i];
+            if (std::fabs(have - want) > 1e-5f)
+              FAIL_CHECK("E ", experts, " D ", width, " row ", r, " column ", i, ": ", have, " != ", want);
+          }
+      }
+    }
+  }
 }
 
 TEST_CASE("take, transpose, broadcast_rows") {

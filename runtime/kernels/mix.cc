@@ -1,0 +1,60 @@
+#include "runtime/kernels/mix.h"
+
+namespace edgemtl {
+namespace {
+
+// dst (+)= g0 * h0 + g1 * h1 + g2 * h2 + g3 * h3, left to right: four experts
+// per pass over the output row, which stays in registers or L1. Plain loops
+// over the columns, which the compiler vectorises.
+void mix4(float* __restrict dst, const float* __restrict h0, const float* __restrict h1,
+          const float* __restrict h2, const float* __restrict h3, const float* g, size_t width, bool first) {
+  const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+  if (first) {
+    for (size_t i = 0; i < width; ++i) {
+      float acc = g0 * h0[i];
+      acc += g1 * h1[i];
+      acc += g2 * h2[i];
+      dst[i] = acc + g3 * h3[i];
+    }
+  } else {
+    for (size_t i = 0; i < width; ++i) {
+      float acc = dst[i] + g0 * h0[i];
+      acc += g1 * h1[i];
+      acc += g2 * h2[i];
+      dst[i] = acc + g3 * h3[i];
+    }
+  }
+}
+
+void mix1(float* __restrict dst, const float* __restrict h, float g, size_t width, bool first) {
+  if (first) {
+    for (size_t i = 0; i < width; ++i) dst[i] = g * h[i];
+  } else {
+    for (size_t i = 0; i < width; ++i) dst[i] += g * h[i];
+  }
+}
+
+}  // namespace
+
+void mix_f32(Span<const TensorView> inputs, const TensorView& out) {
+  const size_t experts = inputs.size() - 1;
+  const size_t rows = static_cast<size_t>(out.shape[0]);
+  const size_t width = static_cast<size_t>(out.shape[1]);
+  const TensorView& gate = inputs[0];
+  // Row r of input k: a 1-row input (user stage, constant) is the same for every r.
+  auto row = [&](size_t k, size_t r) {
+    const TensorView& v = inputs[k];
+    const size_t per_row = static_cast<size_t>(v.shape[1]);
+    return v.as<const float>() + (v.shape[0] == 1 ? 0 : r * per_row);
+  };
+  for (size_t r = 0; r < rows; ++r) {
+    const float* g = gate.as<const float>() + (gate.shape[0] == 1 ? 0 : r * experts);
+    float* dst = out.as<float>() + r * width;
+    size_t e = 0;
+    for (; e + 4 <= experts; e += 4)
+      mix4(dst, row(e + 1, r), row(e + 2, r), row(e + 3, r), row(e + 4, r), g + e, width, e == 0);
+    for (; e < experts; ++e) mix1(dst, row(e + 1, r), g[e], width, e == 0);
+  }
+}
+
+}  // namespace edgemtl
