@@ -30,7 +30,7 @@ constexpr const char* kUsage =
     "usage: edgemtl-bench MODEL.emtl [options]\n"
     "  --items N          candidates per request (default 500)\n"
     "  --threads T        worker threads (default 1)\n"
-    "  --tile ROWS        item-stage tile (SessionOptions::item_tile_rows; default 128, 0: all items at once)\n"
+    "  --tile ROWS        item-stage tile (SessionOptions::item_tile_rows; default 168, 0: all items at once)\n"
     "  --warmup K         untimed requests first (default 5)\n"
     "  --runs R           timed requests (default: as many as fit in --min-seconds)\n"
     "  --min-seconds S    time budget for the timed requests (default 2)\n"

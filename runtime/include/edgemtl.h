@@ -78,7 +78,7 @@ typedef struct emtl_feature_input {
 
 /** Session settings; start from emtl_session_options_default(). */
 typedef struct emtl_session_options {
-  size_t max_items;           /**< largest n for emtl_session_score (items run in tiles of up to 128) */
+  size_t max_items;           /**< largest n for emtl_session_score (items run in tiles of up to 168) */
   int32_t threads;            /**< kernel threads including the caller's (a pthreadpool of threads - 1
                                    workers, owned by the session); 1 runs on the calling thread. Scores
                                    are bitwise identical for any count; workers sleep between calls. */
