@@ -161,8 +161,9 @@ def write_outputs(args, workloads, sizes, engines, results, notes, meta, started
              f"[PERFORMANCE.md](PERFORMANCE.md).", ""]
     lines += ["## Latency per request (ms, median)", ""]
     header = ("| workload | " + " | ".join(engines) +
-              " | ORT / edgemtl f32 | PyTorch / edgemtl f32 | ORT / edgemtl f32, fastest requests |")
-    lines += [header, "|" + "---|" * (len(engines) + 4)]
+              " | ORT / edgemtl f32 | PyTorch / edgemtl f32 | ORT / edgemtl f32, fastest requests "
+              "| ORT / edgemtl int8 | ORT / edgemtl int8, fastest requests |")
+    lines += [header, "|" + "---|" * (len(engines) + 6)]
     for w in workloads:
         for n in sizes:
             row = [TITLES[w].format(n=n)]
@@ -170,7 +171,8 @@ def write_outputs(args, workloads, sizes, engines, results, notes, meta, started
                 value = ms(w, n, e)
                 row.append("—" if value is None else f"{value:.2f}")
             for value in (ratio(w, n, ORT, EDGEMTL_F32), ratio(w, n, TORCH, EDGEMTL_F32),
-                          ratio(w, n, ORT, EDGEMTL_F32, "min_ms")):
+                          ratio(w, n, ORT, EDGEMTL_F32, "min_ms"), ratio(w, n, ORT, EDGEMTL_INT8),
+                          ratio(w, n, ORT, EDGEMTL_INT8, "min_ms")):
                 row.append("—" if value is None else f"{value:.2f}×")
             lines.append("| " + " | ".join(row) + " |")
     lines.append("\nRatios: median over rounds of the ratio within a round. The last column compares the engines' "
