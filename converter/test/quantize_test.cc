@@ -264,6 +264,26 @@ TEST_CASE("int8: the split model's user part W_u.u stays exact enough to agree w
   std::remove(calibration.c_str());
 }
 
+TEST_CASE("int8: a calibration file of few items gets a warning, a large one none") {
+  const Graph g = convert(false);
+  for (const size_t rows : {size_t{20}, size_t{300}}) {
+    CAPTURE(rows);
+    const std::string calibration = write_rows("calibration_size.jsonl", rows, 41);
+    QuantizeOptions options;
+    options.mode = QuantizeMode::kInt8;
+    options.calibration_path = calibration;
+    char* text = nullptr;
+    size_t size = 0;
+    FILE* log = open_memstream(&text, &size);
+    quantize_model(g, options, log);
+    std::fclose(log);
+    const std::string printed(text, size);
+    std::free(text);
+    CHECK((printed.find("warning: the calibration file has") != std::string::npos) == (rows < 200));
+    std::remove(calibration.c_str());
+  }
+}
+
 TEST_CASE("int8: a zero budget sends every fully-connected layer back to f32, by measurement") {
   const Graph g = convert(false);
   const std::string calibration = write_rows("calibration_budget.jsonl", 100, 31);
