@@ -19,13 +19,17 @@ Status QuantizedFullyConnected::create(size_t input_channels, size_t input_strid
   vnni_ = false;
   // RELU is the clamp at the quantised zero; other activations run on the f32 result.
   const int8_t lowest = activation == schema::Activation::RELU ? output.zero_point : INT8_MIN;
+  // XNNPACK's range of requantisation scales: above it create fails, below it XNNPACK asserts (aborts).
+  // Checked on the VNNI path too, so that whether a file runs does not depend on the CPU.
+  for (size_t c = 0; c < (per_channel ? output_channels : 1); ++c) {
+    const float requantisation = input.scale * weight_scales[c] / output.scale;
+    if (!(requantisation >= 0x1.0p-32f && requantisation < 256.0f))
+      return Status::error(Error::kUnsupported, "int8 fully connected: XNNPACK does not take these scales (input %g, "
+                           "output %g, weight %g; the requantisation scale is out of its range)",
+                           static_cast<double>(input.scale), static_cast<double>(output.scale),
+                           static_cast<double>(weight_scales[c]));
+  }
   if (allow_vnni && Int8GemmVnni::available()) {
-    // XNNPACK's limit, kept on this path too: whether a file runs must not depend on the CPU.
-    for (size_t c = 0; c < (per_channel ? output_channels : 1); ++c)
-      if (!(input.scale * weight_scales[c] / output.scale < 256.0f))
-        return Status::error(Error::kUnsupported, "int8 fully connected: XNNPACK does not take these scales (input "
-                             "%g, output %g; the requantisation scale is out of its range)",
-                             static_cast<double>(input.scale), static_cast<double>(output.scale));
     EMTL_RETURN_IF_ERROR(vnni_gemm_.create(input_channels, output_channels, weight, weight_scales, per_channel, bias,
                                            input.scale, input.zero_point, output.scale, output.zero_point, lowest,
                                            max_rows));

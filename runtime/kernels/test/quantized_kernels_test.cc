@@ -203,10 +203,18 @@ namespace {
 TEST_CASE("int8 fully connected: scales XNNPACK cannot requantise are Unsupported, not a crash") {
   const int8_t w[2] = {1, 1};
   const float huge_weight_scale[1] = {1e6f};
-  QuantizedFullyConnected fc;
-  const Status status = fc.create(2, 2, 1, w, huge_weight_scale, false, nullptr, QuantParams{1.0f, 0},
-                                  QuantParams{1e-6f, 0}, schema::Activation::NONE, 0.0f, 4);
-  CHECK(status.code() == Error::kUnsupported);
+  // On both paths (the VNNI kernel could compute them, but a file must run on every CPU or on none).
+  for (bool allow_vnni : {true, false}) {
+    CAPTURE(allow_vnni);
+    for (bool per_channel : {true, false}) {
+      QuantizedFullyConnected fc;
+      CHECK(fc.create(2, 2, 1, w, huge_weight_scale, per_channel, nullptr, QuantParams{1.0f, 0}, QuantParams{1e-6f, 0},
+                      schema::Activation::NONE, 0.0f, 4, allow_vnni).code() == Error::kUnsupported);
+      // Below 2^-32 XNNPACK asserts (aborts the process): refused before it is asked.
+      CHECK(fc.create(2, 2, 1, w, huge_weight_scale, per_channel, nullptr, QuantParams{1e-20f, 0}, QuantParams{1.0f, 0},
+                      schema::Activation::NONE, 0.0f, 4, allow_vnni).code() == Error::kUnsupported);
+    }
+  }
 }
 
 }  // namespace
