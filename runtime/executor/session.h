@@ -89,7 +89,7 @@ class Session {
   const Model& model() const { return model_; }
   /// Bytes of the activation arena (planned for one item tile, see item_tile_rows).
   size_t arena_bytes() const;
-  /// Bytes of weights packed by XNNPACK for this Session (beyond the Model).
+  /// Bytes of weights packed by XNNPACK (or the int8 VNNI kernel) for this Session (beyond the Model).
   size_t packed_weight_bytes() const;
   /// Prints the memory plan (tensor, lifetime, offset, size) to `out`.
   void print_plan(FILE* out) const;
