@@ -36,6 +36,8 @@ constexpr const char* kUsage =
     "  --min-seconds S    time budget for the timed requests (default 2)\n"
     "  --no-user-cache    SessionOptions::cache_user = false: score() repeats the user's features on\n"
     "                     every item row and runs the user stage on them (the work of an unsplit model)\n"
+    "  --no-vnni          SessionOptions::int8_vnni = false: INT8 layers on XNNPACK even when the CPU\n"
+    "                     has AVX-512 VNNI\n"
     "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
     "  --no-roofline      skip the reference GEMM (item stage GFLOP/s vs XNNPACK's own FC)\n"
     "  --seed S           input generator seed (default 1)\n"
@@ -252,7 +254,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   size_t tile = edgemtl::SessionOptions().item_tile_rows;
   uint64_t seed = 1;
-  bool json = false, profile = false, user_cache = true, roofline = true;
+  bool json = false, profile = false, user_cache = true, roofline = true, vnni = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -272,6 +274,7 @@ int main(int argc, char** argv) {
     else if (arg == "--json") json = true;
     else if (arg == "--profile") profile = true;
     else if (arg == "--no-user-cache") user_cache = false;
+    else if (arg == "--no-vnni") vnni = false;
     else if (arg == "--no-roofline") roofline = false;
     else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
@@ -297,6 +300,7 @@ int main(int argc, char** argv) {
   options.profile = profile;
   options.item_tile_rows = tile;
   options.cache_user = user_cache;
+  options.int8_vnni = vnni;
 
   // A small pool of distinct requests, used round-robin, so caches see varied ids.
   std::mt19937_64 random(seed);
@@ -354,13 +358,13 @@ int main(int argc, char** argv) {
 
   if (json) {
     std::printf(
-        "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"tile\": %zu, \"runs\": %zu, \"user_cache\": %s, \"load_ms\": %.4f, "
+        "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"tile\": %zu, \"runs\": %zu, \"user_cache\": %s, \"int8_vnni\": %s, \"load_ms\": %.4f, "
         "\"session_ms\": %.4f, \"first_ms\": %.4f, \"min_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
         "\"p99_ms\": %.4f, \"user_stage_p50_ms\": %.4f, \"item_stage_p50_ms\": %.4f, \"items_per_s\": %.1f, "
         "\"arena_bytes\": %zu, \"packed_weight_bytes\": %zu, \"peak_rss_kb\": %ld, \"model_bytes\": %zu, "
         "\"user_stage_flops\": %llu, \"item_stage_flops\": %llu, \"item_stage_gflops\": %.3f, "
         "\"roofline_gemm\": [%zu, %zu, %zu], \"roofline_gflops\": %.3f, \"roofline_ratio\": %.4f",
-        path, items, threads, tile, timed, user_cache ? "true" : "false", load_ms, session_ms, first_user + first_item,
+        path, items, threads, tile, timed, user_cache ? "true" : "false", vnni ? "true" : "false", load_ms, session_ms, first_user + first_item,
         percentile(totals, 0), p50, percentile(totals, 90), percentile(totals, 99), user_p50, item_p50, items_per_s,
         (*session)->arena_bytes(), (*session)->packed_weight_bytes(), rss_kb, (*model)->size(),
         static_cast<unsigned long long>(flops.user), static_cast<unsigned long long>(flops.item), item_gflops,

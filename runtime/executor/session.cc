@@ -300,7 +300,7 @@ Status Session::Impl::prepare_operator(PreparedOp& prepared) {
         EMTL_RETURN_IF_ERROR(create_quantized_fully_connected(
             op, root->tensors()->Get(static_cast<uint32_t>(input(1))), weight.data,
             in->size() > 2 ? tensors[input(2)].data : nullptr, max_rows, input_stride,
-            &prepared.quantized_fully_connected));
+            &prepared.quantized_fully_connected, this->options.int8_vnni));
         prepared.quantized = true;
         packed_bytes += prepared.quantized_fully_connected.packed_weight_bytes();
         if (int8_scratch.size() < prepared.quantized_fully_connected.scratch_bytes())

@@ -36,6 +36,10 @@ struct SessionOptions {
   /// a model without the user/item split would (same results). For measuring
   /// what the cache saves (edgemtl-bench --no-user-cache).
   bool cache_user = true;
+  /// INT8 fully-connected layers run on an AVX-512 VNNI kernel of the runtime
+  /// when the CPU has it (x86-64; about 2x XNNPACK's int8 GEMM there), else
+  /// on XNNPACK. false: XNNPACK always (edgemtl-bench --no-vnni, to compare).
+  bool int8_vnni = true;
   /// Records the time and calls of every operator (Session::profile()).
   /// Off: no cost beyond one branch per stage run.
   bool profile = false;
@@ -85,7 +89,7 @@ class Session {
   const Model& model() const { return model_; }
   /// Bytes of the activation arena (planned for one item tile, see item_tile_rows).
   size_t arena_bytes() const;
-  /// Bytes of weights packed by XNNPACK for this Session (beyond the Model).
+  /// Bytes of weights packed by XNNPACK (or the int8 VNNI kernel) for this Session (beyond the Model).
   size_t packed_weight_bytes() const;
   /// Prints the memory plan (tensor, lifetime, offset, size) to `out`.
   void print_plan(FILE* out) const;

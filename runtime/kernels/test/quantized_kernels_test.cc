@@ -14,6 +14,7 @@
 #include "runtime/kernels/embedding.h"
 #include "runtime/kernels/fully_connected.h"
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/int8_gemm_vnni.h"
 #include "runtime/kernels/quantized_fully_connected.h"
 
 namespace edgemtl {
@@ -202,10 +203,126 @@ namespace {
 TEST_CASE("int8 fully connected: scales XNNPACK cannot requantise are Unsupported, not a crash") {
   const int8_t w[2] = {1, 1};
   const float huge_weight_scale[1] = {1e6f};
-  QuantizedFullyConnected fc;
-  const Status status = fc.create(2, 2, 1, w, huge_weight_scale, false, nullptr, QuantParams{1.0f, 0},
-                                  QuantParams{1e-6f, 0}, schema::Activation::NONE, 0.0f, 4);
-  CHECK(status.code() == Error::kUnsupported);
+  // On both paths (the VNNI kernel could compute them, but a file must run on every CPU or on none).
+  for (bool allow_vnni : {true, false}) {
+    CAPTURE(allow_vnni);
+    for (bool per_channel : {true, false}) {
+      QuantizedFullyConnected fc;
+      CHECK(fc.create(2, 2, 1, w, huge_weight_scale, per_channel, nullptr, QuantParams{1.0f, 0}, QuantParams{1e-6f, 0},
+                      schema::Activation::NONE, 0.0f, 4, allow_vnni).code() == Error::kUnsupported);
+      // Below 2^-32 XNNPACK asserts (aborts the process): refused before it is asked.
+      CHECK(fc.create(2, 2, 1, w, huge_weight_scale, per_channel, nullptr, QuantParams{1e-20f, 0}, QuantParams{1.0f, 0},
+                      schema::Activation::NONE, 0.0f, 4, allow_vnni).code() == Error::kUnsupported);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgemtl
+
+namespace edgemtl {
+namespace {
+
+struct VnniCase {
+  size_t rows, k, n, stride;  // stride > k: x is a window (columns 3..3+k) of wider rows
+  bool per_channel, with_bias;
+  schema::Activation activation;
+  QuantParams in, out;
+  float x_range;  // > the input range: some x saturate at -128 / 127
+};
+
+// Runs one case on the VNNI kernel, checks it against the schema's formula
+// and against the XNNPACK path (both within one step of s_out), and that a
+// pool of 3 threads gives the same bits as one thread.
+void check_vnni_case(const VnniCase& t, uint32_t seed) {
+  CAPTURE(t.rows);
+  CAPTURE(t.k);
+  CAPTURE(t.n);
+  CAPTURE(t.stride);
+  CAPTURE(t.per_channel);
+  CAPTURE(t.with_bias);
+  CAPTURE(static_cast<int>(t.activation));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const size_t offset = t.stride > t.k ? 3 : 0;
+  std::vector<float> wide(t.rows * t.stride), x(t.rows * t.k);
+  for (float& v : wide) v = t.x_range * uniform(rng);
+  for (size_t r = 0; r < t.rows; ++r)
+    for (size_t i = 0; i < t.k; ++i) x[r * t.k + i] = wide[r * t.stride + offset + i];
+  std::vector<int8_t> w(t.n * t.k);
+  for (int8_t& v : w) v = static_cast<int8_t>(std::lround(127 * uniform(rng)));
+  std::vector<int32_t> bias(t.n, 0);
+  if (t.with_bias)
+    for (int32_t& v : bias) v = static_cast<int32_t>(std::lround(20000 * uniform(rng)));
+  std::vector<float> scales(t.per_channel ? t.n : 1);
+  for (float& s : scales) s = (1.5f + uniform(rng)) / 127.0f;
+  const bool relu = t.activation == schema::Activation::RELU;
+  const std::vector<float> want = reference_int8_fc(x, t.rows, t.k, t.n, w, scales, bias, t.in, t.out, relu);
+
+  QuantizedFullyConnected vnni, xnnpack;
+  REQUIRE(vnni.create(t.k, t.stride, t.n, w.data(), scales.data(), t.per_channel, t.with_bias ? bias.data() : nullptr,
+                      t.in, t.out, t.activation, 0.01f, t.rows + 5).is_ok());
+  REQUIRE(vnni.uses_vnni());
+  REQUIRE(xnnpack.create(t.k, t.stride, t.n, w.data(), scales.data(), t.per_channel,
+                         t.with_bias ? bias.data() : nullptr, t.in, t.out, t.activation, 0.01f, t.rows + 5, false)
+              .is_ok());
+  REQUIRE(!xnnpack.uses_vnni());
+  std::vector<int8_t> scratch(std::max(vnni.scratch_bytes(), xnnpack.scratch_bytes()), 77);
+  std::vector<float> y(t.rows * t.n + 1, 42.0f), y_xnnpack(t.rows * t.n), y_threads(t.rows * t.n + 1, 42.0f);
+  REQUIRE(vnni.run(wide.data() + offset, t.rows, y.data(), scratch.data(), nullptr).is_ok());
+  REQUIRE(xnnpack.run(wide.data() + offset, t.rows, y_xnnpack.data(), scratch.data(), nullptr).is_ok());
+  pthreadpool_t pool = pthreadpool_create(3);
+  REQUIRE(pool != nullptr);
+  REQUIRE(vnni.run(wide.data() + offset, t.rows, y_threads.data(), scratch.data(), pool).is_ok());
+  pthreadpool_destroy(pool);
+  CHECK(y.back() == 42.0f);  // nothing written past rows x n
+  CHECK(std::memcmp(y.data(), y_threads.data(), y.size() * sizeof(float)) == 0);
+  const bool sigmoid = t.activation == schema::Activation::SIGMOID;
+  const float step = (sigmoid ? t.out.scale / 4 : t.out.scale) * 1.001f;
+  size_t off_by_one = 0, bad = 0, bad_xnnpack = 0;
+  for (size_t i = 0; i < t.rows * t.n; ++i) {
+    const float expected = sigmoid ? 1.0f / (1.0f + std::exp(-want[i])) : want[i];
+    if (std::fabs(y[i] - expected) > step) ++bad;
+    if (y[i] != expected) ++off_by_one;
+    if (std::fabs(y[i] - y_xnnpack[i]) > step) ++bad_xnnpack;
+  }
+  CHECK(bad == 0);
+  CHECK(bad_xnnpack == 0);
+  if (!sigmoid) CHECK(off_by_one <= t.rows * t.n / 50 + 1);  // f32 requantisation: rare ties only
+  size_t high = 0, low = 0;
+  for (size_t i = 0; i < t.rows * t.n; ++i) {
+    if (std::fabs(want[i] - t.out.scale * (127 - t.out.zero_point)) < 1e-6f) ++high;
+    if (std::fabs(want[i] - t.out.scale * ((relu ? t.out.zero_point : -128) - t.out.zero_point)) < 1e-6f) ++low;
+  }
+  if (t.x_range > 1.0f)
+    CHECK((high > 0 && low > 0));  // the saturating cases reach both ends
+  else
+    CHECK(high + low < t.rows * t.n * 6 / 10);  // the others exercise real values (RELU clamps about half)
+}
+
+TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: the schema's formula for every shape remainder") {
+  if (!Int8GemmVnni::available()) {
+    MESSAGE("this CPU has no AVX-512 VNNI: VNNI kernel cases skipped");
+    return;
+  }
+  using schema::Activation;
+  const QuantParams in{2.6f / 255.0f, -13}, in_zero{2.0f / 255.0f, 0}, in_high{1.0f / 255.0f, 100};
+  const QuantParams out{0.9f / 255.0f * 40.0f, 5}, out_neg{0.05f, -100}, out_small{0.002f, 20};
+  const VnniCase cases[] = {
+      // rows: 1, 3, 8, 9, 17 (row blocks of 8); k: multiple of 4 or not; n: 32-column panels, a last one of 16 or 32
+      {1, 21, 6, 21, true, true, Activation::NONE, in, out, 1.0f},
+      {3, 4, 1, 4, false, true, Activation::RELU, in, out, 1.0f},
+      {8, 64, 32, 64, true, true, Activation::RELU, in, out, 1.0f},
+      {9, 67, 33, 67, true, false, Activation::NONE, in_zero, out, 1.0f},
+      {17, 130, 50, 130, false, true, Activation::SIGMOID, in, out, 1.0f},
+      {17, 256, 128, 256, true, true, Activation::RELU, in_high, out_neg, 1.0f},
+      {13, 114, 100, 150, true, true, Activation::NONE, in, out, 1.0f},        // strided window
+      {5, 7, 48, 19, false, false, Activation::RELU, in_zero, out_neg, 1.0f},  // strided, no bias
+      {23, 45, 70, 45, true, true, Activation::NONE, in, out_small, 4.0f},    // x and y saturate
+      {40, 33, 17, 40, true, true, Activation::RELU, in_high, out_small, 3.0f},
+  };
+  uint32_t seed = 100;
+  for (const VnniCase& t : cases) check_vnni_case(t, seed++);
 }
 
 }  // namespace

@@ -1,0 +1,237 @@
+#include "runtime/kernels/int8_gemm_vnni.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__)
+// GCC 12 warns inside its own AVX-512 intrinsics (their _mm512_undefined_*
+// self-initialisation, GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+namespace edgemtl {
+
+#if defined(__x86_64__)
+
+namespace {
+
+#define EMTL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+constexpr size_t kQuantizeRowsPerTask = 16;
+
+struct RunContext {
+  const float* x;
+  size_t rows, input_stride, input_channels, padded_input_channels, output_channels;
+  float inverse_input_scale, low, high;  // clamp of x / s_in before rounding: [-128 - z_in, 127 - z_in]
+  int32_t to_unsigned;                   // z_in + 128
+  float output_scale, output_low, output_high;  // clamp of the rounded requantised value: [lo - z_out, 127 - z_out]
+  const int8_t* packed;
+  const int32_t* bias;
+  const float* multiplier;
+  uint8_t* xu;
+  float* y;
+};
+
+// Rows [begin, begin + count) of x -> u8, padded with zeros to padded_input_channels.
+EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t count) {
+  const __m512 inverse = _mm512_set1_ps(c->inverse_input_scale);
+  const __m512 low = _mm512_set1_ps(c->low), high = _mm512_set1_ps(c->high);
+  const __m512i shift = _mm512_set1_epi32(c->to_unsigned);
+  for (size_t r = begin; r < begin + count; ++r) {
+    const float* x = c->x + r * c->input_stride;
+    uint8_t* out = c->xu + r * c->padded_input_channels;
+    for (size_t i = 0; i < c->input_channels; i += 16) {
+      const size_t n = std::min<size_t>(16, c->input_channels - i);
+      const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+      // Masked load: x may be a window of a wider tensor, nothing past its row is read.
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i), inverse);
+      v = _mm512_min_ps(_mm512_max_ps(v, low), high);  // before the conversion, which overflows to INT_MIN
+      const __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                                         shift);
+      _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, q);
+    }
+    // The padded weights are 0, but the bytes they meet must be initialised.
+    for (size_t i = c->input_channels; i < c->padded_input_channels; ++i) out[i] = 0;
+  }
+}
+
+void quantize_task(void* context, size_t begin, size_t count) {
+  quantize_rows(static_cast<const RunContext*>(context), begin, count);
+}
+
+// M rows x NV * 16 columns: int32 accumulators in registers, one vpdpbusd per
+// (row, 16 columns, 4 k), then the requantisation in f32 straight to y.
+template <int M, int NV>
+EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column) {
+  const size_t groups = c->padded_input_channels / 4;
+  const uint8_t* a = c->xu + row * c->padded_input_channels;
+  const int8_t* b = c->packed + column * c->padded_input_channels;
+  __m512i acc[M][NV];
+#pragma GCC unroll 8
+  for (int m = 0; m < M; ++m)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_setzero_si512();
+  for (size_t g = 0; g < groups; ++g) {
+    __m512i w[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_si512(b + (g * NV + v) * 64);
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) {
+      int32_t four;  // 4 consecutive u8 of row m, broadcast to every lane
+      std::memcpy(&four, a + m * c->padded_input_channels + 4 * g, sizeof four);
+      const __m512i x = _mm512_set1_epi32(four);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_dpbusd_epi32(acc[m][v], x, w[v]);
+    }
+  }
+  const __m512 low = _mm512_set1_ps(c->output_low), high = _mm512_set1_ps(c->output_high);
+  const __m512 scale = _mm512_set1_ps(c->output_scale);
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const size_t first = column + 16 * static_cast<size_t>(v);
+    if (first >= c->output_channels) break;
+    const size_t n = std::min<size_t>(16, c->output_channels - first);
+    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+    const __m512i bias = _mm512_loadu_si512(c->bias + first);
+    const __m512 multiplier = _mm512_loadu_ps(c->multiplier + first);
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) {
+      __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[m][v], bias)), multiplier);
+      value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
+      _mm512_mask_storeu_ps(c->y + (row + m) * c->output_channels + first, mask, value);
+    }
+  }
+}
+
+template <int NV>
+EMTL_VNNI_TARGET void tile_rows(const RunContext* c, size_t row, size_t rows, size_t column) {
+  switch (rows) {
+    case 8: return tile<8, NV>(c, row, column);
+    case 7: return tile<7, NV>(c, row, column);
+    case 6: return tile<6, NV>(c, row, column);
+    case 5: return tile<5, NV>(c, row, column);
+    case 4: return tile<4, NV>(c, row, column);
+    case 3: return tile<3, NV>(c, row, column);
+    case 2: return tile<2, NV>(c, row, column);
+    default: return tile<1, NV>(c, row, column);
+  }
+}
+
+// One row block of one column panel; panels of 32 columns, the last one 16
+// when that covers it.
+EMTL_VNNI_TARGET void gemm_task(void* context, size_t panel, size_t row_block) {
+  const auto* c = static_cast<const RunContext*>(context);
+  const size_t column = panel * Int8GemmVnni::kPanelColumns;
+  const size_t row = row_block * Int8GemmVnni::kRowBlock;
+  const size_t rows = std::min(Int8GemmVnni::kRowBlock, c->rows - row);
+  if (c->output_channels - column <= 16)
+    tile_rows<1>(c, row, rows, column);
+  else
+    tile_rows<2>(c, row, rows, column);
+}
+
+size_t padded_panel_columns(size_t columns) {
+  const size_t full = columns / Int8GemmVnni::kPanelColumns * Int8GemmVnni::kPanelColumns;
+  const size_t rest = columns - full;
+  return full + (rest == 0 ? 0 : rest <= 16 ? 16 : Int8GemmVnni::kPanelColumns);
+}
+
+}  // namespace
+
+bool Int8GemmVnni::available() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+
+Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const int8_t* weight,
+                            const float* weight_scales, bool per_channel, const int32_t* bias, float input_scale,
+                            int8_t input_zero_point, float output_scale, int8_t output_zero_point, int8_t lowest,
+                            size_t max_rows) {
+  if (!available()) return Status::error(Error::kUnsupported, "int8 GEMM: this CPU has no AVX-512 VNNI");
+  input_channels_ = input_channels;
+  padded_input_channels_ = (input_channels + 3) / 4 * 4;
+  output_channels_ = output_channels;
+  max_rows_ = max_rows;
+  input_scale_ = input_scale;
+  output_scale_ = output_scale;
+  input_zero_point_ = input_zero_point;
+  output_zero_point_ = output_zero_point;
+  lowest_ = lowest;
+  const size_t columns = padded_panel_columns(output_channels);
+  packed_.assign(columns * padded_input_channels_, 0);
+  bias_.assign(columns, 0);
+  multiplier_.assign(columns, 0.0f);
+  for (size_t c = 0; c < output_channels; ++c) {
+    // Panel of 32 (or the last of 16) columns; per group of 4 k, lane j of
+    // vector v holds w[first + 16 v + j, 4 g .. 4 g + 3].
+    const size_t first = c / kPanelColumns * kPanelColumns;
+    const size_t width = std::min(kPanelColumns, columns - first);
+    const size_t v = (c - first) / 16, lane = (c - first) % 16;
+    int8_t* panel = packed_.data() + first * padded_input_channels_;
+    uint32_t weight_sum = 0;  // int32 arithmetic wraps as the schema's int32 accumulator would
+    for (size_t k = 0; k < input_channels; ++k) {
+      const int8_t w = weight[c * input_channels + k];
+      panel[(k / 4 * (width / 16) + v) * 64 + lane * 4 + k % 4] = w;
+      weight_sum += static_cast<uint32_t>(static_cast<int32_t>(w));
+    }
+    const uint32_t shift = static_cast<uint32_t>(128 + input_zero_point);
+    bias_[c] = static_cast<int32_t>((bias ? static_cast<uint32_t>(bias[c]) : 0u) - shift * weight_sum);
+    multiplier_[c] = input_scale * weight_scales[per_channel ? c : 0] / output_scale;
+  }
+  return Status::ok();
+}
+
+void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
+                       pthreadpool_t threadpool) const {
+  if (rows == 0) return;
+  RunContext c;
+  c.x = x;
+  c.rows = rows;
+  c.input_stride = input_stride;
+  c.input_channels = input_channels_;
+  c.padded_input_channels = padded_input_channels_;
+  c.output_channels = output_channels_;
+  c.inverse_input_scale = 1.0f / input_scale_;  // as XNNPACK's f32 -> qs8 conversion
+  c.low = static_cast<float>(-128 - input_zero_point_);
+  c.high = static_cast<float>(127 - input_zero_point_);
+  c.to_unsigned = input_zero_point_ + 128;
+  c.output_scale = output_scale_;
+  c.output_low = static_cast<float>(lowest_ - output_zero_point_);
+  c.output_high = static_cast<float>(127 - output_zero_point_);
+  c.packed = packed_.data();
+  c.bias = bias_.data();
+  c.multiplier = multiplier_.data();
+  c.xu = scratch;
+  c.y = y;
+  const size_t panels = (output_channels_ + kPanelColumns - 1) / kPanelColumns;
+  const size_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
+  if (threadpool) {
+    pthreadpool_parallelize_1d_tile_1d(threadpool, quantize_task, &c, rows, kQuantizeRowsPerTask, 0);
+    // Panel-major: consecutive tasks share a panel of weights.
+    pthreadpool_parallelize_2d(threadpool, gemm_task, &c, panels, row_blocks, 0);
+    return;
+  }
+  quantize_rows(&c, 0, rows);
+  for (size_t p = 0; p < panels; ++p)
+    for (size_t b = 0; b < row_blocks; ++b) gemm_task(&c, p, b);
+}
+
+#else  // !__x86_64__: no VNNI; QuantizedFullyConnected stays on XNNPACK.
+
+bool Int8GemmVnni::available() { return false; }
+
+Status Int8GemmVnni::create(size_t, size_t, const int8_t*, const float*, bool, const int32_t*, float, int8_t, float,
+                            int8_t, int8_t, size_t) {
+  return Status::error(Error::kUnsupported, "int8 GEMM: AVX-512 VNNI is x86-64 only");
+}
+
+void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, pthreadpool_t) const {}
+
+#endif
+
+}  // namespace edgemtl
