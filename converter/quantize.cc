@@ -236,6 +236,9 @@ std::vector<float> score_requests(const std::vector<uint8_t>& file, const std::v
   const Model& model = *l.model;
   SessionOptions options;
   options.max_items = kBatch;
+  // The portable int8 kernel on every machine: which layers stay f32 must not
+  // depend on the CPU converting (the VNNI kernel may round one step apart).
+  options.int8_vnni = false;
   auto session = Session::create(model, options);
   if (!session.ok()) {
     if (create_error) {
