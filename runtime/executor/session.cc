@@ -253,6 +253,44 @@ Status Session::Impl::plan_memory() {
     if (slot.alias_of >= 0 && tensors[slot.alias_of].last_use < slot.last_use)
       tensors[slot.alias_of].last_use = slot.last_use;
 
+  // In place: a binary op whose full-shape input dies at that op writes over
+  // it (XNNPACK's elementwise kernels allow it): the split's ADD then reuses
+  // the first layer's output instead of doubling the widest tile in cache.
+  auto in_place = [&](const flatbuffers::Vector<flatbuffers::Offset<schema::Operator>>* ops, int first_step) {
+    if (!ops) return;
+    for (uint32_t i = 0; i < ops->size(); ++i) {
+      const schema::Operator* op = ops->Get(i);
+      const schema::OpType type = op->type();
+      if (type != schema::OpType::ADD && type != schema::OpType::SUB && type != schema::OpType::MUL &&
+          type != schema::OpType::DIV && type != schema::OpType::MAXIMUM && type != schema::OpType::MINIMUM)
+        continue;
+      const int step = first_step + static_cast<int>(i);
+      const int output = op->outputs()->Get(0);
+      TensorSlot& out = tensors[output];
+      for (int input : *op->inputs()) {
+        TensorSlot& in = tensors[input];
+        if (in.constant || in.feature >= 0 || in.alias_of >= 0 || in.last_use != step || in.stage != out.stage ||
+            in.dtype != out.dtype || !(in.declared == out.declared))
+          continue;
+        out.alias_of = input;
+        in.last_use = std::max(in.last_use, out.last_use);
+        break;
+      }
+    }
+  };
+  in_place(user, 1);
+  in_place(item, num_user + 2);
+  // Views of an in-place output now hang off its input: point every view at
+  // its final root (offsets add up) and keep that root alive for all of them.
+  for (TensorSlot& slot : tensors) {
+    while (slot.alias_of >= 0 && tensors[slot.alias_of].alias_of >= 0) {
+      slot.column_offset += tensors[slot.alias_of].column_offset;
+      slot.alias_of = tensors[slot.alias_of].alias_of;
+    }
+    if (slot.alias_of >= 0 && tensors[slot.alias_of].last_use < slot.last_use)
+      tensors[slot.alias_of].last_use = slot.last_use;
+  }
+
   // Sizes: one row for user-stage tensors, item_rows (one tile) for item-stage ones.
   for (size_t t = 0; t < tensors.size(); ++t) {
     TensorSlot& slot = tensors[t];

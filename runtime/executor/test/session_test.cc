@@ -393,26 +393,31 @@ TEST_CASE("a model without user features scores without set_user") {
   }
 }
 
-// wide = FC_relu(x) [-1, 7]; a = FC(TAKE(wide, cols 1..4)), b = FC(TAKE(wide, cols 3..6)) read column
-// views of `wide` (row stride 7); c = SIGMOID(TAKE(wide, cols 0..1)) is a copy (a non-FC reader).
-TEST_CASE("TAKEs of columns read only by FULLY_CONNECTEDs are views; the results equal the naive ones") {
+// wide = FC_relu(x) [-1, 7]; shifted = ADD(wide, row [1, 7]) in place (wide dies there);
+// a = FC(TAKE(shifted, cols 1..4)), b = FC(TAKE(shifted, cols 3..6)) read column views (row stride 7);
+// c = SIGMOID(TAKE(shifted, cols 0..1)) is a copy (a non-FC reader).
+TEST_CASE("an ADD runs in place; TAKEs of columns read only by FULLY_CONNECTEDs are views; results as naive") {
   ModelBuilder m;
   const int f = m.add_feature("x", schema::Side::ITEM, FeatureKind::DENSE, 5);
   const std::vector<float> w = random_floats(7 * 5, 31), b = random_floats(7, 32), wa = random_floats(2 * 4, 33),
                            wb = random_floats(3 * 4, 34), bb = random_floats(3, 35);
+  const std::vector<float> shift = random_floats(7, 37);
   const int cw = m.add_constant_f32("w", {7, 5}, w), cb = m.add_constant_f32("b", {7}, b);
+  const int crow = m.add_constant_f32("shift", {1, 7}, shift);
   const int cwa = m.add_constant_f32("wa", {2, 4}, wa);
   const int cwb = m.add_constant_f32("wb", {3, 4}, wb), cbb = m.add_constant_f32("bb", {3}, bb);
   const int wide = m.add_activation("wide", DType::FLOAT32, {-1, 7});
+  const int shifted = m.add_activation("shifted", DType::FLOAT32, {-1, 7});
   const int sa = m.add_activation("sa", DType::FLOAT32, {-1, 4}), sb = m.add_activation("sb", DType::FLOAT32, {-1, 4});
   const int sc = m.add_activation("sc", DType::FLOAT32, {-1, 2});
   const int a = m.add_activation("a", DType::FLOAT32, {-1, 2}), bo = m.add_activation("bo", DType::FLOAT32, {-1, 3});
   const int c = m.add_activation("c", DType::FLOAT32, {-1, 2});
   m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {m.feature_tensor(f), cw, cb}, {wide},
            OpOptions::FullyConnectedOptions, test::fc_options(Activation::RELU));
-  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {sa}, OpOptions::TakeOptions, test::take_range_options(1, 1, 4));
-  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {sb}, OpOptions::TakeOptions, test::take_range_options(1, 3, 4));
-  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {sc}, OpOptions::TakeOptions, test::take_range_options(1, 0, 2));
+  m.add_op(ModelBuilder::kItem, OpType::ADD, {wide, crow}, {shifted});
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {shifted}, {sa}, OpOptions::TakeOptions, test::take_range_options(1, 1, 4));
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {shifted}, {sb}, OpOptions::TakeOptions, test::take_range_options(1, 3, 4));
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {shifted}, {sc}, OpOptions::TakeOptions, test::take_range_options(1, 0, 2));
   m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {sa, cwa}, {a});
   m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {sb, cwb, cbb}, {bo});
   m.add_op(ModelBuilder::kItem, OpType::SIGMOID, {sc}, {c});
@@ -439,14 +444,14 @@ TEST_CASE("TAKEs of columns read only by FULLY_CONNECTEDs are views; the results
     for (size_t row = 0; row < 5; ++row) {
       std::vector<double> xr(x.begin() + static_cast<long>(row * 5), x.begin() + static_cast<long>(row * 5 + 5));
       std::vector<double> h = dense(xr, w, b);
-      for (double& v : h) v = v > 0 ? v : 0;
+      for (size_t j = 0; j < h.size(); ++j) h[j] = (h[j] > 0 ? h[j] : 0) + shift[j];
       const std::vector<double> ya = dense({h[1], h[2], h[3], h[4]}, wa, {0.0f, 0.0f});
       const std::vector<double> yb = dense({h[3], h[4], h[5], h[6]}, wb, bb);
       CHECK(scores.value()[row * 3] == doctest::Approx(ya[1]).epsilon(1e-5));
       CHECK(scores.value()[row * 3 + 1] == doctest::Approx(yb[2]).epsilon(1e-5));
       CHECK(scores.value()[row * 3 + 2] == doctest::Approx(1 / (1 + std::exp(-h[0]))).epsilon(1e-5));
     }
-    // The plan shows the two views as aliases of `wide`, and the copy with bytes of its own.
+    // The plan shows the ADD's output and the two views as aliases of `wide`, the copy with bytes of its own.
     char* text = nullptr;
     size_t size = 0;
     FILE* out = open_memstream(&text, &size);
@@ -458,7 +463,7 @@ TEST_CASE("TAKEs of columns read only by FULLY_CONNECTEDs are views; the results
     size_t aliases = 0;
     for (size_t at = plan.find("alias of tensor"); at != std::string::npos; at = plan.find("alias of tensor", at + 1))
       ++aliases;
-    CHECK(aliases == 2);
+    CHECK(aliases == 3);
   }
 }
 
