@@ -24,6 +24,9 @@ int lookup_behind(const Graph& g, const std::vector<std::vector<int>>& consumers
     const Value& table = g.values[producer.inputs[0]];
     const Value& ids = g.values[producer.inputs[1]];
     if (!table.is_constant || table.rank() != 2 || table.dtype != DType::kFloat32) return -1;
+    // A table other nodes read too (an item table shared by the item id and the
+    // user's history) would be stored twice: once stacked, once for them.
+    if (consumers[producer.inputs[0]].size() != 1) return -1;
     if (!ids.is_activation() || ids.dtype != DType::kInt64 || ids.shape != std::vector<int64_t>{kRows}) return -1;
     return value.producer;
   }

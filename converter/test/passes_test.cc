@@ -382,6 +382,37 @@ TEST_CASE("lookups feeding one CONCAT merge into EMBEDDING_MULTI runs; ids stay 
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
 }
 
+TEST_CASE("a table other lookups read too is not stacked (it would be stored twice)") {
+  std::mt19937 rng(23);
+  Graph g;
+  int a = add_feature(g, "a", {kRows}, false, DType::kInt64);
+  int b = add_feature(g, "b", {kRows}, false, DType::kInt64);
+  int c = add_feature(g, "c", {kRows}, false, DType::kInt64);
+  int h = add_feature(g, "history", {kRows, 3}, false, DType::kInt64);
+  const int shared = random_constant(g, rng, {10, 4}, "shared_table");
+  NodeOptions o, cat, mean;
+  cat.axis = 1;
+  mean.axes = {1};
+  mean.keepdims = false;
+  int ga = g.emit(Op::kEmbedding, {shared, a}, o, "ga");
+  int gb = g.emit(Op::kEmbedding, {random_constant(g, rng, {10, 4}, "b_table"), b}, o, "gb");
+  int gc = g.emit(Op::kEmbedding, {random_constant(g, rng, {10, 4}, "c_table"), c}, o, "gc");
+  int gh = g.emit(Op::kReduceMean, {g.emit(Op::kEmbedding, {shared, h}, o, "gh")}, mean, "pool");
+  int joined = g.emit(Op::kConcat, {ga, gb, gc, gh}, cat, "cat");
+  add_tasks(g, g.emit(Op::kFullyConnected, {joined, random_constant(g, rng, {2, 16}, "w")}, {}, "fc"));
+  auto inputs = random_inputs(g, rng, 5, false);
+  auto before = run_reference(g, inputs);
+  assign_stages(g);
+  merge_lookups(g);
+  CHECK(live_nodes(g, Op::kEmbeddingMulti) == 1);  // b and c
+  CHECK(live_nodes(g, Op::kEmbedding) == 2);       // a and the history still read the shared table
+  int64_t stacked_rows = 0;
+  for (const Node& n : g.nodes)
+    if (!n.dead && n.op == Op::kEmbeddingMulti) stacked_rows = g.values[n.inputs[0]].shape[0];
+  CHECK(stacked_rows == 20);
+  CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
+}
+
 TEST_CASE("reshaped lookups concatenated on a middle axis become one lookup and a reshape") {
   std::mt19937 rng(22);
   Graph g;
