@@ -16,7 +16,7 @@ using namespace edgemtl::converter;
 constexpr const char* kUsage =
     "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
     "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n"
-    "                       [--keep-names]\n"
+    "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures]\n"
     "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n";
@@ -100,6 +100,8 @@ Args parse(int argc, char** argv) {
     } else if (arg == "--no-split") a.options.split_user_item_fc = false;
     else if (arg == "--verbose") a.verbose = true;
     else if (arg == "--keep-names") a.quantize.write.keep_names = true;
+    else if (arg == "--no-merge-lookups") a.options.merge_lookups = false;
+    else if (arg == "--no-fuse-mixtures") a.options.fuse_mixtures = false;
     else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option " + arg};
     else if (a.input.empty()) a.input = arg;

@@ -11,9 +11,9 @@ namespace edgemtl::converter {
 struct ConvertOptions {
   ImportOptions import;
   bool split_user_item_fc = true;  // --no-split turns the W_u/W_i split off
-  bool merge_lookups = true;       // EMBEDDINGs feeding one CONCAT -> one EMBEDDING_MULTI
+  bool merge_lookups = true;       // EMBEDDINGs feeding one CONCAT -> one EMBEDDING_MULTI (--no-merge-lookups)
   bool concat_of_reshapes = true;  // CONCAT(RESHAPE(x_i)) -> RESHAPE(CONCAT(x_i))
-  bool fuse_mixtures = true;       // REDUCE_SUM(MUL(gate, stacked experts)) -> MIX
+  bool fuse_mixtures = true;       // REDUCE_SUM(MUL(gate, stacked experts)) -> MIX (--no-fuse-mixtures)
 };
 
 /// Runs every pass on an imported graph, in order.

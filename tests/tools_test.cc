@@ -90,6 +90,23 @@ TEST_CASE("edgemtl-run scores request and row files like PyTorch") {
   CHECK(responses.back()["error"].get<std::string>().find("missing feature") != std::string::npos);
 }
 
+TEST_CASE("edgemtl-convert --no-fuse-mixtures / --no-merge-lookups keep the ops those passes would replace") {
+  const nlohmann::json meta = read_json(fixtures_dir() + "/mmoe/meta.json");
+  const std::string users = user_inputs_argument(meta);
+  auto operators = [](const std::string& model) {
+    CommandResult result = run(std::string(EDGEMTL_INSPECT) + " " + model + " --operators");
+    REQUIRE(result.exit_code == 0);
+    return result.out;
+  };
+  const std::string fused = operators(convert_fixture("mmoe", "passes_on", users));
+  const std::string plain = operators(convert_fixture("mmoe", "passes_off", users + " --no-fuse-mixtures --no-merge-lookups"));
+  CHECK(fused.find(" MIX ") != std::string::npos);
+  CHECK(fused.find("EMBEDDING_MULTI") != std::string::npos);
+  CHECK(plain.find(" MIX ") == std::string::npos);
+  CHECK(plain.find("EMBEDDING_MULTI") == std::string::npos);
+  CHECK(plain.find("REDUCE_SUM") != std::string::npos);  // the mixing as the ONNX has it
+}
+
 TEST_CASE("edgemtl-inspect lists features with their side, tasks and stages") {
   std::string model = convert_for_tools();
   CommandResult result = run(std::string(EDGEMTL_INSPECT) + " " + model + " --operators");
