@@ -163,9 +163,10 @@ struct Session::Impl {
   Status run_operator(PreparedOp& prepared, int64_t stage_rows);
 };
 
-// Marks the TAKE outputs that can be column views (see the top of the file).
-// Runs before plan_memory; sets row_stride and column_offset, and alias_of
-// is set by plan_memory's walk.
+// Makes the TAKE outputs that can be column views (see the top of the file)
+// views of their input's root. Part of plan_memory, once every read is known:
+// a tensor the caller or the item stage reads later (task, user cache) lives
+// until end_step and stays a copy.
 void Session::Impl::find_column_views() {
   std::vector<int> readers(tensors.size(), 0), fc_readers(tensors.size(), 0);
   for (const schema::Stage* stage : {root->user_stage(), root->item_stage()}) {
@@ -179,11 +180,6 @@ void Session::Impl::find_column_views() {
       }
     }
   }
-  std::vector<bool> pinned(tensors.size(), false);  // read by the caller or across stages
-  if (root->user_to_item())
-    for (int tensor : *root->user_to_item()) pinned[tensor] = true;
-  if (root->tasks())
-    for (uint32_t i = 0; i < root->tasks()->size(); ++i) pinned[root->tasks()->Get(i)->tensor()] = true;
   for (const schema::Stage* stage : {root->user_stage(), root->item_stage()}) {
     if (!stage || !stage->operators()) continue;
     for (const schema::Operator* op : *stage->operators()) {
@@ -193,11 +189,12 @@ void Session::Impl::find_column_views() {
       const TensorSlot& in = tensors[input];
       const bool range = !options->indices() || options->indices()->size() == 0;
       if (!range || in.constant || in.dtype != schema::DType::FLOAT32 || in.declared.rank != 2 ||
-          options->axis() != 1 || tensors[output].declared.rank != 2 || in.row_stride != 0 || pinned[output] ||
-          readers[output] == 0 || readers[output] != fc_readers[output])
+          options->axis() != 1 || tensors[output].declared.rank != 2 || in.row_stride != 0 ||
+          tensors[output].last_use == end_step || readers[output] == 0 || readers[output] != fc_readers[output])
         continue;
       tensors[output].column_offset = static_cast<size_t>(options->start());
       tensors[output].row_stride = static_cast<size_t>(in.declared[1]);
+      tensors[output].alias_of = root_of(input);
     }
   }
 }
@@ -234,8 +231,7 @@ Status Session::Impl::plan_memory() {
       const int output = op->outputs()->Get(0);
       tensors[output].stage = stage;
       define(output, step);
-      if (op->type() == schema::OpType::RESHAPE || tensors[output].row_stride != 0)
-        tensors[output].alias_of = root_of(op->inputs()->Get(0));
+      if (op->type() == schema::OpType::RESHAPE) tensors[output].alias_of = root_of(op->inputs()->Get(0));
     }
   };
   walk(user, kUserStage, 1);
@@ -248,6 +244,7 @@ Status Session::Impl::plan_memory() {
   if (!options.cache_user)
     for (TensorSlot& slot : tensors)
       if (slot.feature >= 0 && slot.stage == kUserStage) slot.last_use = end_step;
+  find_column_views();
   // An alias keeps its root alive; the root is written first, so extend it only.
   for (TensorSlot& slot : tensors)
     if (slot.alias_of >= 0 && tensors[slot.alias_of].last_use < slot.last_use)
@@ -462,7 +459,6 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
       slot.data = const_cast<uint8_t*>(model.bytes() + buffer->offset());  // never written
     }
   }
-  impl->find_column_views();
   EMTL_RETURN_IF_ERROR(impl->plan_memory());
 
   if (options.threads > 1) {

@@ -40,15 +40,15 @@ void mix_f32(Span<const TensorView> inputs, const TensorView& out) {
   const size_t experts = inputs.size() - 1;
   const size_t rows = static_cast<size_t>(out.shape[0]);
   const size_t width = static_cast<size_t>(out.shape[1]);
-  const TensorView& gate = inputs[0];
-  // Row r of input k: a 1-row input (user stage, constant) is the same for every r.
+  // Row r of input k (the gate, then the experts): a 1-row input (user stage,
+  // constant) is the same for every r.
   auto row = [&](size_t k, size_t r) {
     const TensorView& v = inputs[k];
     const size_t per_row = static_cast<size_t>(v.shape[1]);
     return v.as<const float>() + (v.shape[0] == 1 ? 0 : r * per_row);
   };
   for (size_t r = 0; r < rows; ++r) {
-    const float* g = gate.as<const float>() + (gate.shape[0] == 1 ? 0 : r * experts);
+    const float* g = row(0, r);
     float* dst = out.as<float>() + r * width;
     size_t e = 0;
     for (; e + 4 <= experts; e += 4)

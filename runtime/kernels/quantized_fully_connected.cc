@@ -53,12 +53,6 @@ Status QuantizedFullyConnected::create(size_t input_channels, size_t input_strid
           : xnn_create_fully_connected_nc_qs8(input_channels, output_channels, input_channels, output_channels,
                                               input.zero_point, input.scale, weight_scales[0], weight, bias,
                                               output.zero_point, output.scale, lowest, INT8_MAX, 0, gemm_.out());
-  // XNNPACK refuses requantisation scales (s_in * s_w / s_out) outside its range: a valid file this
-  // runtime cannot compute.
-  if (status == xnn_status_unsupported_parameter)
-    return Status::error(Error::kUnsupported, "int8 fully connected: XNNPACK does not take these scales (input %g, "
-                         "output %g; the requantisation scale is out of its range)", static_cast<double>(input.scale),
-                         static_cast<double>(output.scale));
   EMTL_RETURN_IF_ERROR(xnn_status_to_error(status, per_channel ? "xnn_create_convolution2d_nhwc_qc8"
                                                                : "xnn_create_fully_connected_nc_qs8"));
   EMTL_RETURN_IF_ERROR(xnn_status_to_error(
