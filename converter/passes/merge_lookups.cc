@@ -87,8 +87,10 @@ void reorder_concat(Graph& g, const std::vector<std::vector<int>>& consumers, in
 }  // namespace
 
 void merge_lookups(Graph& g) {
-  const auto consumers = g.consumers();
-  const auto outputs = g.output_mask();
+  // Recomputed after every rewrite: a rewrite adds values (stacked tables,
+  // reordered weights) and readers that later CONCATs walk through.
+  auto consumers = g.consumers();
+  auto outputs = g.output_mask();
   bool changed = false;
   const size_t node_count = g.nodes.size();
   for (size_t c = 0; c < node_count; ++c) {
@@ -140,6 +142,8 @@ void merge_lookups(Graph& g) {
         for (size_t p : order) reordered.push_back(candidates[p]);
         candidates = reordered;
         concat.inputs = g.nodes[c].inputs;
+        consumers = g.consumers();
+        outputs = g.output_mask();
       }
     }
     std::vector<int> new_inputs;
@@ -204,6 +208,8 @@ void merge_lookups(Graph& g) {
       rewritten.options.shape = y.shape;
     }
     rewritten.inputs = new_inputs;
+    consumers = g.consumers();
+    outputs = g.output_mask();
   }
   if (changed) g.compact();
 }
