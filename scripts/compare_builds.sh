@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Checks that two builds behave identically: converts every PyTorch fixture and
+# the examples' models with each build's edgemtl-convert (split, unsplit, int8,
+# fp16), requires the .emtl files to be byte-identical, then scores every
+# fixture's rows with each build's edgemtl-run and requires identical outputs.
+# Used for refactors that promise "no behaviour change".
+#   bash scripts/compare_builds.sh OLD_BUILD_DIR NEW_BUILD_DIR
+# A build dir has converter/edgemtl-convert and tools/edgemtl-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+old=$1
+new=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+compared=0
+
+convert() {  # build out onnx args...
+  local build=$1 out=$2 onnx=$3
+  shift 3
+  "$build/converter/edgemtl-convert" "$onnx" -o "$out" "$@" 2> "$out.log"
+}
+
+check_pair() {  # label onnx args...
+  local label=$1 onnx=$2
+  shift 2
+  convert "$old" "$work/old.emtl" "$onnx" "$@" || { echo "FAIL $label: old converter failed"; failures=$((failures + 1)); return; }
+  convert "$new" "$work/new.emtl" "$onnx" "$@" || { echo "FAIL $label: new converter failed: $(tail -1 "$work/new.emtl.log")"; failures=$((failures + 1)); return; }
+  compared=$((compared + 1))
+  if ! cmp -s "$work/old.emtl" "$work/new.emtl"; then
+    echo "FAIL $label: model files differ"
+    failures=$((failures + 1))
+  fi
+}
+
+for dir in tests/fixtures/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/model.onnx" ] || continue
+  users=$(/usr/bin/env python3 -c "import json,sys; print(','.join(json.load(open(sys.argv[1]))['user_inputs']))" "$dir/meta.json")
+  user_args=()
+  [ -n "$users" ] && user_args=(--user-inputs "$users")
+  check_pair "$name unsplit" "$dir/model.onnx"
+  check_pair "$name split" "$dir/model.onnx" "${user_args[@]}"
+  check_pair "$name no-split" "$dir/model.onnx" "${user_args[@]}" --no-split
+  check_pair "$name fp16" "$dir/model.onnx" "${user_args[@]}" --quantize fp16
+  check_pair "$name int8" "$dir/model.onnx" "${user_args[@]}" --quantize int8 --calibration "$dir/rows.jsonl"
+  # Scores: both runtimes on the new converter's split file and on the old one's.
+  for variant in split int8; do
+    if [ $variant = split ]; then
+      convert "$new" "$work/m.emtl" "$dir/model.onnx" "${user_args[@]}"
+    else
+      convert "$new" "$work/m.emtl" "$dir/model.onnx" "${user_args[@]}" --quantize int8 --calibration "$dir/rows.jsonl"
+    fi
+    "$old/tools/edgemtl-run" "$work/m.emtl" --rows "$dir/rows.jsonl" > "$work/old.out"
+    "$new/tools/edgemtl-run" "$work/m.emtl" --rows "$dir/rows.jsonl" > "$work/new.out"
+    compared=$((compared + 1))
+    if ! cmp -s "$work/old.out" "$work/new.out"; then
+      echo "FAIL $name $variant: scores differ"
+      failures=$((failures + 1))
+    fi
+  done
+done
+for model in examples/rerank/models/*.onnx examples/census/models/*.onnx; do
+  # shellcheck disable=SC2046  # NAME.convert holds several arguments
+  check_pair "$model" "$model" $(cat "${model%.onnx}.convert")
+done
+echo "$compared compared, $failures differ"
+[ "$failures" -eq 0 ]
