@@ -12,7 +12,7 @@
 #include "converter/eval.h"
 #include "converter/writer.h"
 #include "runtime/executor/session.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace edgemtl::converter {
 
@@ -164,44 +164,16 @@ namespace {
 
 // ---- rows -------------------------------------------------------------------
 
-// One line of a rows or requests file: a row is a request of one item whose
-// user object is the row itself. `labels` (optional, per item): {task: 0/1}.
-struct Request {
-  nlohmann::json user;
-  std::vector<nlohmann::json> items;
-};
+// A rows or requests file (LineFormat::kEither). `labels` (optional,
+// per item or row): {task: 0/1}, read by the validation's AUC.
+using ::edgemtl::requests::Request;
+using ::edgemtl::requests::count_items;
 
 std::vector<Request> read_requests(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConversionError("cannot read '" + path + "'");
   std::vector<Request> requests;
-  std::string line, error;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json object;
-    if (!tools::parse_json_line(line, &object, &error) || !object.is_object())
-      throw ConversionError(path + ":" + std::to_string(number) + ": not a JSON object" +
-                            (error.empty() ? "" : ": " + error));
-    Request request;
-    const bool is_request = object.contains("items") && object["items"].is_array() &&
-                            object.size() == (object.contains("user") ? 2u : 1u);
-    if (is_request) {
-      request.user = object.contains("user") ? object["user"] : nlohmann::json::object();
-      for (const auto& item : object["items"]) request.items.push_back(item);
-    } else {
-      request.user = object;
-      request.items.push_back(object);
-    }
-    requests.push_back(std::move(request));
-  }
-  if (requests.empty()) throw ConversionError("'" + path + "' holds no rows");
+  std::string error;
+  if (!::edgemtl::requests::read_request_file(path, ::edgemtl::requests::LineFormat::kEither, &requests, &error)) throw ConversionError(error);
   return requests;
-}
-
-size_t count_items(const std::vector<Request>& requests) {
-  size_t n = 0;
-  for (const Request& r : requests) n += r.items.size();
-  return n;
 }
 
 struct FreeDeleter {
@@ -247,34 +219,11 @@ std::vector<float> score_requests(const std::vector<uint8_t>& file, const std::v
     }
     throw ConversionError(std::string("cannot create a session: ") + session.status().message());
   }
-  bool has_user_features = false;
-  for (size_t f = 0; f < model.num_features(); ++f)
-    if (model.feature(f).side == edgemtl::Side::kUser) has_user_features = true;
-  tools::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
-  const size_t tasks = model.num_tasks();
+  ::edgemtl::requests::RequestScorer scorer(model, **session, kBatch);
   std::vector<float> scores;
   std::string error;
-  auto flush = [&]() {
-    if (items.rows() == 0) return;
-    auto result = (*session)->score(items.inputs(), items.rows());
-    if (!result.ok()) throw ConversionError(std::string("scoring rows: ") + result.status().message());
-    scores.insert(scores.end(), result->data(), result->data() + items.rows() * tasks);
-    items.clear();
-  };
-  for (const Request& request : requests) {
-    if (has_user_features) {
-      user.clear();
-      if (!user.append_row(request.user, nullptr, &error)) throw ConversionError("rows: " + error);
-      Status status = (*session)->set_user(user.inputs());
-      if (!status.is_ok()) throw ConversionError(std::string("rows: ") + status.message());
-    }
-    for (const nlohmann::json& item : request.items) {
-      if (!items.append_row(item, &request.user, &error)) throw ConversionError("rows: " + error);
-      if (items.rows() == kBatch) flush();
-    }
-    if (has_user_features) flush();  // the next request has another user
-  }
-  flush();
+  for (const Request& request : requests)
+    if (!scorer.score(request, &scores, &error)) throw ConversionError("rows: " + error);
   return scores;
 }
 
@@ -291,7 +240,7 @@ struct RowValues {
 RowValues evaluate_on_rows(const Graph& g, const std::vector<uint8_t>& f32_file, const std::vector<Request>& requests) {
   LoadedModel l = load(f32_file);
   const Model& model = *l.model;
-  tools::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
+  ::edgemtl::requests::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
   std::string error;
   for (const Request& request : requests)
     for (const nlohmann::json& item : request.items) {
@@ -302,7 +251,7 @@ RowValues evaluate_on_rows(const Graph& g, const std::vector<uint8_t>& f32_file,
   RowValues r{g, {}};
   Graph& s = r.graph;
   // The writer keeps the graph's feature order, so feature index f is g.features[f].
-  for (tools::FeatureBatch* batch : {&user, &items}) {
+  for (::edgemtl::requests::FeatureBatch* batch : {&user, &items}) {
     for (const FeatureInput& input : batch->inputs()) {
       Value& v = s.values[g.features[static_cast<size_t>(input.feature)].value];
       v.is_constant = true;

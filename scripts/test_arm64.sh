@@ -15,7 +15,7 @@ bash toolchains/make-aarch64-sysroot.sh build-arm64/sysroot
 log=build-arm64/build.log
 cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$PWD/toolchains/aarch64-linux-gnu.cmake" -DEDGEMTL_ARM64_SYSROOT="$PWD/build-arm64/sysroot" \
-  -DEDGEMTL_BUILD_CONVERTER=OFF -DEDGEMTL_BUILD_EXAMPLES=OFF -DEDGEMTL_HOST_CONVERT="$host_convert" \
+  -DEDGEMTL_HOST_CONVERT="$host_convert" \
   > "$log" 2>&1 || { cat "$log"; exit 1; }
 cmake --build build-arm64 -j 2 >> "$log" 2>&1 || { tail -n 60 "$log"; exit 1; }
 readelf -h build-arm64/runtime/edgemtl_runtime_tests | grep -q "Machine: *AArch64" || { echo "test_arm64: not an aarch64 build"; exit 1; }

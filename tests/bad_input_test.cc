@@ -10,7 +10,7 @@
 
 #include "runtime/executor/session.h"
 #include "tests/fixture_util.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace edgemtl::test {
 namespace {
@@ -54,14 +54,14 @@ int find_feature(const Model& model, Side side, FeatureKind kind) {
 }
 
 Status set_user_from(Request& request, const nlohmann::json& row) {
-  tools::FeatureBatch user(*request.model, Side::kUser);
+  requests::FeatureBatch user(*request.model, Side::kUser);
   std::string error;
   REQUIRE_MESSAGE(user.append_row(row, nullptr, &error), error);
   return request.session->set_user(user.inputs());
 }
 
 Result<Span<const float>> score_from(Request& request, const nlohmann::json& row) {
-  tools::FeatureBatch items(*request.model, Side::kItem);
+  requests::FeatureBatch items(*request.model, Side::kItem);
   std::string error;
   REQUIRE_MESSAGE(items.append_row(row, nullptr, &error), error);
   return request.session->score(items.inputs(), 1);
@@ -115,7 +115,7 @@ TEST_CASE("random corruption never crashes the loader or a session") {
     ++loaded;  // a flip in a float or a name can leave a valid model: it must still run safely
     auto session = Session::create(**model, SessionOptions{});
     if (!session.ok()) continue;
-    tools::FeatureBatch user(**model, Side::kUser), items(**model, Side::kItem);
+    requests::FeatureBatch user(**model, Side::kUser), items(**model, Side::kItem);
     std::string error;
     if (user.append_row(row, nullptr, &error)) (void)(*session)->set_user(user.inputs());
     if (items.append_row(row, nullptr, &error)) (void)(*session)->score(items.inputs(), 1);
@@ -134,7 +134,7 @@ TEST_CASE("request errors: missing feature, wrong length, id out of range, NaN, 
   }
   SUBCASE("missing feature names the feature") {
     REQUIRE(set_user_from(request, request.row).is_ok());
-    tools::FeatureBatch items(model, Side::kItem);
+    requests::FeatureBatch items(model, Side::kItem);
     REQUIRE(items.append_row(request.row, nullptr, &error));
     Span<const FeatureInput> inputs = items.inputs();
     REQUIRE(inputs.size() >= 1);
@@ -146,7 +146,7 @@ TEST_CASE("request errors: missing feature, wrong length, id out of range, NaN, 
   SUBCASE("a list of the wrong length") {
     int list = find_feature(model, Side::kUser, FeatureKind::kIdList);
     REQUIRE(list >= 0);
-    tools::FeatureBatch user(model, Side::kUser);
+    requests::FeatureBatch user(model, Side::kUser);
     REQUIRE(user.append_row(request.row, nullptr, &error));
     std::vector<FeatureInput> inputs(user.inputs().begin(), user.inputs().end());
     for (FeatureInput& input : inputs)
@@ -156,7 +156,7 @@ TEST_CASE("request errors: missing feature, wrong length, id out of range, NaN, 
     // The JSON reader catches it before the runtime does.
     nlohmann::json row = request.row;
     row[model.feature(static_cast<size_t>(list)).name].push_back(0);
-    tools::FeatureBatch json_user(model, Side::kUser);
+    requests::FeatureBatch json_user(model, Side::kUser);
     CHECK_FALSE(json_user.append_row(row, nullptr, &error));
     CHECK(error.find(model.feature(static_cast<size_t>(list)).name) != std::string::npos);
   }
@@ -181,7 +181,7 @@ TEST_CASE("request errors: missing feature, wrong length, id out of range, NaN, 
     REQUIRE(dense >= 0);
     FeatureInfo info = model.feature(static_cast<size_t>(dense));
     for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
-      tools::FeatureBatch batch(model, info.side);
+      requests::FeatureBatch batch(model, info.side);
       REQUIRE(batch.append_row(request.row, nullptr, &error));
       std::vector<FeatureInput> inputs(batch.inputs().begin(), batch.inputs().end());
       std::vector<float> values;
@@ -202,7 +202,7 @@ TEST_CASE("request errors: missing feature, wrong length, id out of range, NaN, 
   }
   SUBCASE("n of 0 or above max_items") {
     REQUIRE(set_user_from(request, request.row).is_ok());
-    tools::FeatureBatch items(model, Side::kItem);
+    requests::FeatureBatch items(model, Side::kItem);
     REQUIRE(items.append_row(request.row, nullptr, &error));
     CHECK(request.session->score(items.inputs(), 0).error() == Error::kInvalidArgument);
     CHECK(request.session->score(items.inputs(), 9).error() == Error::kInvalidArgument);

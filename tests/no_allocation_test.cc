@@ -17,7 +17,7 @@
 
 #include "runtime/executor/session.h"
 #include "tests/fixture_util.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 // ---- counting allocator ---------------------------------------------------------------
 extern "C" {
@@ -76,7 +76,7 @@ namespace {
 
 // One user's request of a fixture, as FeatureBatches built before counting.
 struct Request {
-  std::unique_ptr<tools::FeatureBatch> user, items;
+  std::unique_ptr<requests::FeatureBatch> user, items;
   std::vector<size_t> rows;
 };
 
@@ -106,8 +106,8 @@ TEST_CASE("a warm Session allocates nothing in set_user and score (PyTorch fixtu
     std::string error;
     for (const std::vector<size_t>& user_rows : fixture.users) {
       Request& request = requests.emplace_back();
-      request.user = std::make_unique<tools::FeatureBatch>(**model, Side::kUser);
-      request.items = std::make_unique<tools::FeatureBatch>(**model, Side::kItem);
+      request.user = std::make_unique<requests::FeatureBatch>(**model, Side::kUser);
+      request.items = std::make_unique<requests::FeatureBatch>(**model, Side::kItem);
       if (has_user) REQUIRE_MESSAGE(request.user->append_row(fixture.rows[user_rows[0]], nullptr, &error), error);
       for (size_t r : user_rows) REQUIRE_MESSAGE(request.items->append_row(fixture.rows[r], nullptr, &error), error);
       request.rows = user_rows;

@@ -11,7 +11,7 @@
 
 #include "runtime/executor/session.h"
 #include "tests/fixture_util.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace edgemtl::test {
 namespace {
@@ -27,8 +27,8 @@ bool has_user_features(const Model& model) {
 // Scores one request: the user of rows[items[0]] and those rows as items.
 std::vector<float> score_request(Session& session, const Fixture& fixture, const std::vector<size_t>& items) {
   const Model& model = session.model();
-  tools::FeatureBatch user(model, Side::kUser);
-  tools::FeatureBatch batch(model, Side::kItem);
+  requests::FeatureBatch user(model, Side::kUser);
+  requests::FeatureBatch batch(model, Side::kItem);
   std::string error;
   if (has_user_features(model)) {
     REQUIRE_MESSAGE(user.append_row(fixture.rows[items[0]], nullptr, &error), error);

@@ -12,7 +12,7 @@
 
 #include "runtime/executor/session.h"
 #include "tests/fixture_util.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace edgemtl::test {
 namespace {
@@ -47,7 +47,7 @@ TEST_CASE("int8 and fp16 fixtures stay within their budget of PyTorch") {
       std::vector<double> sum(tasks, 0.0);
       std::string error;
       for (size_t r = 0; r < rows.size(); ++r) {
-        tools::FeatureBatch user(**model, Side::kUser), items(**model, Side::kItem);
+        requests::FeatureBatch user(**model, Side::kUser), items(**model, Side::kItem);
         REQUIRE_MESSAGE(user.append_row(rows[r], nullptr, &error), error);
         REQUIRE_MESSAGE(items.append_row(rows[r], nullptr, &error), error);
         if (!meta["user_inputs"].empty()) REQUIRE((*session)->set_user(user.inputs()).is_ok());

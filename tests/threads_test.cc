@@ -10,7 +10,7 @@
 
 #include "runtime/executor/session.h"
 #include "tests/fixture_util.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace edgemtl::test {
 namespace {
@@ -27,8 +27,8 @@ std::string convert_split(const std::string& name) {
 // The user of the fixture's first row, and kItems item rows cycling through
 // all the fixture's rows.
 struct Request {
-  tools::FeatureBatch user;
-  tools::FeatureBatch items;
+  requests::FeatureBatch user;
+  requests::FeatureBatch items;
   Request(const Model& model, const std::vector<nlohmann::json>& rows) : user(model, Side::kUser), items(model, Side::kItem) {
     std::string error;
     REQUIRE_MESSAGE(user.append_row(rows[0], nullptr, &error), error);

@@ -41,6 +41,18 @@ std::string convert_for_tools() {
   return convert_fixture(kFixture, "tools", user_inputs_argument(read_json(fixtures_dir() + "/" + kFixture + "/meta.json")));
 }
 
+// Rows start .. start + 7 as one request: user fields in "user", the rest per item.
+std::string request_line(const std::vector<nlohmann::json>& rows, const nlohmann::json& meta, size_t start) {
+  nlohmann::json request = {{"user", nlohmann::json::object()}, {"items", nlohmann::json::array()}};
+  for (const auto& key : meta["user_inputs"]) request["user"][key.get<std::string>()] = rows[start][key.get<std::string>()];
+  for (size_t r = start; r < start + 8 && r < rows.size(); ++r) {
+    nlohmann::json item = rows[r];
+    for (const auto& key : meta["user_inputs"]) item.erase(key.get<std::string>());
+    request["items"].push_back(item);
+  }
+  return request.dump();
+}
+
 void check_scores(const nlohmann::json& got, const nlohmann::json& expected) {
   REQUIRE(got.size() == expected.size());
   for (auto it = expected.begin(); it != expected.end(); ++it) {
@@ -65,29 +77,31 @@ TEST_CASE("edgemtl-run scores request and row files like PyTorch") {
   // Requests: consecutive rows of one user; user fields in "user", the rest per item.
   std::string requests_path = scratch_dir() + "/requests.jsonl";
   std::ofstream requests(requests_path);
-  std::vector<size_t> order;
-  for (size_t start = 0; start < rows.size(); start += 8) {
-    nlohmann::json request = {{"user", nlohmann::json::object()}, {"items", nlohmann::json::array()}};
-    for (const auto& key : meta["user_inputs"]) request["user"][key.get<std::string>()] = rows[start][key.get<std::string>()];
-    for (size_t r = start; r < start + 8 && r < rows.size(); ++r) {
-      nlohmann::json item = rows[r];
-      for (const auto& key : meta["user_inputs"]) item.erase(key.get<std::string>());
-      request["items"].push_back(item);
-    }
-    requests << request.dump() << "\n";
-  }
+  for (size_t start = 0; start < rows.size(); start += 8) requests << request_line(rows, meta, start) << "\n";
+  requests << "\n";                                  // blank: answered by a blank line
   requests << "{\"user\": {}, \"items\": [{}]}\n";  // a bad request: reported, the others still scored
+  nlohmann::json misplaced = nlohmann::json::parse(request_line(rows, meta, 0));
+  const std::string user_key = meta["user_inputs"][0].get<std::string>();
+  misplaced["items"][1][user_key] = rows[0][user_key];  // a user feature inside an item is an error
+  requests << misplaced.dump() << "\n";
   requests.close();
-  CommandResult by_requests = run(std::string(EDGEMTL_RUN) + " " + model + " --requests " + requests_path);
+  // --max-items 3: requests of 8 items are scored in chunks, with the same scores.
+  CommandResult by_requests = run(std::string(EDGEMTL_RUN) + " " + model + " --max-items 3 --requests " + requests_path);
   CHECK(by_requests.exit_code == 1);
-  std::vector<nlohmann::json> responses = parse_lines(by_requests.out);
-  REQUIRE(responses.size() == (rows.size() + 7) / 8 + 1);
-  for (size_t q = 0; q + 1 < responses.size(); ++q) {
-    REQUIRE(responses[q]["scores"].size() == std::min<size_t>(8, rows.size() - q * 8));
-    for (size_t i = 0; i < responses[q]["scores"].size(); ++i) check_scores(responses[q]["scores"][i], expected[q * 8 + i]);
+  std::vector<std::string> lines;
+  std::istringstream out(by_requests.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  const size_t scored = (rows.size() + 7) / 8;
+  REQUIRE(lines.size() == scored + 3);  // output line k answers input line k
+  for (size_t q = 0; q < scored; ++q) {
+    const nlohmann::json response = nlohmann::json::parse(lines[q]);
+    REQUIRE(response["scores"].size() == std::min<size_t>(8, rows.size() - q * 8));
+    for (size_t i = 0; i < response["scores"].size(); ++i) check_scores(response["scores"][i], expected[q * 8 + i]);
   }
-  CHECK(responses.back().contains("error"));
-  CHECK(responses.back()["error"].get<std::string>().find("missing feature") != std::string::npos);
+  CHECK(lines[scored].empty());
+  CHECK(nlohmann::json::parse(lines[scored + 1])["error"].get<std::string>().find("missing feature") != std::string::npos);
+  CHECK(nlohmann::json::parse(lines[scored + 2])["error"].get<std::string>() ==
+        "item 1: feature '" + user_key + "' is a user feature: give it in \"user\"");
 }
 
 TEST_CASE("edgemtl-convert --no-fuse-mixtures / --no-merge-lookups keep the ops those passes would replace") {

@@ -5,8 +5,9 @@
 #
 #   bash toolchains/make-aarch64-sysroot.sh build-arm64/sysroot
 #   cmake -S . -B build-arm64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=$PWD/toolchains/aarch64-linux-gnu.cmake \
-#         -DEDGEMTL_ARM64_SYSROOT=$PWD/build-arm64/sysroot -DEDGEMTL_BUILD_CONVERTER=OFF \
-#         -DEDGEMTL_BUILD_EXAMPLES=OFF -DEDGEMTL_HOST_CONVERT=$PWD/build/converter/edgemtl-convert
+#         -DEDGEMTL_ARM64_SYSROOT=$PWD/build-arm64/sysroot \
+#         -DEDGEMTL_HOST_CONVERT=$PWD/build/converter/edgemtl-convert   # optional: the e2e tests need a converter
+# (the converter and the examples are host-only and default to OFF when cross-compiling)
 #   cmake --build build-arm64 -j2 && (cd build-arm64 && ctest)    # ctest runs the tests under qemu
 #   qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$PWD/build-arm64/sysroot/usr/lib/aarch64-linux-gnu ...
 set(CMAKE_SYSTEM_NAME Linux)

@@ -5,7 +5,7 @@
 #   export ANDROID_NDK=$HOME/android-ndk-r26d
 #   cmake -S . -B build-android -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/android-arm64.cmake \
 #         -DEDGEMTL_DEPS_PREFIX=$HOME/edgemtl-deps/android-arm64 \
-#         -DEDGEMTL_BUILD_CONVERTER=OFF -DEDGEMTL_BUILD_TESTS=OFF -DEDGEMTL_BUILD_EXAMPLES=OFF
+#         -DEDGEMTL_BUILD_TESTS=OFF
 #   cmake --build build-android && cmake --install build-android --prefix $HOME/edgemtl/android-arm64
 #
 # EDGEMTL_DEPS_PREFIX holds XNNPACK, pthreadpool and cpuinfo built for Android

@@ -4,7 +4,7 @@
 #
 #   cmake -S . -B build-ios -G Xcode -DCMAKE_TOOLCHAIN_FILE=toolchains/ios-arm64.cmake \
 #         -DEDGEMTL_DEPS_PREFIX=$HOME/edgemtl-deps/ios-arm64 \
-#         -DEDGEMTL_BUILD_CONVERTER=OFF -DEDGEMTL_BUILD_TOOLS=OFF -DEDGEMTL_BUILD_TESTS=OFF -DEDGEMTL_BUILD_EXAMPLES=OFF
+#         -DEDGEMTL_BUILD_TOOLS=OFF -DEDGEMTL_BUILD_TESTS=OFF
 #   cmake --build build-ios --config Release && cmake --install build-ios --config Release --prefix $HOME/edgemtl/ios-arm64
 #
 # EDGEMTL_DEPS_PREFIX holds XNNPACK, pthreadpool and cpuinfo built as static

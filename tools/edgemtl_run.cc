@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "requests/scorer.h"
 #include "runtime/executor/session.h"
-#include "tools/common/feature_json.h"
 
 namespace {
 
@@ -22,53 +22,14 @@ constexpr const char* kUsage =
     "  --rows FILE      one full feature row per line, each its own request;\n"
     "                   prints {task: score, ...} per line\n"
     "  --threads T      worker threads (default 1)\n"
-    "  --max-items N    largest request (default 4096)\n"
+    "  --max-items N    items scored at once (default 4096); larger requests are scored in chunks\n"
     "  --map-oov        map out-of-range ids to the model's default row instead of failing\n"
     "\n"
-    "A value is a number, or a list of numbers for list and vector features.\n"
-    "A line that cannot be scored prints {\"error\": \"...\"}; the exit code is then 1.\n";
-
-
-struct Runner {
-  const edgemtl::Model& model;
-  edgemtl::Session& session;
-  edgemtl::tools::FeatureBatch user;
-  edgemtl::tools::FeatureBatch items;
-  bool has_user_features;
-
-  // Runs the user stage (when the model has one) and then the item stage.
-  // Returns the scores, or an empty string with `error` set.
-  bool run(const nlohmann::json& user_object, const nlohmann::json* item_objects, size_t n,
-           const nlohmann::json* item_fallback, std::string* out, std::string* error) {
-    user.clear();
-    items.clear();
-    if (has_user_features) {
-      if (!user.append_row(user_object, nullptr, error)) return false;
-      edgemtl::Status status = session.set_user(user.inputs());
-      if (!status.is_ok()) {
-        *error = status.message();
-        return false;
-      }
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (!items.append_row(item_objects[i], item_fallback, error)) {
-        if (n > 1) *error = "item " + std::to_string(i) + ": " + *error;
-        return false;
-      }
-    }
-    auto scores = session.score(items.inputs(), n);
-    if (!scores.ok()) {
-      *error = scores.status().message();
-      return false;
-    }
-    const size_t tasks = model.num_tasks();
-    for (size_t i = 0; i < n; ++i) {
-      if (i > 0) out->append(", ");
-      edgemtl::tools::append_task_scores(model, scores->data() + i * tasks, out);
-    }
-    return true;
-  }
-};
+    "A value is a number, or a list of numbers for list and vector features. User\n"
+    "features belong in \"user\" (an item naming one is an error). Output line k answers\n"
+    "input line k: a blank input line prints a blank line, and a line that cannot be\n"
+    "scored prints {\"error\": \"...\"} (the exit code is then 1). Limits: lines of\n"
+    "64 MiB, JSON nested 16 deep, 100000 items per request.\n";
 
 }  // namespace
 
@@ -131,52 +92,37 @@ int main(int argc, char** argv) {
   }
   std::istream& input = std::strcmp(input_path, "-") == 0 ? std::cin : file;
 
-  bool has_user_features = false;
-  for (size_t i = 0; i < (*model)->num_features(); ++i)
-    has_user_features |= (*model)->feature(i).side == edgemtl::Side::kUser;
-  Runner runner{**model, **session, edgemtl::tools::FeatureBatch(**model, edgemtl::Side::kUser),
-                edgemtl::tools::FeatureBatch(**model, edgemtl::Side::kItem), has_user_features};
-
+  edgemtl::requests::RequestScorer scorer(**model, **session, options.max_items);
+  edgemtl::requests::RequestReader reader(
+      input, requests_path != nullptr ? edgemtl::requests::LineFormat::kRequests : edgemtl::requests::LineFormat::kRows);
   int exit_code = 0;
-  std::string line, out, error;
-  size_t line_number = 0;
-  while (std::getline(input, line)) {
-    ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    out.clear();
-    error.clear();
-    nlohmann::json object;
-    bool ok = edgemtl::tools::parse_json_line(line, &object, &error);
-    if (ok && requests_path != nullptr) {
-      static const nlohmann::json kEmpty = nlohmann::json::object();
-      const nlohmann::json& user_object = object.is_object() && object.contains("user") ? object["user"] : kEmpty;
-      const nlohmann::json* items = object.is_object() && object.contains("items") ? &object["items"] : nullptr;
-      if (items == nullptr || !items->is_array() || items->empty()) {
-        error = "a request needs \"items\": a non-empty list of item objects";
-        ok = false;
-      } else if (items->size() > options.max_items) {
-        error = "request has " + std::to_string(items->size()) + " items, more than --max-items " +
-                std::to_string(options.max_items);
-        ok = false;
-      } else {
-        ok = edgemtl::tools::check_known_features(**model, user_object, &error);
-        for (size_t i = 0; ok && i < items->size(); ++i)
-          ok = edgemtl::tools::check_known_features(**model, (*items)[i], &error);
-        std::vector<nlohmann::json> item_objects(items->begin(), items->end());
-        out = "{\"scores\": [";
-        ok = ok && runner.run(user_object, item_objects.data(), item_objects.size(), &user_object, &out, &error);
-        out += "]}";
-      }
-    } else if (ok) {
-      ok = edgemtl::tools::check_known_features(**model, object, &error) &&
-           runner.run(object, &object, 1, nullptr, &out, &error);
+  edgemtl::requests::Request request;
+  std::vector<float> scores;
+  std::string out, error;
+  for (;;) {
+    const auto next = reader.next(&request, &error);
+    if (next == edgemtl::requests::RequestReader::Next::kEnd) break;
+    if (next == edgemtl::requests::RequestReader::Next::kBlank) {
+      std::fputc('\n', stdout);
+      continue;
     }
+    scores.clear();
+    bool ok = next == edgemtl::requests::RequestReader::Next::kRequest &&
+              edgemtl::requests::check_request(**model, request, requests_path != nullptr, &error) &&
+              scorer.score(request, &scores, &error);
     if (ok) {
+      out = requests_path != nullptr ? "{\"scores\": [" : "";
+      const size_t tasks = (*model)->num_tasks();
+      for (size_t i = 0; i < request.items.size(); ++i) {
+        if (i > 0) out.append(", ");
+        edgemtl::requests::append_task_scores(**model, scores.data() + i * tasks, &out);
+      }
+      if (requests_path != nullptr) out += "]}";
       std::fwrite(out.data(), 1, out.size(), stdout);
       std::fputc('\n', stdout);
     } else {
-      std::fprintf(stderr, "edgemtl-run: line %zu: %s\n", line_number, error.c_str());
-      std::printf("{\"error\": %s}\n", nlohmann::json(error).dump().c_str());
+      std::fprintf(stderr, "edgemtl-run: line %zu: %s\n", reader.line_number(), error.c_str());
+      std::printf("{\"error\": %s}\n", nlohmann::json(error).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       exit_code = 1;
     }
   }

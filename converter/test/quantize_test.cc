@@ -311,7 +311,11 @@ TEST_CASE("bad calibration input is a ConversionError naming the problem") {
   CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("missing feature 'item_id'"),
                        ConversionError);
   std::ofstream(bad) << "not json\n";
-  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("not a JSON object"), ConversionError);
+  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("bad.jsonl:1: not valid JSON"),
+                       ConversionError);
+  std::ofstream(bad) << "[1, 2]\n";
+  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("bad.jsonl:1: expected a JSON object"),
+                       ConversionError);
   std::remove(bad.c_str());
 }
 

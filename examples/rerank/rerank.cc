@@ -13,7 +13,7 @@
 
 #include "examples/rerank/ranking.h"
 #include "runtime/executor/session.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace {
 
@@ -48,6 +48,7 @@ double median(std::vector<double> values) {
 struct Loaded {
   std::unique_ptr<edgemtl::Model> model;
   std::unique_ptr<edgemtl::Session> session;
+  size_t max_items = edgemtl::SessionOptions{}.max_items;
 };
 
 Loaded load(const char* path) {
@@ -120,36 +121,30 @@ int main(int argc, char** argv) {
   std::printf("model %s: %zu features, %zu tasks; ranking score = %s\n", model_path, model.num_features(),
               model.num_tasks(), formula.c_str());
 
-  std::ifstream in(requests_path);
-  if (!in) fail(std::string("cannot open ") + requests_path);
-  edgemtl::tools::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
-  std::string line;
+  std::vector<edgemtl::requests::Request> requests;
+  if (!edgemtl::requests::read_request_file(requests_path, edgemtl::requests::LineFormat::kRequests, &requests, &error))
+    fail(error);
+  edgemtl::requests::RequestScorer scorer(model, *cached.session, cached.max_items);
   size_t user_number = 0;
   std::vector<double> all_user_ms, all_item_ms, all_uncached_ms;
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  for (const edgemtl::requests::Request& request : requests) {
     ++user_number;
-    nlohmann::json request;
-    if (!edgemtl::tools::parse_json_line(line, &request, &error)) fail("line " + std::to_string(user_number) + ": " + error);
-    const nlohmann::json& user_object = request["user"];
-    const nlohmann::json& item_objects = request["items"];
-    user.clear();
-    items.clear();
-    if (!user.append_row(user_object, nullptr, &error)) fail(error);
-    for (const nlohmann::json& item : item_objects)
-      if (!items.append_row(item, &user_object, &error)) fail(error);
-    const size_t n = items.rows();
+    if (!edgemtl::requests::check_request(model, request, true, &error)) fail(error);
+    const nlohmann::json& user_object = request.user;
+    const std::vector<nlohmann::json>& item_objects = request.items;
+    const size_t n = item_objects.size();
 
     // Cached path: the user stage once, then the candidates as one batch.
     std::vector<double> user_ms, item_ms;
     std::vector<float> scores;
+    if (!scorer.load(request, 0, n, &error)) fail(error);
     for (size_t r = 0; r < repeat; ++r) {
       Clock::time_point start = Clock::now();
-      edgemtl::Status status = cached.session->set_user(user.inputs());
+      edgemtl::Status status = scorer.run_user();
       user_ms.push_back(milliseconds_since(start));
       if (!status.is_ok()) fail(status.message());
       start = Clock::now();
-      auto result = cached.session->score(items.inputs(), n);
+      auto result = scorer.run_items();
       item_ms.push_back(milliseconds_since(start));
       if (!result.ok()) fail(result.status().message());
       scores.assign(result->begin(), result->end());
@@ -179,13 +174,12 @@ int main(int argc, char** argv) {
 
     if (uncached_path != nullptr) {
       // Without the cache every item row carries the user's features too.
-      edgemtl::tools::FeatureBatch rows(*uncached.model, edgemtl::Side::kItem);
-      for (const nlohmann::json& item : item_objects)
-        if (!rows.append_row(item, &user_object, &error)) fail(error);
+      edgemtl::requests::RequestScorer rows(*uncached.model, *uncached.session, uncached.max_items);
+      if (!rows.load(request, 0, n, &error)) fail(error);
       std::vector<double> uncached_ms;
       for (size_t r = 0; r < repeat; ++r) {
         Clock::time_point start = Clock::now();
-        auto result = uncached.session->score(rows.inputs(), n);
+        auto result = rows.run_items();
         uncached_ms.push_back(milliseconds_since(start));
         if (!result.ok()) fail(result.status().message());
       }

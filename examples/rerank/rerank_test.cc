@@ -12,7 +12,7 @@
 
 #include "examples/rerank/ranking.h"
 #include "runtime/executor/session.h"
-#include "tools/common/feature_json.h"
+#include "requests/scorer.h"
 
 namespace {
 
@@ -48,7 +48,7 @@ std::string convert(const std::string& name) {
 // n * num_tasks scores, row-major.
 std::vector<float> score_request(edgemtl::Session& session, const nlohmann::json& request) {
   const edgemtl::Model& model = session.model();
-  edgemtl::tools::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
+  edgemtl::requests::FeatureBatch user(model, edgemtl::Side::kUser), items(model, edgemtl::Side::kItem);
   std::string error;
   REQUIRE_MESSAGE(user.append_row(request["user"], nullptr, &error), error);
   for (const auto& item : request["items"]) REQUIRE_MESSAGE(items.append_row(item, nullptr, &error), error);

@@ -1,10 +1,10 @@
-#include "tools/common/feature_json.h"
+#include "requests/feature_batch.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
-namespace edgemtl::tools {
+namespace edgemtl::requests {
 
 FeatureBatch::FeatureBatch(const Model& model, Side side) {
   for (size_t i = 0; i < model.num_features(); ++i) {
@@ -38,19 +38,19 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
              (info.kind == FeatureKind::kId ? std::string("one id")
                                             : "a list of " + std::to_string(info.width) +
                                                   (is_id_kind(info.kind) ? " ids" : " numbers")) +
-             ", got " + value.dump();
+             ", got " + describe(value);
     return false;
   }
   for (const nlohmann::json* element : elements) {
     if (is_id_kind(info.kind)) {
       if (!element->is_number_integer()) {
-        *error = name + ": ids are integers, got " + element->dump();
+        *error = name + ": ids are integers, got " + describe(*element);
         return false;
       }
       column.ids.push_back(element->get<int64_t>());
     } else {
       if (!element->is_number()) {
-        *error = name + ": expected numbers, got " + element->dump();
+        *error = name + ": expected numbers, got " + describe(*element);
         return false;
       }
       column.values.push_back(element->get<float>());
@@ -61,7 +61,7 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
 
 bool FeatureBatch::append_row(const nlohmann::json& primary, const nlohmann::json* fallback, std::string* error) {
   if (!primary.is_object()) {
-    *error = "expected a JSON object of features, got " + primary.dump();
+    *error = "expected a JSON object of features, got " + describe(primary);
     return false;
   }
   for (Column& column : columns_) {
@@ -111,42 +111,12 @@ Span<const FeatureInput> FeatureBatch::inputs() {
   return Span<const FeatureInput>(inputs_.data(), inputs_.size());
 }
 
-bool check_known_features(const Model& model, const nlohmann::json& object, std::string* error) {
-  if (!object.is_object()) return true;
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (model.find_feature(it.key().c_str()) < 0) {
-      *error = "unknown feature '" + it.key() + "'; the model's features are:";
-      for (size_t i = 0; i < model.num_features(); ++i) *error += std::string(" '") + model.feature(i).name + "'";
-      return false;
-    }
-  }
-  return true;
+std::string describe(const nlohmann::json& value) {
+  constexpr size_t kMaxText = 80;
+  // Invalid UTF-8 in a string is replaced, not thrown about.
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kMaxText) text = text.substr(0, kMaxText - 3) + "...";
+  return text;
 }
 
-void append_task_scores(const Model& model, const float* scores, std::string* out) {
-  out->push_back('{');
-  char number[32];
-  for (size_t t = 0; t < model.num_tasks(); ++t) {
-    if (t > 0) out->append(", ");
-    out->append(nlohmann::json(model.task(t).name).dump());
-    out->append(": ");
-    if (std::isfinite(scores[t])) {
-      std::snprintf(number, sizeof(number), "%.9g", static_cast<double>(scores[t]));
-      out->append(number);
-    } else {
-      out->append("null");  // JSON has no NaN; the runtime rejects NaN inputs, so this flags a model problem
-    }
-  }
-  out->push_back('}');
-}
-
-bool parse_json_line(const std::string& line, nlohmann::json* out, std::string* error) {
-  *out = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (out->is_discarded()) {
-    *error = "not valid JSON";
-    return false;
-  }
-  return true;
-}
-
-}  // namespace edgemtl::tools
+}  // namespace edgemtl::requests

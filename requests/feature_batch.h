@@ -1,5 +1,5 @@
-// Reading feature values from JSON (the request/row formats of edgemtl-run)
-// into the columnar buffers a Session takes. Host-side tools and tests only.
+// Feature values from JSON objects into the columnar buffers a Session takes.
+// Host side (tools, converter, examples, tests); not part of the runtime.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -8,7 +8,7 @@
 
 #include "runtime/executor/session.h"
 
-namespace edgemtl::tools {
+namespace edgemtl::requests {
 
 /// The values of every feature of one side of a model, for a growing number of
 /// rows. Rows are appended from JSON objects `{feature name: value}`; a value is a
@@ -44,15 +44,8 @@ class FeatureBatch {
   size_t rows_ = 0;
 };
 
-/// Checks that every key of `object` names a feature of `model`; returns false
-/// with `error` naming the first unknown key.
-bool check_known_features(const Model& model, const nlohmann::json& object, std::string* error);
+/// Short JSON text of `value` for error messages: at most about 80 characters,
+/// so a message never echoes a whole id list.
+std::string describe(const nlohmann::json& value);
 
-/// Writes `{"task": score, ...}` for one item, tasks in model order, floats
-/// printed exactly (9 significant digits).
-void append_task_scores(const Model& model, const float* scores, std::string* out);
-
-/// Parses one JSON line; returns false with `error` set on a syntax error.
-bool parse_json_line(const std::string& line, nlohmann::json* out, std::string* error);
-
-}  // namespace edgemtl::tools
+}  // namespace edgemtl::requests
