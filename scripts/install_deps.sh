@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config ccache
   libxnnpack-dev libpthreadpool-dev            # runtime kernels
   libflatbuffers-dev flatbuffers-compiler      # model file format
   libonnx-dev libprotobuf-dev protobuf-compiler  # converter (host only)
