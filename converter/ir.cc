@@ -19,11 +19,13 @@ const char* dtype_name(DType dtype) {
 }
 
 const char* op_name(Op op) {
-  static const char* const kNames[] = {
-      "FULLY_CONNECTED", "EMBEDDING", "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "EQUAL", "NOT", "WHERE", "CAST",
-      "RELU", "SIGMOID", "TANH", "LEAKY_RELU", "CLIP", "PRELU", "SOFTMAX", "REDUCE_SUM", "REDUCE_MEAN", "CONCAT",
-      "TAKE", "TRANSPOSE", "MATMUL", "RESHAPE", "BROADCAST_ROWS", "EMBEDDING_MULTI", "MIX"};
-  return kNames[static_cast<int>(op)];
+  switch (op) {
+#define EDGEMTL_CONVERTER_OP_NAME(ir, schema) \
+  case Op::ir: return #schema;
+    EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_OP_NAME)
+#undef EDGEMTL_CONVERTER_OP_NAME
+  }
+  return "?";
 }
 
 bool is_binary_elementwise(Op op) {
