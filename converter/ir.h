@@ -160,12 +160,23 @@ class Graph {
 };
 
 /// Output dtype and shape of `op` on `inputs` (throws ConversionError).
+/// The rules of each op are in ir_ops/, beside its evaluation.
 void infer_output(const Graph& graph, Op op, const std::vector<int>& inputs, const NodeOptions& options,
                   DType* dtype, std::vector<int64_t>* shape);
+
+/// Computes `op` on constant `inputs` (constant folding); `dtype`/`shape` come
+/// from infer_output. Int64 data may contain kRowsSymbol: ops that only move
+/// elements carry it, arithmetic on it throws ConversionError.
+Value evaluate(const Graph& graph, Op op, const std::vector<int>& inputs, const NodeOptions& options, DType dtype,
+               const std::vector<int64_t>& shape);
 
 /// Numpy broadcast of shapes aligned on the right; kRows (activation dim 0)
 /// must meet kRows or 1 (constant) at the same position.
 std::vector<int64_t> broadcast_shapes(const std::vector<std::vector<int64_t>>& shapes);
+
+/// For each element of `out_shape` (row-major), the offset of the element of
+/// a tensor of `in_shape` that numpy broadcasting reads.
+std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape);
 
 /// ONNX-style axis (negative counts from the end) -> [0, rank); throws if out of range.
 int64_t normalize_axis(int64_t axis, int64_t rank);

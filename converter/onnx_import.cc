@@ -12,7 +12,6 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "converter/eval.h"
 #include "converter/signature.h"
 
 namespace edgemtl::converter {

@@ -9,7 +9,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "converter/eval.h"
 #include "converter/writer.h"
 #include "runtime/executor/session.h"
 #include "tools/common/feature_json.h"

@@ -3,7 +3,6 @@
 // expected structure.
 #include <doctest/doctest.h>
 
-#include "converter/eval.h"
 #include "converter/partition.h"
 #include "converter/passes/passes.h"
 #include "converter/test/graph_builders.h"
