@@ -1,6 +1,7 @@
 #include "converter/ir_ops/ir_ops.h"
 
 #include <cmath>
+#include <iterator>
 
 namespace edgemtl::converter {
 namespace {
