@@ -5,7 +5,7 @@
 #include <queue>
 #include <sstream>
 
-#include "converter/eval.h"
+#include "converter/ir_ops/ir_ops.h"
 
 namespace edgemtl::converter {
 
@@ -19,11 +19,13 @@ const char* dtype_name(DType dtype) {
 }
 
 const char* op_name(Op op) {
-  static const char* const kNames[] = {
-      "FULLY_CONNECTED", "EMBEDDING", "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "EQUAL", "NOT", "WHERE", "CAST",
-      "RELU", "SIGMOID", "TANH", "LEAKY_RELU", "CLIP", "PRELU", "SOFTMAX", "REDUCE_SUM", "REDUCE_MEAN", "CONCAT",
-      "TAKE", "TRANSPOSE", "MATMUL", "RESHAPE", "BROADCAST_ROWS", "EMBEDDING_MULTI", "MIX"};
-  return kNames[static_cast<int>(op)];
+  switch (op) {
+#define EDGEMTL_CONVERTER_OP_NAME(ir, schema) \
+  case Op::ir: return #schema;
+    EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_OP_NAME)
+#undef EDGEMTL_CONVERTER_OP_NAME
+  }
+  return "?";
 }
 
 bool is_binary_elementwise(Op op) {
@@ -140,254 +142,32 @@ std::vector<int64_t> broadcast_shapes(const std::vector<std::vector<int64_t>>& s
   return out;
 }
 
-namespace {
-
-void require(bool condition, const std::string& message) {
-  if (!condition) throw ConversionError(message);
-}
-
-}  // namespace
-
-void infer_output(const Graph& g, Op op, const std::vector<int>& inputs, const NodeOptions& o, DType* dtype,
-                  std::vector<int64_t>* shape) {
-  auto in = [&](size_t i) -> const Value& { return g.values.at(inputs.at(i)); };
-  bool any_activation = false;
-  for (int v : inputs) any_activation |= g.values[v].is_activation();
-  auto arity = [&](size_t lo, size_t hi) {
-    require(inputs.size() >= lo && inputs.size() <= hi, std::string(op_name(op)) + ": wrong number of inputs");
-  };
-  switch (op) {
-    case Op::kFullyConnected: {
-      arity(2, 3);
-      const Value& x = in(0);
-      const Value& w = in(1);
-      require(w.is_constant && w.rank() == 2 && w.dtype == DType::kFloat32, "fully-connected weight must be a constant [N,K]");
-      require(x.dtype == DType::kFloat32, "fully-connected input must be float32");
-      require(x.rank() >= (x.is_activation() ? 2 : 1), "fully-connected would contract the row dimension");
-      require(x.shape.back() == w.shape[1], "fully-connected: input width " + std::to_string(x.shape.back()) +
-                                                " does not match weight " + shape_string(w.shape));
-      if (inputs.size() == 3)
-        require(in(2).is_constant && in(2).dtype == DType::kFloat32 && in(2).shape == std::vector<int64_t>{w.shape[0]},
-                "fully-connected bias must be a float constant [N]");
-      *dtype = DType::kFloat32;
-      *shape = x.shape;
-      shape->back() = w.shape[0];
-      return;
-    }
-    case Op::kEmbedding: {
-      arity(2, 2);
-      const Value& table = in(0);
-      require(table.is_constant && table.rank() == 2 && table.dtype == DType::kFloat32, "embedding table must be a constant [V,D]");
-      require(in(1).dtype == DType::kInt64, "embedding ids must be int64");
-      *dtype = DType::kFloat32;
-      *shape = in(1).shape;
-      shape->push_back(table.shape[1]);
-      return;
-    }
-    case Op::kEmbeddingMulti: {
-      require(inputs.size() >= 2, "EMBEDDING_MULTI needs a table and ids");
-      const Value& table = in(0);
-      require(table.is_constant && table.rank() == 2 && table.dtype == DType::kFloat32, "embedding table must be a constant [V,D]");
-      const size_t k = inputs.size() - 1;
-      require(o.row_offsets.size() == k && o.row_counts.size() == k && o.default_rows.size() == k,
-              "EMBEDDING_MULTI needs one row offset, row count and default row per ids input");
-      for (size_t j = 0; j < k; ++j) {
-        require(in(j + 1).dtype == DType::kInt64 && in(j + 1).is_activation() && in(j + 1).shape == std::vector<int64_t>{kRows},
-                "EMBEDDING_MULTI ids must be int64 [rows]");
-        require(o.row_offsets[j] >= 0 && o.row_counts[j] >= 1 &&
-                o.row_offsets[j] + o.row_counts[j] <= table.shape[0] &&
-                o.default_rows[j] < o.row_counts[j], "EMBEDDING_MULTI rows outside the table");
-      }
-      *dtype = DType::kFloat32;
-      *shape = {kRows, static_cast<int64_t>(k) * table.shape[1]};
-      return;
-    }
-    case Op::kMix: {
-      // gate [rows, E], then E experts [rows, D]; an output row mixes the experts' rows.
-      require(inputs.size() >= 2, "MIX needs a gate and experts");
-      const Value& gate = in(0);
-      const int64_t experts = static_cast<int64_t>(inputs.size()) - 1;
-      require(gate.is_activation() && gate.dtype == DType::kFloat32 && gate.shape == std::vector<int64_t>{kRows, experts},
-              "MIX gate must be float32 [rows," + std::to_string(experts) + "], one weight per expert");
-      const Value& first = in(1);
-      require(first.rank() == 2 && first.shape[1] >= 1, "MIX experts must be [rows,D]");
-      for (size_t j = 1; j < inputs.size(); ++j)
-        require(in(j).is_activation() && in(j).dtype == DType::kFloat32 && in(j).shape == first.shape,
-                "MIX experts must be float32 activations of one shape [rows,D]");
-      *dtype = DType::kFloat32;
-      *shape = first.shape;
-      return;
-    }
-    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin: case Op::kEqual: {
-      arity(2, 2);
-      require(in(0).dtype == in(1).dtype, "inputs have different dtypes");
-      if (any_activation && op != Op::kEqual) require(in(0).dtype == DType::kFloat32, "arithmetic on activations must be float32");
-      *dtype = op == Op::kEqual ? DType::kBool : in(0).dtype;
-      *shape = broadcast_shapes({in(0).shape, in(1).shape});
-      return;
-    }
-    case Op::kNot:
-      arity(1, 1);
-      require(in(0).dtype == DType::kBool, "NOT needs bool");
-      *dtype = DType::kBool;
-      *shape = in(0).shape;
-      return;
-    case Op::kWhere:
-      arity(3, 3);
-      require(in(0).dtype == DType::kBool, "WHERE condition must be bool");
-      require(in(1).dtype == in(2).dtype, "WHERE branches have different dtypes");
-      *dtype = in(1).dtype;
-      *shape = broadcast_shapes({in(0).shape, in(1).shape, in(2).shape});
-      return;
-    case Op::kCast:
-      arity(1, 1);
-      *dtype = o.cast_to;
-      *shape = in(0).shape;
-      return;
-    case Op::kRelu: case Op::kSigmoid: case Op::kTanh: case Op::kLeakyRelu: case Op::kClip: case Op::kSoftmax:
-      arity(1, 1);
-      require(in(0).dtype == DType::kFloat32, std::string(op_name(op)) + " needs float32");
-      if (op == Op::kSoftmax) {
-        require(!in(0).is_activation() || o.axis >= 1, "softmax over the row dimension");
-        require(o.axis >= 0 && o.axis < in(0).rank(), "softmax axis out of range");
-      }
-      *dtype = DType::kFloat32;
-      *shape = in(0).shape;
-      return;
-    case Op::kPRelu:
-      arity(2, 2);
-      require(in(1).is_constant, "PRELU slope must be a constant");
-      require(in(0).dtype == DType::kFloat32 && in(1).dtype == DType::kFloat32, "PRELU needs float32");
-      *dtype = DType::kFloat32;
-      *shape = broadcast_shapes({in(0).shape, in(1).shape});
-      require(*shape == in(0).shape, "PRELU slope would broadcast the input");
-      return;
-    case Op::kReduceSum: case Op::kReduceMean: {
-      arity(1, 1);
-      require(in(0).dtype == DType::kFloat32 || !any_activation, "reduction needs float32");
-      *dtype = in(0).dtype;
-      std::vector<int64_t> out;
-      for (int64_t i = 0; i < in(0).rank(); ++i) {
-        bool reduced = std::find(o.axes.begin(), o.axes.end(), i) != o.axes.end();
-        if (reduced && i == 0 && in(0).is_activation()) throw ConversionError("reduction over the row dimension");
-        if (!reduced) out.push_back(in(0).shape[i]);
-        else if (o.keepdims) out.push_back(1);
-      }
-      *shape = out;
-      return;
-    }
-    case Op::kConcat: {
-      require(!inputs.empty(), "CONCAT needs inputs");
-      const Value& first = in(0);
-      require(o.axis >= 0 && o.axis < first.rank(), "concat axis out of range");
-      if (any_activation) require(o.axis >= 1, "concat along the row dimension");
-      std::vector<int64_t> out = first.shape;
-      out[o.axis] = 0;
-      for (size_t i = 0; i < inputs.size(); ++i) {
-        const Value& v = in(i);
-        require(v.dtype == first.dtype && v.rank() == first.rank(), "concat inputs differ in dtype or rank");
-        if (any_activation) require(v.is_activation(), "constant input to a concat of activations (would need rows)");
-        for (int64_t d = 0; d < v.rank(); ++d)
-          if (d != o.axis) require(v.shape[d] == first.shape[d], "concat inputs differ in shape");
-        out[o.axis] += v.shape[o.axis];
-      }
-      *dtype = first.dtype;
-      *shape = out;
-      return;
-    }
-    case Op::kTake: {
-      arity(1, 1);
-      require(o.axis >= 0 && o.axis < in(0).rank(), "take axis out of range");
-      if (in(0).is_activation()) require(o.axis >= 1, "take along the row dimension");
-      for (int64_t index : o.indices)
-        require(index >= 0 && index < in(0).shape[o.axis], "take index out of range");
-      *dtype = in(0).dtype;
-      *shape = in(0).shape;
-      (*shape)[o.axis] = static_cast<int64_t>(o.indices.size());
-      return;
-    }
-    case Op::kTranspose: {
-      arity(1, 1);
-      require(static_cast<int64_t>(o.axes.size()) == in(0).rank(), "transpose perm has the wrong length");
-      if (in(0).is_activation()) require(o.axes[0] == 0, "transpose moves the row dimension");
-      std::vector<int64_t> out;
-      std::vector<bool> seen(in(0).rank(), false);
-      for (int64_t p : o.axes) {
-        require(p >= 0 && p < in(0).rank() && !seen[p], "transpose perm is not a permutation");
-        seen[p] = true;
-        out.push_back(in(0).shape[p]);
-      }
-      *dtype = in(0).dtype;
-      *shape = out;
-      return;
-    }
-    case Op::kMatMul: {
-      arity(2, 2);
-      const Value& a = in(0);
-      const Value& b = in(1);
-      require(a.dtype == DType::kFloat32 && b.dtype == DType::kFloat32, "matmul needs float32");
-      require(a.rank() >= 2 && b.rank() >= 2, "matmul of vectors is not supported");
-      if (any_activation) require(a.rank() >= 3 && b.rank() >= 3, "matmul would contract the row dimension");
-      require(a.shape.back() == b.shape[b.rank() - 2], "matmul inner dimensions differ");
-      std::vector<int64_t> batch_a(a.shape.begin(), a.shape.end() - 2);
-      std::vector<int64_t> batch_b(b.shape.begin(), b.shape.end() - 2);
-      std::vector<int64_t> out = broadcast_shapes({batch_a, batch_b});
-      out.push_back(a.shape[a.rank() - 2]);
-      out.push_back(b.shape.back());
-      *dtype = DType::kFloat32;
-      *shape = out;
-      return;
-    }
-    case Op::kReshape: {
-      arity(1, 1);
-      const Value& x = in(0);
-      bool target_rows = !o.shape.empty() && o.shape[0] == kRows;
-      require(target_rows == x.is_activation(), "reshape would move the row dimension");
-      for (size_t d = target_rows ? 1 : 0; d < o.shape.size(); ++d)
-        require(o.shape[d] >= 0, "reshape to a negative dimension " + shape_string(o.shape));
-      int64_t target = x.is_activation() ? product(o.shape, 1) : product(o.shape);
-      require(target == x.elements_per_row(), "reshape " + shape_string(x.shape) + " -> " + shape_string(o.shape) +
-                                                  " changes the elements per row");
-      *dtype = x.dtype;
-      *shape = o.shape;
-      return;
-    }
-    case Op::kBroadcastRows:
-      arity(1, 1);
-      require(in(0).is_activation(), "BROADCAST_ROWS of a constant");
-      *dtype = in(0).dtype;
-      *shape = in(0).shape;
-      return;
+std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
+  const size_t rank = out_shape.size();
+  std::vector<int64_t> in_stride(rank, 0);  // 0 on broadcast (and missing) dims
+  int64_t stride = 1;
+  for (size_t k = 0; k < in_shape.size(); ++k) {
+    size_t i = in_shape.size() - 1 - k;
+    size_t o = rank - 1 - k;
+    in_stride[o] = in_shape[i] == 1 ? 0 : stride;
+    stride *= in_shape[i];
   }
-  throw ConversionError("unknown op");
-}
-
-namespace {
-
-// Fills defaults that depend on input shapes (negative axes) so that nodes
-// always carry normalized options.
-NodeOptions normalize_options(const Graph& g, Op op, const std::vector<int>& inputs, NodeOptions o) {
-  if (inputs.empty()) return o;
-  int64_t rank = g.values[inputs[0]].rank();
-  switch (op) {
-    case Op::kSoftmax: case Op::kConcat: case Op::kTake:
-      o.axis = normalize_axis(o.axis, rank);
-      break;
-    case Op::kReduceSum: case Op::kReduceMean:
-      for (auto& a : o.axes) a = normalize_axis(a, rank);
-      std::sort(o.axes.begin(), o.axes.end());
-      o.axes.erase(std::unique(o.axes.begin(), o.axes.end()), o.axes.end());
-      break;
-    case Op::kTranspose:
-      for (auto& a : o.axes) a = normalize_axis(a, rank);
-      break;
-    default:
-      break;
+  const int64_t total = product(out_shape);
+  std::vector<int64_t> offsets(total);
+  std::vector<int64_t> index(rank, 0);
+  int64_t offset = 0;
+  for (int64_t e = 0; e < total; ++e) {
+    offsets[e] = offset;
+    for (size_t d = rank; d-- > 0;) {  // odometer increment
+      ++index[d];
+      offset += in_stride[d];
+      if (index[d] < out_shape[d]) break;
+      offset -= in_stride[d] * index[d];
+      index[d] = 0;
+    }
   }
-  return o;
+  return offsets;
 }
-
-}  // namespace
 
 int Graph::emit(Op op, const std::vector<int>& inputs, const NodeOptions& raw_options, const std::string& node_name,
                 const std::string& output_name) {

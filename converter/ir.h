@@ -25,16 +25,35 @@ constexpr int64_t kRowsSymbol = INT64_MIN;
 enum class DType { kFloat32, kInt64, kBool };
 const char* dtype_name(DType dtype);
 
-enum class Op {
-  kFullyConnected, kEmbedding, kAdd, kSub, kMul, kDiv, kMax, kMin, kEqual, kNot, kWhere, kCast,
-  kRelu, kSigmoid, kTanh, kLeakyRelu, kClip, kPRelu, kSoftmax, kReduceSum, kReduceMean, kConcat,
-  kTake, kTranspose, kMatMul, kReshape, kBroadcastRows, kEmbeddingMulti, kMix,
-};
+// The operator set, in the order and with the names of schema::OpType
+// (schema/edgemtl.fbs): X(IR enumerator, schema enumerator). The enum, op_name
+// and the writer's mapping are generated from this list; schema_mapping.cc
+// fails to compile when an entry's value differs from the schema's.
+#define EDGEMTL_CONVERTER_OPS(X)                                                                    \
+  X(kFullyConnected, FULLY_CONNECTED) X(kEmbedding, EMBEDDING) X(kAdd, ADD) X(kSub, SUB)           \
+  X(kMul, MUL) X(kDiv, DIV) X(kMax, MAXIMUM) X(kMin, MINIMUM) X(kEqual, EQUAL) X(kNot, NOT)         \
+  X(kWhere, WHERE) X(kCast, CAST) X(kRelu, RELU) X(kSigmoid, SIGMOID) X(kTanh, TANH)               \
+  X(kLeakyRelu, LEAKY_RELU) X(kClip, CLIP) X(kPRelu, PRELU) X(kSoftmax, SOFTMAX)                   \
+  X(kReduceSum, REDUCE_SUM) X(kReduceMean, REDUCE_MEAN) X(kConcat, CONCAT) X(kTake, TAKE)          \
+  X(kTranspose, TRANSPOSE) X(kMatMul, MATMUL) X(kReshape, RESHAPE) X(kBroadcastRows, BROADCAST_ROWS) \
+  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX)
+
+#define EDGEMTL_CONVERTER_ENUMERATOR(ir, schema) ir,
+enum class Op { EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_ENUMERATOR) };
+#define EDGEMTL_CONVERTER_OP_VALUE(ir, schema) Op::ir,
+/// Every Op, in enum order.
+constexpr Op kAllOps[] = {EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_OP_VALUE)};
+#undef EDGEMTL_CONVERTER_OP_VALUE
+/// The schema's name of `op` ("FULLY_CONNECTED").
 const char* op_name(Op op);
 bool is_binary_elementwise(Op op);  // ADD .. MIN
 bool is_elementwise(Op op);         // binary, comparison, WHERE, CAST, activations, CLIP, PRELU
 
-enum class Activation { kNone, kRelu, kSigmoid, kTanh, kLeakyRelu };
+// Fused activations, as schema::Activation: X(IR enumerator, schema enumerator).
+#define EDGEMTL_CONVERTER_ACTIVATIONS(X) \
+  X(kNone, NONE) X(kRelu, RELU) X(kSigmoid, SIGMOID) X(kTanh, TANH) X(kLeakyRelu, LEAKY_RELU)
+enum class Activation { EDGEMTL_CONVERTER_ACTIVATIONS(EDGEMTL_CONVERTER_ENUMERATOR) };
+#undef EDGEMTL_CONVERTER_ENUMERATOR
 
 /// Which stage computes a value; constants belong to none.
 enum class Side { kConstant = 0, kUser = 1, kItem = 2 };
@@ -141,12 +160,23 @@ class Graph {
 };
 
 /// Output dtype and shape of `op` on `inputs` (throws ConversionError).
+/// The rules of each op are in ir_ops/, beside its evaluation.
 void infer_output(const Graph& graph, Op op, const std::vector<int>& inputs, const NodeOptions& options,
                   DType* dtype, std::vector<int64_t>* shape);
+
+/// Computes `op` on constant `inputs` (constant folding); `dtype`/`shape` come
+/// from infer_output. Int64 data may contain kRowsSymbol: ops that only move
+/// elements carry it, arithmetic on it throws ConversionError.
+Value evaluate(const Graph& graph, Op op, const std::vector<int>& inputs, const NodeOptions& options, DType dtype,
+               const std::vector<int64_t>& shape);
 
 /// Numpy broadcast of shapes aligned on the right; kRows (activation dim 0)
 /// must meet kRows or 1 (constant) at the same position.
 std::vector<int64_t> broadcast_shapes(const std::vector<std::vector<int64_t>>& shapes);
+
+/// For each element of `out_shape` (row-major), the offset of the element of
+/// a tensor of `in_shape` that numpy broadcasting reads.
+std::vector<int64_t> broadcast_offsets(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape);
 
 /// ONNX-style axis (negative counts from the end) -> [0, rank); throws if out of range.
 int64_t normalize_axis(int64_t axis, int64_t rank);

@@ -164,8 +164,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    Graph g = convert_onnx_file(args.input, args.options);
-    write_file(args.output, quantize_model(g, args.quantize, stderr));
+    const Graph g = convert_onnx_file(args.input, args.options);
+    const QuantizationPlan plan = plan_quantization(g, args.quantize, stderr);
+    const std::vector<uint8_t> file = write_model(g, &plan, args.quantize.write);
+    report_quantization(g, plan, file, args.quantize, stderr);
+    write_file(args.output, file);
     print_summary(g, args.output, args.verbose);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgemtl-convert: error: %s\n", e.what());

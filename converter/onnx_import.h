@@ -29,4 +29,8 @@ Graph import_onnx_file(const std::string& path, const ImportOptions& options);
 /// Same for an ONNX ModelProto in memory (serialized bytes).
 Graph import_onnx_bytes(const std::string& bytes, const ImportOptions& options);
 
+/// The ONNX op types (default domain) the importer has a handler for, sorted
+/// (import/*.cc). Any other op type is refused: "node 'NAME' (TYPE): unsupported operator".
+std::vector<std::string> supported_onnx_ops();
+
 }  // namespace edgemtl::converter

@@ -5,66 +5,11 @@
 #include <map>
 
 #include "converter/partition.h"
-#include "schema/edgemtl_generated.h"
+#include "converter/schema_mapping.h"
 
 namespace edgemtl::converter {
 namespace fb = edgemtl::schema;
 namespace {
-
-fb::DType to_schema(DType d) {
-  switch (d) {
-    case DType::kFloat32: return fb::DType::FLOAT32;
-    case DType::kInt64: return fb::DType::INT64;
-    case DType::kBool: return fb::DType::BOOL;
-  }
-  return fb::DType::FLOAT32;
-}
-
-fb::Activation to_schema(Activation a) {
-  switch (a) {
-    case Activation::kNone: return fb::Activation::NONE;
-    case Activation::kRelu: return fb::Activation::RELU;
-    case Activation::kSigmoid: return fb::Activation::SIGMOID;
-    case Activation::kTanh: return fb::Activation::TANH;
-    case Activation::kLeakyRelu: return fb::Activation::LEAKY_RELU;
-  }
-  return fb::Activation::NONE;
-}
-
-fb::OpType to_schema(Op op) {
-  switch (op) {
-    case Op::kFullyConnected: return fb::OpType::FULLY_CONNECTED;
-    case Op::kEmbedding: return fb::OpType::EMBEDDING;
-    case Op::kAdd: return fb::OpType::ADD;
-    case Op::kSub: return fb::OpType::SUB;
-    case Op::kMul: return fb::OpType::MUL;
-    case Op::kDiv: return fb::OpType::DIV;
-    case Op::kMax: return fb::OpType::MAXIMUM;
-    case Op::kMin: return fb::OpType::MINIMUM;
-    case Op::kEqual: return fb::OpType::EQUAL;
-    case Op::kNot: return fb::OpType::NOT;
-    case Op::kWhere: return fb::OpType::WHERE;
-    case Op::kCast: return fb::OpType::CAST;
-    case Op::kRelu: return fb::OpType::RELU;
-    case Op::kSigmoid: return fb::OpType::SIGMOID;
-    case Op::kTanh: return fb::OpType::TANH;
-    case Op::kLeakyRelu: return fb::OpType::LEAKY_RELU;
-    case Op::kClip: return fb::OpType::CLIP;
-    case Op::kPRelu: return fb::OpType::PRELU;
-    case Op::kSoftmax: return fb::OpType::SOFTMAX;
-    case Op::kReduceSum: return fb::OpType::REDUCE_SUM;
-    case Op::kReduceMean: return fb::OpType::REDUCE_MEAN;
-    case Op::kConcat: return fb::OpType::CONCAT;
-    case Op::kTake: return fb::OpType::TAKE;
-    case Op::kTranspose: return fb::OpType::TRANSPOSE;
-    case Op::kMatMul: return fb::OpType::MATMUL;
-    case Op::kReshape: return fb::OpType::RESHAPE;
-    case Op::kBroadcastRows: return fb::OpType::BROADCAST_ROWS;
-    case Op::kEmbeddingMulti: return fb::OpType::EMBEDDING_MULTI;
-    case Op::kMix: return fb::OpType::MIX;
-  }
-  throw ConversionError("unknown op");
-}
 
 std::vector<uint8_t> constant_bytes(const Value& v) {
   std::vector<uint8_t> bytes;
@@ -87,15 +32,6 @@ std::vector<uint8_t> constant_bytes(const Value& v) {
 uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
 std::vector<int32_t> to_int32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
-
-fb::DType to_schema(StoredType t) {
-  switch (t) {
-    case StoredType::kFloat16: return fb::DType::FLOAT16;
-    case StoredType::kInt8: return fb::DType::INT8;
-    case StoredType::kInt32: return fb::DType::INT32;
-  }
-  return fb::DType::FLOAT32;
-}
 
 flatbuffers::Offset<fb::Quantization> activation_quantization(flatbuffers::FlatBufferBuilder& b,
                                                               const ActivationQuantization& q) {

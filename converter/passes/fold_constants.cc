@@ -1,4 +1,3 @@
-#include "converter/eval.h"
 #include "converter/passes/passes.h"
 
 namespace edgemtl::converter {

@@ -2,6 +2,7 @@
 // task signatures, and clear errors for what cannot be converted exactly.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "converter/onnx_import.h"
@@ -227,6 +228,32 @@ TEST_CASE("an output that is an input is copied by its stage") {
   CHECK(g.nodes[0].stage == Side::kUser);
   CHECK(g.tasks[0].value == g.nodes[0].outputs[0]);
   CHECK(g.tasks[0].name == "out");
+}
+
+}  // namespace edgemtl::converter::test
+
+namespace edgemtl::converter::test {
+
+TEST_CASE("every supported ONNX op type reaches its handler; others are refused naming the node") {
+  const std::vector<std::string> types = supported_onnx_ops();
+  CHECK(std::is_sorted(types.begin(), types.end()));
+  CHECK(std::adjacent_find(types.begin(), types.end()) == types.end());
+  for (const char* expected : {"BatchNormalization", "Gather", "Gemm", "MatMul", "Reshape", "Softmax"})
+    CHECK(std::find(types.begin(), types.end(), expected) != types.end());
+  for (const std::string& type : types) {
+    CAPTURE(type);
+    // Without inputs a handler fails on its own terms, never as unsupported.
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 2});
+    b.node(type, {}, {"y"}, "n");
+    b.output("y");
+    CHECK(error_of(b.bytes()).find("unsupported operator") == std::string::npos);
+  }
+  OnnxBuilder b;
+  b.input("x", kFloat, {-1, 2});
+  b.node("NoSuchOp", {"x"}, {"y"}, "n");
+  b.output("y");
+  CHECK(error_of(b.bytes()) == "node 'n' (NoSuchOp): unsupported operator");
 }
 
 }  // namespace edgemtl::converter::test

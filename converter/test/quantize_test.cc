@@ -17,6 +17,7 @@
 #include "converter/onnx_import.h"
 #include "converter/pipeline.h"
 #include "converter/quantize.h"
+#include "converter/quantize/report.h"
 #include "converter/test/onnx_builder.h"
 #include "converter/writer.h"
 #include "runtime/executor/session.h"
@@ -29,6 +30,14 @@ namespace {
 constexpr int kFloat = onnx::TensorProto::FLOAT;
 constexpr int kInt64 = onnx::TensorProto::INT64;
 constexpr int64_t kUsers = 2000, kItems = 1000, kDim = 32, kHidden = 16;
+
+// The file edgemtl-convert writes: plan, write, report.
+std::vector<uint8_t> quantized(const Graph& g, const QuantizeOptions& options, FILE* log) {
+  const QuantizationPlan plan = plan_quantization(g, options, log);
+  std::vector<uint8_t> file = write_model(g, &plan, options.write);
+  report_quantization(g, plan, file, options, log);
+  return file;
+}
 
 std::vector<float> random_floats(size_t n, unsigned seed, float scale) {
   std::mt19937 rng(seed);
@@ -216,10 +225,10 @@ TEST_CASE("an embedding-heavy model: int8 <= 0.30x and fp16 <= 0.52x of f32, sco
   int8_options.mode = QuantizeMode::kInt8;
   int8_options.calibration_path = calibration;
   int8_options.validation_path = calibration;  // exercises the report
-  const std::vector<uint8_t> int8 = quantize_model(g, int8_options, nullptr);
+  const std::vector<uint8_t> int8 = quantized(g, int8_options, nullptr);
   QuantizeOptions fp16_options;
   fp16_options.mode = QuantizeMode::kFloat16;
-  const std::vector<uint8_t> fp16 = quantize_model(g, fp16_options, nullptr);
+  const std::vector<uint8_t> fp16 = quantized(g, fp16_options, nullptr);
   MESSAGE("f32 ", f32.size(), " bytes, int8 x", double(int8.size()) / f32.size(), ", fp16 x",
           double(fp16.size()) / f32.size());
   CHECK(int8.size() <= 0.30 * f32.size());
@@ -250,11 +259,11 @@ TEST_CASE("int8: the split model's user part W_u.u stays exact enough to agree w
   options.calibration_path = calibration;
   const std::vector<float> f32 = score(write_model(unsplit), 500, 22);
   options.max_mean_delta = 0.01;  // this random model's layers cost ~0.003 each: keep them int8
-  const std::vector<uint8_t> split_file = quantize_model(split, options, nullptr);
+  const std::vector<uint8_t> split_file = quantized(split, options, nullptr);
   CHECK(weight_dtypes(split_file, schema::OpType::FULLY_CONNECTED) ==
         std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8, schema::DType::INT8});
   const std::vector<float> split_int8 = score(split_file, 500, 22);
-  const std::vector<float> unsplit_int8 = score(quantize_model(unsplit, options, nullptr), 500, 22);
+  const std::vector<float> unsplit_int8 = score(quantized(unsplit, options, nullptr), 500, 22);
   const double split_vs_unsplit = mean_abs_difference(split_int8, unsplit_int8);
   const double unsplit_vs_f32 = mean_abs_difference(unsplit_int8, f32);
   MESSAGE("mean |difference|: split vs unsplit int8 ", split_vs_unsplit, ", unsplit int8 vs f32 ", unsplit_vs_f32);
@@ -275,7 +284,7 @@ TEST_CASE("int8: a calibration file of few items gets a warning, a large one non
     char* text = nullptr;
     size_t size = 0;
     FILE* log = open_memstream(&text, &size);
-    quantize_model(g, options, log);
+    quantized(g, options, log);
     std::fclose(log);
     const std::string printed(text, size);
     std::free(text);
@@ -291,10 +300,10 @@ TEST_CASE("int8: a zero budget sends every fully-connected layer back to f32, by
   options.mode = QuantizeMode::kInt8;
   options.calibration_path = calibration;
   options.max_mean_delta = 1.0;  // anything goes: every layer int8
-  CHECK(weight_dtypes(quantize_model(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
+  CHECK(weight_dtypes(quantized(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
         std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8});
   options.max_mean_delta = 0.0;
-  CHECK(weight_dtypes(quantize_model(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
+  CHECK(weight_dtypes(quantized(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
         std::vector<schema::DType>{schema::DType::FLOAT32, schema::DType::FLOAT32});
   std::remove(calibration.c_str());
 }
@@ -304,17 +313,16 @@ TEST_CASE("bad calibration input is a ConversionError naming the problem") {
   QuantizeOptions options;
   options.mode = QuantizeMode::kInt8;
   options.calibration_path = temp_path("missing.jsonl");
-  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("cannot read"), ConversionError);
+  CHECK_THROWS_WITH_AS(quantized(g, options, nullptr), doctest::Contains("cannot read"), ConversionError);
   const std::string bad = temp_path("bad.jsonl");
   std::ofstream(bad) << "{\"user_id\": 1}\n";
   options.calibration_path = bad;
-  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("missing feature 'item_id'"),
+  CHECK_THROWS_WITH_AS(quantized(g, options, nullptr), doctest::Contains("missing feature 'item_id'"),
                        ConversionError);
   std::ofstream(bad) << "not json\n";
-  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("bad.jsonl:1: not valid JSON"),
-                       ConversionError);
+  CHECK_THROWS_WITH_AS(quantized(g, options, nullptr), doctest::Contains("bad.jsonl:1: not valid JSON"), ConversionError);
   std::ofstream(bad) << "[1, 2]\n";
-  CHECK_THROWS_WITH_AS(quantize_model(g, options, nullptr), doctest::Contains("bad.jsonl:1: expected a JSON object"),
+  CHECK_THROWS_WITH_AS(quantized(g, options, nullptr), doctest::Contains("bad.jsonl:1: expected a JSON object"),
                        ConversionError);
   std::remove(bad.c_str());
 }

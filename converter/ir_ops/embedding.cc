@@ -1,0 +1,88 @@
+// EMBEDDING and EMBEDDING_MULTI (merged lookups, passes/merge_lookups.cc).
+#include "converter/ir_ops/ir_ops.h"
+
+#include <algorithm>
+
+namespace edgemtl::converter {
+namespace {
+
+void require_table(const Value& table) {
+  require(table.is_constant && table.rank() == 2 && table.dtype == DType::kFloat32,
+          "embedding table must be a constant [V,D]");
+}
+
+void infer_embedding(const OpCall& call, DType* dtype, std::vector<int64_t>* shape) {
+  call.require_arity(2, 2);
+  const Value& table = call.in(0);
+  require_table(table);
+  require(call.in(1).dtype == DType::kInt64, "embedding ids must be int64");
+  *dtype = DType::kFloat32;
+  *shape = call.in(1).shape;
+  shape->push_back(table.shape[1]);
+}
+
+void evaluate_embedding(const OpCall& call, Value* out) {
+  const Value& table = call.in(0);
+  const Value& ids = call.in(1);
+  check_no_symbol(ids, call.op);
+  const int64_t d = table.shape[1];
+  out->floats.resize(product(out->shape));
+  for (size_t r = 0; r < ids.ints.size(); ++r) {
+    int64_t id = ids.ints[r];
+    if (id < 0 || id >= table.shape[0]) throw ConversionError("constant id out of the embedding table");
+    std::copy_n(table.floats.begin() + id * d, d, out->floats.begin() + r * d);
+  }
+}
+
+void infer_embedding_multi(const OpCall& call, DType* dtype, std::vector<int64_t>* shape) {
+  const NodeOptions& o = call.options;
+  require(call.inputs.size() >= 2, "EMBEDDING_MULTI needs a table and ids");
+  const Value& table = call.in(0);
+  require_table(table);
+  const size_t k = call.inputs.size() - 1;
+  require(o.row_offsets.size() == k && o.row_counts.size() == k && o.default_rows.size() == k,
+          "EMBEDDING_MULTI needs one row offset, row count and default row per ids input");
+  for (size_t j = 0; j < k; ++j) {
+    const Value& ids = call.in(j + 1);
+    require(ids.dtype == DType::kInt64 && ids.is_activation() && ids.shape == std::vector<int64_t>{kRows},
+            "EMBEDDING_MULTI ids must be int64 [rows]");
+    require(o.row_offsets[j] >= 0 && o.row_counts[j] >= 1 && o.row_offsets[j] + o.row_counts[j] <= table.shape[0] &&
+                o.default_rows[j] < o.row_counts[j],
+            "EMBEDDING_MULTI rows outside the table");
+  }
+  *dtype = DType::kFloat32;
+  *shape = {kRows, static_cast<int64_t>(k) * table.shape[1]};
+}
+
+void evaluate_embedding_multi(const OpCall& call, Value* out) {
+  const NodeOptions& o = call.options;
+  const Value& table = call.in(0);
+  const int64_t d = table.shape[1];
+  const size_t k = call.inputs.size() - 1;
+  const int64_t rows = out->shape[0];
+  out->floats.resize(product(out->shape));
+  for (size_t j = 0; j < k; ++j) {
+    check_no_symbol(call.in(j + 1), call.op);
+    const auto& ids = call.in(j + 1).ints;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t id = ids[ids.size() == 1 ? 0 : r];
+      if (id < 0 || id >= o.row_counts[j]) {
+        if (o.default_rows[j] < 0) throw ConversionError("id out of its embedding table");
+        id = o.default_rows[j];
+      }
+      std::copy_n(table.floats.begin() + (o.row_offsets[j] + id) * d, d,
+                  out->floats.begin() + (r * int64_t(k) + int64_t(j)) * d);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<OpRules> embedding_op_rules() {
+  return {
+      {Op::kEmbedding, infer_embedding, evaluate_embedding},
+      {Op::kEmbeddingMulti, infer_embedding_multi, evaluate_embedding_multi},
+  };
+}
+
+}  // namespace edgemtl::converter

@@ -1,0 +1,131 @@
+// The stored forms of quantised constants and activations: fp16 rounding,
+// symmetric int8 scales, int32 biases, affine activation ranges.
+#include "converter/quantize/encode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace edgemtl::converter {
+
+const char* stored_type_name(StoredType type) {
+  switch (type) {
+    case StoredType::kFloat16: return "FLOAT16";
+    case StoredType::kInt8: return "INT8";
+    case StoredType::kInt32: return "INT32";
+  }
+  return "?";
+}
+
+uint16_t float_to_half(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t exponent = (bits >> 23) & 0xFFu;
+  uint32_t mantissa = bits & 0x7FFFFFu;
+  if (exponent == 0xFFu) return sign | 0x7C00u | (mantissa ? 0x200u : 0u);  // inf, NaN stays NaN
+  const int half_exponent = static_cast<int>(exponent) - 127 + 15;
+  if (half_exponent >= 31) return sign | 0x7C00u;  // too large: inf
+  if (half_exponent <= 0) {
+    if (half_exponent < -10) return sign;  // below half the smallest subnormal: zero
+    mantissa |= 0x800000u;                 // implicit leading 1
+    const int shift = 14 - half_exponent;  // to a subnormal half mantissa
+    uint32_t result = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (result & 1u))) ++result;
+    return static_cast<uint16_t>(sign | result);
+  }
+  uint32_t result = (static_cast<uint32_t>(half_exponent) << 10) | (mantissa >> 13);
+  const uint32_t rest = mantissa & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (result & 1u))) ++result;  // a carry may reach inf: correct
+  return static_cast<uint16_t>(sign | result);
+}
+
+EncodedConstant encode_float16(const std::vector<float>& values) {
+  EncodedConstant e;
+  e.type = StoredType::kFloat16;
+  e.bytes.resize(values.size() * 2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint16_t h = float_to_half(values[i]);
+    std::memcpy(e.bytes.data() + 2 * i, &h, 2);
+  }
+  return e;
+}
+
+namespace {
+
+int8_t quantize_symmetric(float value, float scale) {
+  const float q = std::nearbyint(value / scale);
+  return static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, q)));
+}
+
+}  // namespace
+
+EncodedConstant encode_int8_per_row(const std::vector<float>& values, int64_t rows, int64_t cols) {
+  EncodedConstant e;
+  e.type = StoredType::kInt8;
+  e.axis = 0;
+  e.scales.assign(static_cast<size_t>(rows), 0.0f);
+  float largest = 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(values[r * cols + c]));
+    e.scales[r] = m / 127.0f;
+    largest = std::max(largest, e.scales[r]);
+  }
+  for (float& s : e.scales)
+    if (!(s > 0.0f)) s = largest > 0.0f ? largest : 1.0f;  // an all-zero row: any scale stores it exactly
+  e.bytes.resize(values.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      e.bytes[r * cols + c] = static_cast<uint8_t>(quantize_symmetric(values[r * cols + c], e.scales[r]));
+  return e;
+}
+
+EncodedConstant encode_int8_per_tensor(const std::vector<float>& values) {
+  EncodedConstant e = encode_int8_per_row(values, 1, static_cast<int64_t>(values.size()));
+  e.axis = -1;
+  return e;
+}
+
+EncodedConstant encode_int32_bias(const std::vector<float>& bias, float input_scale,
+                                  const std::vector<float>& weight_scales) {
+  EncodedConstant e;
+  e.type = StoredType::kInt32;
+  e.bytes.resize(bias.size() * 4);
+  for (size_t c = 0; c < bias.size(); ++c) {
+    const double scale = double(input_scale) * weight_scales[weight_scales.size() == 1 ? 0 : c];
+    const double q = std::nearbyint(bias[c] / scale);
+    const int32_t v = static_cast<int32_t>(std::min<double>(INT32_MAX, std::max<double>(INT32_MIN, q)));
+    std::memcpy(e.bytes.data() + 4 * c, &v, 4);
+  }
+  return e;
+}
+
+ActivationQuantization quantize_range(float low, float high) {
+  low = std::min(low, 0.0f);
+  high = std::max(high, 0.0f);
+  if (!(high - low > 1e-12f)) high = low + 1e-6f;  // a constant-zero tensor
+  ActivationQuantization q;
+  q.scale = (high - low) / 255.0f;
+  const double zero_point = std::nearbyint(-128.0 - double(low) / q.scale);
+  q.zero_point = static_cast<int64_t>(std::min(127.0, std::max(-128.0, zero_point)));
+  return q;
+}
+
+std::pair<float, float> estimate_range(std::vector<float> values, RangeEstimator estimator) {
+  if (values.empty()) return {0.0f, 0.0f};
+  if (estimator == RangeEstimator::kMinMax) {
+    auto [low, high] = std::minmax_element(values.begin(), values.end());
+    return {*low, *high};
+  }
+  const size_t last = values.size() - 1;
+  const size_t low_index = static_cast<size_t>(std::floor(last * 0.0001));
+  const size_t high_index = static_cast<size_t>(std::ceil(last * 0.9999));
+  std::nth_element(values.begin(), values.begin() + low_index, values.end());
+  const float low = values[low_index];
+  std::nth_element(values.begin(), values.begin() + high_index, values.end());
+  return {low, values[high_index]};
+}
+
+}  // namespace edgemtl::converter

@@ -1,0 +1,31 @@
+// Encoders of quantised constants (fp16, int8 with scales, int32 biases) and
+// of activation ranges: pure functions, no graph.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "converter/quantize_plan.h"
+
+namespace edgemtl::converter {
+
+enum class RangeEstimator { kMinMax, kPercentile };
+
+/// IEEE half, rounding to nearest even (overflow -> inf).
+uint16_t float_to_half(float value);
+EncodedConstant encode_float16(const std::vector<float>& values);
+/// Symmetric int8 with one scale per row of a [rows, cols] matrix (axis 0):
+/// scale = max|row| / 127 (a zero row gets the largest other scale, or 1).
+EncodedConstant encode_int8_per_row(const std::vector<float>& values, int64_t rows, int64_t cols);
+/// Symmetric int8 with one scale for the whole tensor (axis -1).
+EncodedConstant encode_int8_per_tensor(const std::vector<float>& values);
+/// int32 bias with scale input_scale * weight_scale[c].
+EncodedConstant encode_int32_bias(const std::vector<float>& bias, float input_scale,
+                                  const std::vector<float>& weight_scales);
+/// Affine int8 for values in [low, high] (widened to include 0, so 0 is exact).
+ActivationQuantization quantize_range(float low, float high);
+/// [low, high] of `values` by `estimator` (percentile: the 0.01% and 99.99% quantiles).
+std::pair<float, float> estimate_range(std::vector<float> values, RangeEstimator estimator);
+
+}  // namespace edgemtl::converter
