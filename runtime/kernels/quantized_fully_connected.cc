@@ -96,20 +96,4 @@ Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_
   return Status::ok();
 }
 
-Status create_quantized_fully_connected(const schema::Operator* op, const schema::Tensor* weight,
-                                        const void* weight_data, const void* bias_data, size_t max_rows,
-                                        size_t input_stride, QuantizedFullyConnected* kernel, bool allow_vnni) {
-  const auto* options = op->options_as_FullyConnectedOptions();
-  const schema::Quantization* weight_q = weight->quantization();
-  const schema::Quantization* input_q = options->input_quantization();
-  const schema::Quantization* output_q = options->output_quantization();
-  const QuantParams input{input_q->scale()->Get(0), static_cast<int8_t>(input_q->zero_point()->Get(0))};
-  const QuantParams output{output_q->scale()->Get(0), static_cast<int8_t>(output_q->zero_point()->Get(0))};
-  const size_t output_channels = static_cast<size_t>(weight->shape()->Get(0));
-  const size_t input_channels = static_cast<size_t>(weight->shape()->Get(1));
-  return kernel->create(input_channels, input_stride, output_channels, static_cast<const int8_t*>(weight_data),
-                        weight_q->scale()->data(), weight_q->axis() == 0, static_cast<const int32_t*>(bias_data), input,
-                        output, options->activation(), options->alpha(), max_rows, allow_vnni);
-}
-
 }  // namespace edgemtl

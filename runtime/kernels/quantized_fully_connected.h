@@ -59,11 +59,4 @@ class QuantizedFullyConnected {
   float alpha_ = 0.0f;
 };
 
-/// Creates `kernel` for a verified FULLY_CONNECTED operator whose weight is
-/// INT8: reads the scales and zero points from the file. `input_stride` and
-/// `allow_vnni`: as in QuantizedFullyConnected::create.
-Status create_quantized_fully_connected(const schema::Operator* op, const schema::Tensor* weight,
-                                        const void* weight_data, const void* bias_data, size_t max_rows,
-                                        size_t input_stride, QuantizedFullyConnected* kernel, bool allow_vnni = true);
-
 }  // namespace edgemtl

@@ -1,0 +1,153 @@
+// FULLY_CONNECTED: y = activation(x · Wᵀ + b) with a FLOAT32, FLOAT16 or INT8
+// weight. f32 and fp16 (widened once at prepare) run on XNNPACK's f32 GEMM;
+// INT8 on QuantizedFullyConnected, which picks the AVX-512 VNNI kernel or
+// XNNPACK at prepare. Input 0 may be a column view (rows `stride` apart).
+#include <vector>
+
+#include "runtime/kernels/fully_connected.h"
+#include "runtime/kernels/half.h"
+#include "runtime/kernels/quantized_fully_connected.h"
+#include "runtime/ops/registry.h"
+
+namespace edgemtl {
+namespace {
+
+using schema::DType;
+
+Status verify_weight_quantization(const OpVerifier& v, const schema::FullyConnectedOptions* options,
+                                  int64_t output_channels) {
+  const int weight = v.input(1);
+  const bool int8 = v.dtype(weight) == DType::INT8;
+  const bool has_activation_quantization =
+      options && (options->input_quantization() || options->output_quantization());
+  if (!int8) {
+    if (v.tensor(weight)->quantization() || has_activation_quantization)
+      return Status::error(Error::kInvalidModel, "%s: quantisation parameters on a %s weight", v.where(),
+                           dtype_name(v.dtype(weight)));
+    return Status::ok();
+  }
+  const schema::Quantization* q = v.tensor(weight)->quantization();
+  const bool per_channel = q && q->axis() == 0;
+  EMTL_RETURN_IF_ERROR(v.check_symmetric("weight", weight, per_channel ? 0 : -1, per_channel ? output_channels : 1));
+  if (!options) return Status::error(Error::kInvalidModel, "%s: INT8 weight without FullyConnectedOptions", v.where());
+  EMTL_RETURN_IF_ERROR(v.check_activation_quantization("input_quantization", options->input_quantization()));
+  return v.check_activation_quantization("output_quantization", options->output_quantization());
+}
+
+Status verify(const OpVerifier& v) {
+  EMTL_RETURN_IF_ERROR(v.arity(2, 3));
+  const schema::FullyConnectedOptions* options;
+  EMTL_RETURN_IF_ERROR(v.get_options(schema::OpOptions::FullyConnectedOptions, false, &options));
+  if (options) EMTL_RETURN_IF_ERROR(v.check_activation(options->activation()));
+  EMTL_RETURN_IF_ERROR(v.expect_activation_input(0));
+  EMTL_RETURN_IF_ERROR(v.expect_constant_input(1, "weight"));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("input", v.input(0), DType::FLOAT32));
+  const DType weight_dtype = v.dtype(v.input(1));
+  if (weight_dtype != DType::FLOAT16 && weight_dtype != DType::INT8)
+    EMTL_RETURN_IF_ERROR(v.expect_dtype("weight", v.input(1), DType::FLOAT32));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
+  const Shape x = v.input_shape(0), w = v.input_shape(1);
+  if (x.rank < 2 || w.rank != 2 || w[1] != x[x.rank - 1] || w[0] < 1 || w[1] < 1)
+    return Status::error(Error::kInvalidModel, "%s: input [..., K] and weight [N, K] do not match", v.where());
+  EMTL_RETURN_IF_ERROR(verify_weight_quantization(v, options, w[0]));
+  if (v.num_inputs() == 3) {
+    EMTL_RETURN_IF_ERROR(v.expect_constant_input(2, "bias"));
+    EMTL_RETURN_IF_ERROR(
+        v.expect_dtype("bias", v.input(2), weight_dtype == DType::INT8 ? DType::INT32 : DType::FLOAT32));
+    if (v.tensor(v.input(2))->quantization())
+      return Status::error(Error::kInvalidModel, "%s: the INT32 bias has an implied scale, not a Quantization",
+                           v.where());
+    const Shape b = v.input_shape(2);
+    if (b.rank != 1 || b[0] != w[0])
+      return Status::error(Error::kInvalidModel, "%s: bias must have shape [%lld]", v.where(),
+                           static_cast<long long>(w[0]));
+  }
+  Shape y = x;
+  y[y.rank - 1] = w[0];
+  return v.expect_shape(y);
+}
+
+// Rows of the GEMM: every leading dimension of x folded into rows.
+size_t gemm_rows(const TensorView& x) {
+  return x.num_elements() / static_cast<size_t>(x.shape[x.shape.rank - 1]);
+}
+
+Status run_f32(const RunContext& context, PreparedOp& p) {
+  const TensorView x = context.input(p, 0);
+  return p.state.get<FullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
+                                           context.threadpool);
+}
+
+Status run_int8(const RunContext& context, PreparedOp& p) {
+  const TensorView x = context.input(p, 0);
+  return p.state.get<QuantizedFullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
+                                                    context.int8_scratch, context.threadpool);
+}
+
+// The INT8 weight's scales and zero points, read from the verified file.
+Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t input_stride) {
+  const schema::FullyConnectedOptions* options = p.op->options_as_FullyConnectedOptions();
+  const schema::Tensor* weight = context.file_tensor(p.input(1));
+  const schema::Quantization* weight_q = weight->quantization();
+  const schema::Quantization* input_q = options->input_quantization();
+  const schema::Quantization* output_q = options->output_quantization();
+  const QuantParams input{input_q->scale()->Get(0), static_cast<int8_t>(input_q->zero_point()->Get(0))};
+  const QuantParams output{output_q->scale()->Get(0), static_cast<int8_t>(output_q->zero_point()->Get(0))};
+  const size_t output_channels = static_cast<size_t>(weight->shape()->Get(0));
+  const size_t input_channels = static_cast<size_t>(weight->shape()->Get(1));
+  const size_t rows_per_row =
+      static_cast<size_t>(context.tensor(p.input(0)).declared.elements_from(1)) / input_channels;
+  const size_t max_rows = rows_per_row * context.max_rows;
+  const void* bias = p.num_inputs() > 2 ? context.slots[p.input(2)].data : nullptr;
+  auto* kernel = p.state.emplace<QuantizedFullyConnected>();
+  if (!kernel) return Status::error(Error::kOutOfMemory, "cannot allocate an int8 fully-connected layer");
+  EMTL_RETURN_IF_ERROR(kernel->create(input_channels, input_stride, output_channels,
+                                      reinterpret_cast<const int8_t*>(context.slots[p.input(1)].data),
+                                      weight_q->scale()->data(), weight_q->axis() == 0,
+                                      reinterpret_cast<const int32_t*>(bias), input, output, options->activation(),
+                                      options->alpha(), max_rows, context.int8_vnni));
+  context.packed_weight_bytes += kernel->packed_weight_bytes();
+  if (context.int8_scratch_bytes < kernel->scratch_bytes()) context.int8_scratch_bytes = kernel->scratch_bytes();
+  p.run = run_int8;
+  return Status::ok();
+}
+
+Status prepare(PrepareContext& context, PreparedOp& p) {
+  const TensorAllocation& weight = context.tensor(p.input(1));
+  const size_t input_channels = static_cast<size_t>(weight.declared[1]);
+  const size_t input_row_stride = context.tensor(p.input(0)).row_stride;
+  const size_t input_stride = input_row_stride != 0 ? input_row_stride : input_channels;
+  if (weight.dtype == DType::INT8) return prepare_int8(context, p, input_stride);
+
+  const auto* options = p.op->options_as_FullyConnectedOptions();
+  const uint8_t* weight_data = context.slots[p.input(1)].data;
+  const float* bias = p.num_inputs() > 2 ? reinterpret_cast<const float*>(context.slots[p.input(2)].data) : nullptr;
+  const size_t output_channels = static_cast<size_t>(weight.declared[0]);
+  std::vector<float> widened;  // FLOAT16: XNNPACK packs its own f32 copy, this one goes after create
+  if (weight.dtype == DType::FLOAT16) {
+    widened.resize(output_channels * input_channels);
+    half_to_float_n(weight_data, widened.data(), widened.size());
+  }
+  auto* kernel = p.state.emplace<FullyConnected>();
+  if (!kernel) return Status::error(Error::kOutOfMemory, "cannot allocate a fully-connected layer");
+  EMTL_RETURN_IF_ERROR(kernel->create(
+      input_channels, input_stride, output_channels,
+      widened.empty() ? reinterpret_cast<const float*>(weight_data) : widened.data(), bias,
+      options ? options->activation() : schema::Activation::NONE, options ? options->alpha() : 0.01f));
+  context.packed_weight_bytes += kernel->packed_weight_bytes();
+  p.run = run_f32;
+  return Status::ok();
+}
+
+// 2 * output elements * K.
+uint64_t flops(const RunContext& context, const PreparedOp& p) {
+  const auto output_elements = static_cast<uint64_t>(context.slots[p.output].shape.num_elements());
+  return 2 * output_elements * static_cast<uint64_t>(context.tensors[p.input(1)].declared[1]);
+}
+
+}  // namespace
+
+extern const OpRegistration kFullyConnectedOp = {
+    schema::OpType::FULLY_CONNECTED, verify, prepare, run_f32, flops, false, {false, false, true, nullptr}};
+
+}  // namespace edgemtl

@@ -1,0 +1,52 @@
+// Verifier cases of runtime/ops/fully_connected.cc and embedding.cc.
+#include <vector>
+
+#include "runtime/ops/test/verifier_cases.h"
+
+namespace edgemtl {
+namespace test {
+namespace {
+
+using schema::DType;
+using schema::OpOptions;
+using schema::OpType;
+
+ModelBytes fully_connected(int output_width, DType weight_dtype = DType::FLOAT32) {
+  OneOp o;
+  const int w = weight_dtype == DType::FLOAT32
+                    ? o.m.add_constant_f32("w", {2, 3}, std::vector<float>(6, 0.5f))
+                    : o.m.add_constant("w", weight_dtype, {2, 3}, std::vector<int32_t>(6, 0).data(), 24);
+  return o.finish(OpType::FULLY_CONNECTED, {o.x, w}, o.activation(DType::FLOAT32, {-1, output_width}));
+}
+
+ModelBytes embedding(int64_t default_row) {
+  OneOp o;
+  const int table = o.m.add_constant_f32("table", {4, 2}, std::vector<float>(8, 0.5f));
+  return o.finish(OpType::EMBEDDING, {table, o.id}, o.activation(DType::FLOAT32, {-1, 2}), OpOptions::GatherOptions,
+                  gather_options(default_row));
+}
+
+ModelBytes embedding_multi(std::vector<int64_t> counts) {
+  OneOp o;
+  const int table = o.m.add_constant_f32("table", {6, 2}, std::vector<float>(12, 0.5f));
+  const int id2 = o.m.feature_tensor(o.m.add_feature("id2", schema::Side::ITEM, schema::FeatureKind::ID, 1, 2));
+  std::vector<int64_t> offsets = {0, 4};
+  return o.finish(OpType::EMBEDDING_MULTI, {table, o.id, id2}, o.activation(DType::FLOAT32, {-1, 4}),
+                  OpOptions::EmbeddingMultiOptions, [=](flatbuffers::FlatBufferBuilder& fbb) {
+                    return schema::CreateEmbeddingMultiOptionsDirect(fbb, &offsets, &counts).Union();
+                  });
+}
+
+const bool kRegistered = register_verifier_cases({
+    {OpType::FULLY_CONNECTED, [] { return fully_connected(2); }, ""},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected(3); }, "has shape [-1, 3], expected [-1, 2]"},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected(2, DType::INT32); }, "weight (tensor 3 'w') is INT32"},
+    {OpType::EMBEDDING, [] { return embedding(3); }, ""},
+    {OpType::EMBEDDING, [] { return embedding(4); }, "default_row 4 outside the table of 4 rows"},
+    {OpType::EMBEDDING_MULTI, [] { return embedding_multi({4, 2}); }, ""},
+    {OpType::EMBEDDING_MULTI, [] { return embedding_multi({4, 3}); }, "ids input 2: rows 4 + 3 outside the table of 6 rows"},
+});
+
+}  // namespace
+}  // namespace test
+}  // namespace edgemtl
