@@ -22,7 +22,9 @@ constexpr const char* kUsage =
     "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n"
-    "                       [--metadata KEY=VALUE,...] [--version]\n";
+    "                       [--metadata KEY=VALUE,...] [--version]\n"
+    "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
+    "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
 
 struct UsageError {
   std::string message;
@@ -63,6 +65,10 @@ Args parse(int argc, char** argv) {
         if (kind == "prob" || kind == "value") {
           t.name = item.substr(0, colon);
           t.probability = kind == "prob";
+        } else if (!kind.empty() && kind.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+                                        std::string::npos) {
+          // "ctr:probability": a kind that is neither (an ONNX name like "out:0" stays a name).
+          throw UsageError{"--tasks " + item + ": the kind after ':' is prob or value, not '" + kind + "'"};
         } else {
           t.name = item;
         }
