@@ -20,24 +20,17 @@ struct CommandResult {
   std::string out;
 };
 
-CommandResult run(const std::string& command) {
+// Stdout (and stderr too with `merge_stderr`, for the messages of bad command lines).
+CommandResult run(const std::string& command, bool merge_stderr = false) {
   std::string out_path = scratch_dir() + "/tool.out";
-  int status = std::system((command + " > " + out_path + " 2>/dev/null").c_str());
+  int status = std::system((command + " > " + out_path + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str());
   std::ifstream in(out_path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, buffer.str()};
 }
 
-// Stdout and stderr together, for the messages of bad command lines.
-CommandResult run_merged(const std::string& command) {
-  std::string out_path = scratch_dir() + "/tool.merged.out";
-  int status = std::system((command + " > " + out_path + " 2>&1").c_str());
-  std::ifstream in(out_path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, buffer.str()};
-}
+CommandResult run_merged(const std::string& command) { return run(command, true); }
 
 std::vector<nlohmann::json> parse_lines(const std::string& text) {
   std::vector<nlohmann::json> lines;

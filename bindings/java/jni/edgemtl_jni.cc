@@ -28,6 +28,29 @@ emtl_model* model_of(jlong handle) { return reinterpret_cast<emtl_model*>(static
 emtl_session* session_of(jlong handle) { return reinterpret_cast<emtl_session*>(static_cast<intptr_t>(handle)); }
 jlong handle_of(const void* pointer) { return static_cast<jlong>(reinterpret_cast<intptr_t>(pointer)); }
 
+// Calls `use` with every feature's / task's info; false (exception thrown) on failure.
+template <typename Info, typename Count, typename Get, typename Use>
+bool collect(JNIEnv* env, const emtl_model* model, Count count, Get get, Use use) {
+  for (size_t i = 0; i < count(model); ++i) {
+    Info info;
+    info.struct_size = sizeof(info);
+    const emtl_status status = get(model, i, &info);
+    if (status != EMTL_OK) return throw_last(env, status), false;
+    use(info);
+  }
+  return true;
+}
+
+template <typename Use>
+bool collect_features(JNIEnv* env, const emtl_model* model, Use use) {
+  return collect<emtl_feature_info>(env, model, emtl_model_num_features, emtl_model_feature_info, use);
+}
+
+template <typename Use>
+bool collect_tasks(JNIEnv* env, const emtl_model* model, Use use) {
+  return collect<emtl_task_info>(env, model, emtl_model_num_tasks, emtl_model_task_info, use);
+}
+
 jobjectArray string_array(JNIEnv* env, const std::vector<const char*>& strings) {
   jclass string_class = env->FindClass("java/lang/String");
   if (!string_class) return nullptr;
@@ -221,15 +244,9 @@ JNIEXPORT void JNICALL Java_org_edgemtl_NativeApi_modelFree(JNIEnv*, jclass, jlo
 }
 
 JNIEXPORT jobjectArray JNICALL Java_org_edgemtl_NativeApi_featureNames(JNIEnv* env, jclass, jlong handle) {
-  const emtl_model* model = model_of(handle);
   std::vector<const char*> names;
-  for (size_t i = 0; i < emtl_model_num_features(model); ++i) {
-    emtl_feature_info info;
-    info.struct_size = sizeof(info);
-    const emtl_status status = emtl_model_feature_info(model, i, &info);
-    if (status != EMTL_OK) return throw_last(env, status), nullptr;
-    names.push_back(info.name);
-  }
+  if (!collect_features(env, model_of(handle), [&](const emtl_feature_info& info) { names.push_back(info.name); }))
+    return nullptr;
   return string_array(env, names);
 }
 
@@ -245,28 +262,16 @@ JNIEXPORT jlongArray JNICALL Java_org_edgemtl_NativeApi_featureInfo(JNIEnv* env,
 }
 
 JNIEXPORT jobjectArray JNICALL Java_org_edgemtl_NativeApi_taskNames(JNIEnv* env, jclass, jlong handle) {
-  const emtl_model* model = model_of(handle);
   std::vector<const char*> names;
-  for (size_t i = 0; i < emtl_model_num_tasks(model); ++i) {
-    emtl_task_info info;
-    info.struct_size = sizeof(info);
-    const emtl_status status = emtl_model_task_info(model, i, &info);
-    if (status != EMTL_OK) return throw_last(env, status), nullptr;
-    names.push_back(info.name);
-  }
+  if (!collect_tasks(env, model_of(handle), [&](const emtl_task_info& info) { names.push_back(info.name); }))
+    return nullptr;
   return string_array(env, names);
 }
 
 JNIEXPORT jintArray JNICALL Java_org_edgemtl_NativeApi_taskKinds(JNIEnv* env, jclass, jlong handle) {
-  const emtl_model* model = model_of(handle);
   std::vector<jint> kinds;
-  for (size_t i = 0; i < emtl_model_num_tasks(model); ++i) {
-    emtl_task_info info;
-    info.struct_size = sizeof(info);
-    const emtl_status status = emtl_model_task_info(model, i, &info);
-    if (status != EMTL_OK) return throw_last(env, status), nullptr;
-    kinds.push_back(info.kind);
-  }
+  if (!collect_tasks(env, model_of(handle), [&](const emtl_task_info& info) { kinds.push_back(info.kind); }))
+    return nullptr;
   jintArray out = env->NewIntArray(static_cast<jsize>(kinds.size()));
   if (out) env->SetIntArrayRegion(out, 0, static_cast<jsize>(kinds.size()), kinds.data());
   return out;

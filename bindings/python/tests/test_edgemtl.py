@@ -52,6 +52,13 @@ class Fixture:
         return path or self.model_path
 
 
+def score_row(model, row):
+    """One fixture row scored alone with a fresh session: [1, tasks]."""
+    session = model.session()
+    session.set_user({f.name: row[f.name] for f in model.features if f.side == "user"})
+    return session.score({f.name: [row[f.name]] for f in model.features if f.side == "item"})
+
+
 def users_of(model, rows):
     """Row indices grouped by identical user-side values, in order of first appearance."""
     user_names = [f.name for f in model.features if f.side == "user"]
@@ -140,13 +147,7 @@ class FixtureScores(unittest.TestCase):
             data = f.read()
         by_file, by_bytes = edgemtl.Model(fixture.model_path), edgemtl.Model.from_bytes(data)
         del data
-        row = fixture.rows[0]
-        results = []
-        for model in (by_file, by_bytes):
-            session = model.session()
-            session.set_user({f.name: row[f.name] for f in model.features if f.side == "user"})
-            results.append(session.score({f.name: [row[f.name]] for f in model.features if f.side == "item"}))
-        np.testing.assert_array_equal(results[0], results[1])
+        np.testing.assert_array_equal(score_row(by_file, fixture.rows[0]), score_row(by_bytes, fixture.rows[0]))
 
 
 class Inputs(unittest.TestCase):
@@ -272,13 +273,8 @@ class Conversion(unittest.TestCase):
         self.assertIn("quantize=fp16", edgemtl.Model(fixture.convert(
             os.path.join(SCRATCH, "mmoe.fp16m.emtl"), quantize="fp16", metadata={"a": "b"})).metadata[
                 "edgemtl.convert_options"])
-        row = fixture.rows[0]
-        outputs = []
-        for model in (f32, fp16):
-            session = model.session()
-            session.set_user({f.name: row[f.name] for f in model.features if f.side == "user"})
-            outputs.append(session.score({f.name: [row[f.name]] for f in model.features if f.side == "item"}))
-        self.assertLess(float(np.max(np.abs(outputs[0] - outputs[1]))), 0.05)
+        difference = score_row(f32, fixture.rows[0]) - score_row(fp16, fixture.rows[0])
+        self.assertLess(float(np.max(np.abs(difference))), 0.05)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,19 @@ static int failures = 0;
 
 static int close_to(float a, double b) { return fabs((double)a - b) <= 1e-5 * (1.0 + fabs(b)); }
 
+/* The two-tower model's inputs: user "u" (feature 0) and item ids (feature 1). */
+static void two_tower_inputs(const float* user_values, const int64_t* ids, size_t n, emtl_feature_input* user,
+                             emtl_feature_input* items) {
+  memset(user, 0, sizeof(*user));
+  memset(items, 0, sizeof(*items));
+  user->feature = 0;
+  user->values = user_values;
+  user->count = 2;
+  items->feature = 1;
+  items->ids = ids;
+  items->count = n;
+}
+
 /* Scores of ids {1, 3, 0} for user (2, 1) with a fresh session; 0 on success. */
 static int score_three(const emtl_model* model, float out[6]) {
   emtl_session* session = NULL;
@@ -131,13 +144,8 @@ static void test_struct_sizes(const emtl_model* model) {
   EXPECT(emtl_session_create(model, &options, &session) == EMTL_OK);
   const int64_t ids[3] = {1, 2, 3};
   const float user_values[2] = {1.0f, 1.0f};
-  emtl_feature_input user = {0}, items = {0};
-  user.feature = 0;
-  user.values = user_values;
-  user.count = 2;
-  items.feature = 1;
-  items.ids = ids;
-  items.count = 3;
+  emtl_feature_input user, items;
+  two_tower_inputs(user_values, ids, 3, &user, &items);
   const float* scores = NULL;
   EXPECT(emtl_session_set_user(session, &user, 1) == EMTL_OK);
   EXPECT(emtl_session_score(session, &items, 1, 3, &scores) == EMTL_ERROR_INVALID_ARGUMENT); /* 3 > max_items 2 */
@@ -239,13 +247,8 @@ static void test_log_callback(void) {
   if (!mapping || !strict) return;
   const float user_values[2] = {2.0f, 1.0f};
   const int64_t ids[4] = {1, 9, -2, 3};
-  emtl_feature_input user = {0}, items = {0};
-  user.feature = 0;
-  user.values = user_values;
-  user.count = 2;
-  items.feature = 1;
-  items.ids = ids;
-  items.count = 4;
+  emtl_feature_input user, items;
+  two_tower_inputs(user_values, ids, 4, &user, &items);
   const float* scores = NULL;
   EXPECT(emtl_session_set_user(mapping, &user, 1) == EMTL_OK);
   EXPECT(emtl_session_set_user(strict, &user, 1) == EMTL_OK);
