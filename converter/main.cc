@@ -5,9 +5,11 @@
 #include <map>
 #include <string>
 
+#include "converter/convert_api.h"
 #include "converter/pipeline.h"
 #include "converter/quantize.h"
 #include "converter/writer.h"
+#include "runtime/include/edgemtl.h"
 
 namespace {
 
@@ -19,7 +21,10 @@ constexpr const char* kUsage =
     "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures]\n"
     "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
-    "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n";
+    "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n"
+    "                       [--metadata KEY=VALUE,...] [--version]\n"
+    "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
+    "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
 
 struct UsageError {
   std::string message;
@@ -39,6 +44,7 @@ struct Args {
   ConvertOptions options;
   QuantizeOptions quantize;
   bool verbose = false;
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 Args parse(int argc, char** argv) {
@@ -59,6 +65,10 @@ Args parse(int argc, char** argv) {
         if (kind == "prob" || kind == "value") {
           t.name = item.substr(0, colon);
           t.probability = kind == "prob";
+        } else if (!kind.empty() && kind.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+                                        std::string::npos) {
+          // "ctr:probability": a kind that is neither (an ONNX name like "out:0" stays a name).
+          throw UsageError{"--tasks " + item + ": the kind after ':' is prob or value, not '" + kind + "'"};
         } else {
           t.name = item;
         }
@@ -102,6 +112,13 @@ Args parse(int argc, char** argv) {
     else if (arg == "--keep-names") a.quantize.write.keep_names = true;
     else if (arg == "--no-merge-lookups") a.options.merge_lookups = false;
     else if (arg == "--no-fuse-mixtures") a.options.fuse_mixtures = false;
+    else if (arg == "--metadata") {
+      try {
+        for (auto& entry : parse_metadata(value(i))) a.metadata.push_back(std::move(entry));
+      } catch (const ConversionError& e) {
+        throw UsageError{std::string("--metadata: ") + e.what()};
+      }
+    } else if (arg == "--version") { std::printf("edgemtl-convert %s (writes format %u)\n", EMTL_VERSION_STRING, kFormatVersion); std::exit(0); }
     else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option " + arg};
     else if (a.input.empty()) a.input = arg;
@@ -164,11 +181,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const Graph g = convert_onnx_file(args.input, args.options);
-    const QuantizationPlan plan = plan_quantization(g, args.quantize, stderr);
-    const std::vector<uint8_t> file = write_model(g, &plan, args.quantize.write);
-    report_quantization(g, plan, file, args.quantize, stderr);
-    write_file(args.output, file);
+    // convert -> plan -> write (converter/convert_api.cc)
+    Graph g = convert(args.input, args.output, args.options, args.quantize, args.metadata, stderr);
     print_summary(g, args.output, args.verbose);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgemtl-convert: error: %s\n", e.what());

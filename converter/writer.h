@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "converter/ir.h"
@@ -18,6 +19,9 @@ struct WriteOptions {
   // aids: edgemtl-inspect, error messages). Feature, task and operator names
   // and the names of feature input tensors are always stored.
   bool keep_names = false;
+  // Model.metadata, in this order; nothing is written when empty (the file is
+  // then byte-identical to one from a converter without metadata support).
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 /// Serializes a partitioned graph (assign_stages done). Deterministic.

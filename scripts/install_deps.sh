@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev                           # command-line tools
   doctest-dev                                  # tests
   zlib1g-dev                                   # census example (reads the .gz data)
+  python3-dev pybind11-dev python3-numpy       # Python binding (bindings/python, /usr/bin/python3)
+  default-jdk-headless junit4                  # Java binding (bindings/java) and its tests
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "edgemtl.h"
 #include "tests/fixture_util.h"
 
 namespace edgemtl::test {
@@ -19,14 +20,17 @@ struct CommandResult {
   std::string out;
 };
 
-CommandResult run(const std::string& command) {
+// Stdout (and stderr too with `merge_stderr`, for the messages of bad command lines).
+CommandResult run(const std::string& command, bool merge_stderr = false) {
   std::string out_path = scratch_dir() + "/tool.out";
-  int status = std::system((command + " > " + out_path + " 2>/dev/null").c_str());
+  int status = std::system((command + " > " + out_path + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str());
   std::ifstream in(out_path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, buffer.str()};
 }
+
+CommandResult run_merged(const std::string& command) { return run(command, true); }
 
 std::vector<nlohmann::json> parse_lines(const std::string& text) {
   std::vector<nlohmann::json> lines;
@@ -131,6 +135,92 @@ TEST_CASE("edgemtl-inspect lists features with their side, tasks and stages") {
   CHECK(result.out.find("item stage") != std::string::npos);
   CHECK(result.out.find("FULLY_CONNECTED") != std::string::npos);
   CHECK(run(std::string(EDGEMTL_INSPECT) + " " + scratch_dir() + "/no-such.emtl").exit_code == 1);
+}
+
+TEST_CASE("every tool prints its version, the library's and the format's") {
+  const std::string version = emtl_version();
+  for (const std::string& tool : {std::string(EDGEMTL_CONVERT), std::string(EDGEMTL_RUN), std::string(EDGEMTL_INSPECT),
+                                 std::string(EDGEMTL_BENCH)}) {
+    CAPTURE(tool);
+    CommandResult result = run(tool + " --version");
+    CHECK(result.exit_code == 0);
+    CHECK(result.out.find(" " + version + " ") != std::string::npos);
+    CHECK(result.out.find("format 1") != std::string::npos);
+  }
+}
+
+TEST_CASE("edgemtl-inspect --help prints the usage to stdout and exits 0") {
+  CommandResult help = run(std::string(EDGEMTL_INSPECT) + " --help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("usage: edgemtl-inspect") != std::string::npos);
+  CommandResult none = run_merged(std::string(EDGEMTL_INSPECT));
+  CHECK(none.exit_code == 2);
+  CHECK(none.out.find("no model file") != std::string::npos);
+}
+
+TEST_CASE("bad flag values say what is wrong") {
+  const std::string model = convert_for_tools();
+  const std::string rows = " --rows " + fixtures_dir() + "/" + kFixture + "/rows.jsonl";
+  struct Case {
+    std::string command, message;
+  };
+  const Case cases[] = {
+      {std::string(EDGEMTL_RUN) + " " + model + rows + " --threads 0", "--threads 0: must be an integer >= 1"},
+      {std::string(EDGEMTL_RUN) + " " + model + rows + " --threads two", "--threads two: must be an integer"},
+      {std::string(EDGEMTL_RUN) + " " + model + rows + " --max-items -5", "--max-items -5: must be an integer >= 1"},
+      {std::string(EDGEMTL_RUN) + " " + model + rows + " --max-items 0", "--max-items 0: must be an integer >= 1"},
+      {std::string(EDGEMTL_BENCH) + " " + model + " --items 0", "--items 0: must be an integer >= 1"},
+      {std::string(EDGEMTL_BENCH) + " " + model + " --threads 0", "--threads 0: must be an integer >= 1"},
+      {std::string(EDGEMTL_BENCH) + " " + model + " --runs -1", "--runs -1: must be an integer >= 0"},
+      {std::string(EDGEMTL_BENCH) + " " + model + " --min-seconds 0", "--min-seconds 0: must be a number > 0"},
+      {std::string(EDGEMTL_CONVERT) + " " + fixtures_dir() + "/esmm/model.onnx -o " + scratch_dir() +
+           "/never.emtl --tasks ctr:probability",
+       "--tasks ctr:probability: the kind after ':' is prob or value, not 'probability'"},
+      {std::string(EDGEMTL_CONVERT) + " " + fixtures_dir() + "/esmm/model.onnx -o " + scratch_dir() +
+           "/never.emtl --metadata model_name",
+       "--metadata: metadata entry 'model_name' is not key=value"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.command);
+    CommandResult result = run_merged(c.command);
+    CHECK(result.exit_code == 2);
+    CHECK(result.out.find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("edgemtl-convert --metadata: entries and options readable through the C API; none without it") {
+  const nlohmann::json meta = read_json(fixtures_dir() + "/esmm/meta.json");
+  const std::string users = user_inputs_argument(meta);
+  const std::string tagged =
+      convert_fixture("esmm", "metadata", users + " --metadata model_name=ranker,trained=2026-11-30 --quantize fp16");
+  const std::string plain = convert_fixture("esmm", "no_metadata", users);
+  emtl_model* model = nullptr;
+  REQUIRE(emtl_model_load_file(tagged.c_str(), &model) == EMTL_OK);
+  REQUIRE(emtl_model_num_metadata(model) == 3);
+  const char *key = nullptr, *value = nullptr;
+  REQUIRE(emtl_model_metadata(model, 0, &key, &value) == EMTL_OK);
+  CHECK(std::string(key) == "model_name");
+  CHECK(std::string(value) == "ranker");
+  CHECK(std::string(emtl_model_find_metadata(model, "trained")) == "2026-11-30");
+  const std::string options = emtl_model_find_metadata(model, "edgemtl.convert_options");
+  CHECK(options.find("user_inputs=userId,userGender,userClickSeq,ctxFeatures") != std::string::npos);
+  CHECK(options.find("quantize=fp16") != std::string::npos);
+  CHECK(options.find("split=1") != std::string::npos);
+  CHECK(emtl_model_format_version(model) == emtl_format_version());
+  CHECK(std::string(emtl_model_producer(model)).rfind("edgemtl-convert", 0) == 0);
+  emtl_model_free(model);
+
+  REQUIRE(emtl_model_load_file(plain.c_str(), &model) == EMTL_OK);
+  CHECK(emtl_model_num_metadata(model) == 0);
+  CHECK(emtl_model_find_metadata(model, "edgemtl.convert_options") == nullptr);
+  emtl_model_free(model);
+
+  std::string log;
+  CHECK(run_converter(fixtures_dir() + "/esmm/model.onnx -o " + scratch_dir() + "/never.emtl --metadata a=1,a=2", &log) == 1);
+  CHECK(log.find("metadata key 'a' is given twice") != std::string::npos);
+  CHECK(run_converter(fixtures_dir() + "/esmm/model.onnx -o " + scratch_dir() +
+                          "/never.emtl --metadata edgemtl.convert_options=x", &log) == 1);
+  CHECK(log.find("reserved") != std::string::npos);
 }
 
 }  // namespace

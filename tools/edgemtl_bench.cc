@@ -23,6 +23,7 @@
 #include "runtime/executor/session.h"
 #include "runtime/kernels/fully_connected.h"
 #include "schema/edgemtl_generated.h"
+#include "tools/flags.h"
 
 namespace {
 
@@ -41,7 +42,8 @@ constexpr const char* kUsage =
     "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
     "  --no-roofline      skip the reference GEMM (item stage GFLOP/s vs XNNPACK's own FC)\n"
     "  --seed S           input generator seed (default 1)\n"
-    "  --json             print one JSON object instead of the text report\n";
+    "  --json             print one JSON object instead of the text report\n"
+    "  --version          print the version and exit\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -264,14 +266,39 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--items") items = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--threads") threads = std::atoi(value());
-    else if (arg == "--tile") tile = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--warmup") warmup = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--runs") runs = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--min-seconds") min_seconds = std::atof(value());
-    else if (arg == "--seed") seed = std::strtoull(value(), nullptr, 10);
-    else if (arg == "--json") json = true;
+    // Whole-number flags: the smallest value each accepts.
+    struct IntegerFlag {
+      const char* name;
+      long long min, max;
+    };
+    static const IntegerFlag kIntegerFlags[] = {{"--items", 1, 1LL << 30}, {"--threads", 1, 1024},
+                                                {"--tile", 0, 1LL << 30},  {"--warmup", 0, 1LL << 40},
+                                                {"--runs", 0, 1LL << 40},  {"--seed", 0, __LONG_LONG_MAX__}};
+    const IntegerFlag* integer = nullptr;
+    for (const IntegerFlag& flag : kIntegerFlags)
+      if (arg == flag.name) integer = &flag;
+    std::string error;
+    if (integer) {
+      long long parsed = 0;
+      if (!edgemtl::tools::parse_integer_flag(integer->name, value(), integer->min, integer->max, &parsed, &error)) {
+        std::fprintf(stderr, "edgemtl-bench: %s\n", error.c_str());
+        return 2;
+      }
+      if (arg == "--items") items = static_cast<size_t>(parsed);
+      else if (arg == "--threads") threads = static_cast<int>(parsed);
+      else if (arg == "--tile") tile = static_cast<size_t>(parsed);
+      else if (arg == "--warmup") warmup = static_cast<size_t>(parsed);
+      else if (arg == "--runs") runs = static_cast<size_t>(parsed);
+      else seed = static_cast<uint64_t>(parsed);
+    } else if (arg == "--min-seconds") {
+      if (!edgemtl::tools::parse_number_flag("--min-seconds", value(), 0.0, &min_seconds, &error)) {
+        std::fprintf(stderr, "edgemtl-bench: %s\n", error.c_str());
+        return 2;
+      }
+    } else if (arg == "--version") {
+      edgemtl::tools::print_version("edgemtl-bench");
+      return 0;
+    } else if (arg == "--json") json = true;
     else if (arg == "--profile") profile = true;
     else if (arg == "--no-user-cache") user_cache = false;
     else if (arg == "--no-vnni") vnni = false;

@@ -8,6 +8,7 @@
 
 #include "runtime/executor/session.h"
 #include "schema/edgemtl_generated.h"
+#include "tools/flags.h"
 
 namespace {
 
@@ -72,21 +73,30 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: edgemtl-inspect MODEL.emtl [--operators]\n"
+    "  --operators, -v  list every operator with its tensors\n"
+    "  --version        print the version and exit\n";
+
 int main(int argc, char** argv) {
   const char* path = nullptr;
   bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--operators") == 0 || std::strcmp(argv[i], "-v") == 0) verbose = true;
-    else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) path = nullptr, i = argc;
-    else if (path == nullptr && argv[i][0] != '-') path = argv[i];
+    else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (std::strcmp(argv[i], "--version") == 0) {
+      edgemtl::tools::print_version("edgemtl-inspect");
+      return 0;
+    } else if (path == nullptr && argv[i][0] != '-') path = argv[i];
     else {
-      std::fprintf(stderr, "edgemtl-inspect: unexpected argument %s\n", argv[i]);
+      std::fprintf(stderr, "edgemtl-inspect: unexpected argument %s\n%s", argv[i], kUsage);
       return 2;
     }
   }
   if (path == nullptr) {
-    std::fprintf(stderr, "usage: edgemtl-inspect MODEL.emtl [--operators]\n"
-                         "  --operators, -v  list every operator with its tensors\n");
+    std::fprintf(stderr, "edgemtl-inspect: no model file given\n%s", kUsage);
     return 2;
   }
   auto model = edgemtl::Model::load_file(path);

@@ -10,6 +10,7 @@
 
 #include "requests/scorer.h"
 #include "runtime/executor/session.h"
+#include "tools/flags.h"
 
 namespace {
 
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "  --threads T      worker threads (default 1)\n"
     "  --max-items N    items scored at once (default 4096); larger requests are scored in chunks\n"
     "  --map-oov        map out-of-range ids to the model's default row instead of failing\n"
+    "  --version        print the version and exit\n"
     "\n"
     "A value is a number, or a list of numbers for list and vector features. User\n"
     "features belong in \"user\" (an item naming one is an error). Output line k answers\n"
@@ -49,8 +51,20 @@ int main(int argc, char** argv) {
     };
     if (arg == "--requests") requests_path = next("--requests");
     else if (arg == "--rows") rows_path = next("--rows");
-    else if (arg == "--threads") options.threads = std::atoi(next("--threads"));
-    else if (arg == "--max-items") options.max_items = std::strtoull(next("--max-items"), nullptr, 10);
+    else if (arg == "--threads" || arg == "--max-items") {
+      long long value = 0;
+      std::string error;
+      if (!edgemtl::tools::parse_integer_flag(arg.c_str(), next(arg.c_str()), 1, arg == "--threads" ? 1024 : 1LL << 40,
+                                              &value, &error)) {
+        std::fprintf(stderr, "edgemtl-run: %s\n", error.c_str());
+        return 2;
+      }
+      if (arg == "--threads") options.threads = static_cast<int>(value);
+      else options.max_items = static_cast<size_t>(value);
+    } else if (arg == "--version") {
+      edgemtl::tools::print_version("edgemtl-run");
+      return 0;
+    }
     else if (arg == "--map-oov") options.map_out_of_range_ids = true;
     else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);

@@ -18,6 +18,7 @@ static size_t fill_features(const emtl_model* model, emtl_side side, size_t firs
   size_t count = 0;
   for (size_t f = 0; f < emtl_model_num_features(model); ++f) {
     emtl_feature_info info;
+    info.struct_size = sizeof(info);
     if (emtl_model_feature_info(model, f, &info) != EMTL_OK || info.side != side) continue;
     size_t n = rows * (size_t)info.width;
     emtl_feature_input* input = &inputs[count];
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
     ranking[i] = 1.0;
     for (size_t t = 0; t < num_tasks; ++t) {
       emtl_task_info task;
+      task.struct_size = sizeof(task);
       emtl_model_task_info(model, t, &task);
       if (task.kind == EMTL_TASK_PROBABILITY) {
         ranking[i] *= scores[i * num_tasks + t];
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
     printf("%zu item %zu score %.6f", rank + 1, i, ranking[i]);
     for (size_t t = 0; t < num_tasks; ++t) {
       emtl_task_info task;
+      task.struct_size = sizeof(task);
       emtl_model_task_info(model, t, &task);
       printf(" %s=%.6f", task.name, scores[i * num_tasks + t]);
     }

@@ -1,0 +1,106 @@
+package org.edgemtl;
+
+import java.util.Map;
+
+/**
+ * Scoring state for one model (emtl_session): the arena, the kernels and the user cache. Not
+ * thread-safe: one Session per thread. Close it before its model.
+ */
+public final class Session implements AutoCloseable {
+  /** Session settings (emtl_session_options). */
+  public static final class Options {
+    long maxItems = 4096;
+    int threads = 1;
+    boolean mapOutOfRangeIds = false;
+
+    /** Largest n for score (default 4096). */
+    public Options maxItems(long maxItems) {
+      this.maxItems = maxItems;
+      return this;
+    }
+
+    /** Kernel threads including the caller's (default 1). */
+    public Options threads(int threads) {
+      this.threads = threads;
+      return this;
+    }
+
+    /** Out-of-range ids read the model's default row, if it has one (default false). */
+    public Options mapOutOfRangeIds(boolean map) {
+      this.mapOutOfRangeIds = map;
+      return this;
+    }
+  }
+
+  private final Model model;
+  private long handle;
+
+  public Session(Model model) {
+    this(model, new Options());
+  }
+
+  public Session(Model model, Options options) {
+    if (model == null || options == null)
+      throw EdgemtlException.of(EdgemtlException.INVALID_ARGUMENT, "model and options must not be null");
+    if (options.maxItems < 0)
+      throw EdgemtlException.of(EdgemtlException.INVALID_ARGUMENT, "maxItems " + options.maxItems + " is negative");
+    this.model = model;
+    synchronized (model) {
+      this.handle = NativeApi.sessionCreate(model.handle(), options.maxItems, options.threads, options.mapOutOfRangeIds);
+      model.sessionOpened();
+    }
+  }
+
+  public Model model() {
+    return model;
+  }
+
+  /** Runs the user stage on one row: every USER feature once; cached for the following score calls. */
+  public void setUser(Features user) {
+    check(user);
+    NativeApi.sessionSetUser(handle(), user.indexArray(), user.arrayArray());
+  }
+
+  public void setUser(Map<String, ?> user) {
+    setUser(Features.of(model, user));
+  }
+
+  /**
+   * Scores {@code n} items given every ITEM feature with n rows. Returns n * numTasks scores,
+   * row-major (item, task), in a new array.
+   */
+  public float[] score(Features items, int n) {
+    check(items);
+    return NativeApi.sessionScore(handle(), items.indexArray(), items.arrayArray(), n);
+  }
+
+  public float[] score(Map<String, ?> items, int n) {
+    return score(Features.of(model, items), n);
+  }
+
+  /** Bytes of the activation arena. */
+  public long arenaBytes() {
+    return NativeApi.sessionArenaBytes(handle());
+  }
+
+  /** Frees the native session. Idempotent. */
+  @Override
+  public synchronized void close() {
+    if (handle != 0) {
+      NativeApi.sessionFree(handle);
+      handle = 0;
+      model.sessionClosed();
+    }
+  }
+
+  private long handle() {
+    if (handle == 0) throw EdgemtlException.of(EdgemtlException.INVALID_STATE, "the session is closed");
+    return handle;
+  }
+
+  private void check(Features features) {
+    if (features == null) throw EdgemtlException.of(EdgemtlException.INVALID_ARGUMENT, "features is null");
+    if (features.model() != model)
+      throw EdgemtlException.of(EdgemtlException.INVALID_ARGUMENT, "the features were built for another model");
+  }
+}

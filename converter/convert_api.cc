@@ -1,0 +1,77 @@
+#include "converter/convert_api.h"
+
+#include <set>
+#include <sstream>
+
+#include "converter/writer.h"
+
+namespace edgemtl::converter {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+const char* mode_name(QuantizeMode mode) {
+  return mode == QuantizeMode::kInt8 ? "int8" : mode == QuantizeMode::kFloat16 ? "fp16" : "none";
+}
+
+}  // namespace
+
+std::string describe_options(const ConvertOptions& options, const QuantizeOptions& quantize) {
+  std::ostringstream out;
+  out << "user_inputs=" << join(options.import.user_inputs) << ";tasks=";
+  for (size_t i = 0; i < options.import.tasks.size(); ++i) {
+    const TaskOverride& task = options.import.tasks[i];
+    out << (i ? "," : "") << task.name;
+    if (task.probability) out << (*task.probability ? ":prob" : ":value");
+  }
+  out << ";oov_row=" << options.import.oov_row << ";split=" << options.split_user_item_fc
+      << ";merge_lookups=" << options.merge_lookups << ";fuse_mixtures=" << options.fuse_mixtures
+      << ";quantize=" << mode_name(quantize.mode);
+  if (quantize.mode == QuantizeMode::kInt8) {
+    out << ";range=" << (quantize.range == RangeEstimator::kMinMax ? "minmax" : "percentile")
+        << ";int8_weights=" << (quantize.per_channel ? "per-channel" : "per-tensor")
+        << ";int8_tables=" << (quantize.int8_tables ? "int8" : "fp16") << ";max_mean_delta=" << quantize.max_mean_delta;
+  }
+  out << ";keep_names=" << quantize.write.keep_names;
+  return out.str();
+}
+
+std::vector<std::pair<std::string, std::string>> parse_metadata(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos) throw ConversionError("metadata entry '" + item + "' is not key=value");
+    entries.emplace_back(item.substr(0, equals), item.substr(equals + 1));
+  }
+  return entries;
+}
+
+Graph convert(const std::string& onnx_path, const std::string& output_path, const ConvertOptions& options,
+              QuantizeOptions quantize, const std::vector<std::pair<std::string, std::string>>& metadata,
+              FILE* log) {
+  std::set<std::string> keys;
+  for (const auto& entry : metadata) {
+    if (entry.first.empty()) throw ConversionError("metadata has an empty key");
+    if (entry.first == kOptionsMetadataKey)
+      throw ConversionError(std::string("metadata key '") + kOptionsMetadataKey + "' is reserved");
+    if (!keys.insert(entry.first).second) throw ConversionError("metadata key '" + entry.first + "' is given twice");
+  }
+  quantize.write.metadata = metadata;
+  if (!metadata.empty()) quantize.write.metadata.emplace_back(kOptionsMetadataKey, describe_options(options, quantize));
+  Graph graph = convert_onnx_file(onnx_path, options);
+  const QuantizationPlan plan = plan_quantization(graph, quantize, log);
+  const std::vector<uint8_t> file = write_model(graph, &plan, quantize.write);
+  report_quantization(graph, plan, file, quantize, log);
+  write_file(output_path, file);
+  return graph;
+}
+
+}  // namespace edgemtl::converter
