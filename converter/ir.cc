@@ -28,20 +28,6 @@ const char* op_name(Op op) {
   return "?";
 }
 
-bool is_binary_elementwise(Op op) {
-  return op == Op::kAdd || op == Op::kSub || op == Op::kMul || op == Op::kDiv || op == Op::kMax || op == Op::kMin;
-}
-
-bool is_elementwise(Op op) {
-  switch (op) {
-    case Op::kEqual: case Op::kNot: case Op::kWhere: case Op::kCast: case Op::kRelu: case Op::kSigmoid: case Op::kTanh:
-    case Op::kLeakyRelu: case Op::kClip: case Op::kPRelu:
-      return true;
-    default:
-      return is_binary_elementwise(op);
-  }
-}
-
 int64_t normalize_axis(int64_t axis, int64_t rank) {
   int64_t a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank)

@@ -46,8 +46,10 @@ constexpr Op kAllOps[] = {EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_OP_VALUE)};
 #undef EDGEMTL_CONVERTER_OP_VALUE
 /// The schema's name of `op` ("FULLY_CONNECTED").
 const char* op_name(Op op);
-bool is_binary_elementwise(Op op);  // ADD .. MIN
-bool is_elementwise(Op op);         // binary, comparison, WHERE, CAST, activations, CLIP, PRELU
+// Op traits (declared by each op's rules in ir_ops/).
+bool is_binary_elementwise(Op op);  // ADD .. MIN: takes a fused activation
+bool is_elementwise(Op op);         // row by row: may read a row-broadcast constant
+bool broadcasts_rows(Op op);        // repeats a 1-row (user-stage) input for every row
 
 // Fused activations, as schema::Activation: X(IR enumerator, schema enumerator).
 #define EDGEMTL_CONVERTER_ACTIVATIONS(X) \

@@ -141,10 +141,6 @@ int add_copy(Graph& g, int v, const std::string& suffix, const std::string& node
   return copy;
 }
 
-bool broadcasts_rows(Op op) {
-  return is_binary_elementwise(op) || op == Op::kEqual || op == Op::kWhere || op == Op::kConcat || op == Op::kMatMul ||
-         op == Op::kMix;
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 
+#include "converter/ir_ops/ir_ops.h"
 #include "converter/partition.h"
 #include "converter/schema_mapping.h"
 
@@ -31,71 +32,14 @@ std::vector<uint8_t> constant_bytes(const Value& v) {
 
 uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
-std::vector<int32_t> to_int32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
-
-flatbuffers::Offset<fb::Quantization> activation_quantization(flatbuffers::FlatBufferBuilder& b,
-                                                              const ActivationQuantization& q) {
-  std::vector<float> scale{q.scale};
-  std::vector<int64_t> zero_point{q.zero_point};
-  return fb::CreateQuantizationDirect(b, &scale, &zero_point, -1);
-}
-
-// Options table of one operator; `fc_quantization` for an INT8 fully-connected node.
+// Options table of one operator (its rules in ir_ops/ write it); `fc_quantization`
+// for an INT8 fully-connected node.
 std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::FlatBufferBuilder& b, const Node& n,
                                                                const FullyConnectedQuantization* fc_quantization) {
-  const NodeOptions& o = n.options;
-  switch (n.op) {
-    case Op::kFullyConnected: {
-      if (fc_quantization) {
-        auto input = activation_quantization(b, fc_quantization->input);
-        auto output = activation_quantization(b, fc_quantization->output);
-        return {fb::OpOptions::FullyConnectedOptions,
-                fb::CreateFullyConnectedOptions(b, to_schema(o.activation), o.alpha, input, output).Union()};
-      }
-      return {fb::OpOptions::FullyConnectedOptions, fb::CreateFullyConnectedOptions(b, to_schema(o.activation), o.alpha).Union()};
-    }
-    case Op::kEmbedding:
-      return {fb::OpOptions::GatherOptions, fb::CreateGatherOptions(b, o.default_row).Union()};
-    case Op::kEmbeddingMulti: {
-      // default_rows only when some input has one
-      bool any_default = false;
-      for (int64_t r : o.default_rows) any_default |= r >= 0;
-      return {fb::OpOptions::EmbeddingMultiOptions,
-              fb::CreateEmbeddingMultiOptionsDirect(b, &o.row_offsets, &o.row_counts,
-                                                    any_default ? &o.default_rows : nullptr).Union()};
-    }
-    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMax: case Op::kMin:
-      return {fb::OpOptions::BinaryOptions, fb::CreateBinaryOptions(b, to_schema(o.activation), o.alpha).Union()};
-    case Op::kCast:
-      return {fb::OpOptions::CastOptions, fb::CreateCastOptions(b, to_schema(o.cast_to)).Union()};
-    case Op::kLeakyRelu:
-      return {fb::OpOptions::ActivationOptions, fb::CreateActivationOptions(b, o.alpha).Union()};
-    case Op::kClip:
-      return {fb::OpOptions::ClipOptions, fb::CreateClipOptions(b, o.clip_min, o.clip_max).Union()};
-    case Op::kSoftmax: case Op::kConcat:
-      return {fb::OpOptions::AxisOptions, fb::CreateAxisOptions(b, static_cast<int32_t>(o.axis)).Union()};
-    case Op::kReduceSum: case Op::kReduceMean: {
-      auto axes = to_int32(o.axes);
-      return {fb::OpOptions::ReduceOptions, fb::CreateReduceOptionsDirect(b, &axes, o.keepdims).Union()};
-    }
-    case Op::kTake: {
-      // A contiguous slice (the usual case: columns of a stacked FC) is stored
-      // as (start, count) instead of 8 bytes per index.
-      bool contiguous = !o.indices.empty() && o.indices[0] >= 0;
-      for (size_t k = 1; contiguous && k < o.indices.size(); ++k) contiguous = o.indices[k] == o.indices[0] + int64_t(k);
-      if (contiguous)
-        return {fb::OpOptions::TakeOptions,
-                fb::CreateTakeOptions(b, static_cast<int32_t>(o.axis), 0, o.indices[0],
-                                      static_cast<int64_t>(o.indices.size())).Union()};
-      return {fb::OpOptions::TakeOptions, fb::CreateTakeOptionsDirect(b, static_cast<int32_t>(o.axis), &o.indices).Union()};
-    }
-    case Op::kTranspose: {
-      auto perm = to_int32(o.axes);
-      return {fb::OpOptions::TransposeOptions, fb::CreateTransposeOptionsDirect(b, &perm).Union()};
-    }
-    default:
-      return {fb::OpOptions::NONE, 0};
-  }
+  const OpRules& rules = op_rules(n.op);
+  if (!rules.write_options) return {fb::OpOptions::NONE, 0};
+  const FileOptions written = rules.write_options(OptionsWriter{b, n, fc_quantization});
+  return {written.type, written.table};
 }
 
 struct Layout {

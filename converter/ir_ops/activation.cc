@@ -1,5 +1,6 @@
 // RELU SIGMOID TANH LEAKY_RELU CLIP SOFTMAX: float32 in, same shape out.
 #include "converter/ir_ops/ir_ops.h"
+#include "converter/schema_mapping.h"
 
 #include <algorithm>
 #include <cmath>
@@ -50,16 +51,25 @@ void evaluate_softmax(const OpCall& call, Value* out) {
     }
 }
 
+FileOptions write_leaky_relu_options(const OptionsWriter& w) {
+  return {schema::OpOptions::ActivationOptions, schema::CreateActivationOptions(w.builder, w.node.options.alpha).Union()};
+}
+
+FileOptions write_clip_options(const OptionsWriter& w) {
+  return {schema::OpOptions::ClipOptions,
+          schema::CreateClipOptions(w.builder, w.node.options.clip_min, w.node.options.clip_max).Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> activation_op_rules() {
   return {
-      {Op::kRelu, infer_activation, evaluate_activation},
-      {Op::kSigmoid, infer_activation, evaluate_activation},
-      {Op::kTanh, infer_activation, evaluate_activation},
-      {Op::kLeakyRelu, infer_activation, evaluate_activation},
-      {Op::kClip, infer_activation, evaluate_clip},
-      {Op::kSoftmax, infer_softmax, evaluate_softmax, normalize_axis_option},
+      {Op::kRelu, infer_activation, evaluate_activation, nullptr, kElementwise},
+      {Op::kSigmoid, infer_activation, evaluate_activation, nullptr, kElementwise},
+      {Op::kTanh, infer_activation, evaluate_activation, nullptr, kElementwise},
+      {Op::kLeakyRelu, infer_activation, evaluate_activation, nullptr, kElementwise, write_leaky_relu_options},
+      {Op::kClip, infer_activation, evaluate_clip, nullptr, kElementwise, write_clip_options},
+      {Op::kSoftmax, infer_softmax, evaluate_softmax, normalize_axis_option, 0, write_axis_options},
   };
 }
 

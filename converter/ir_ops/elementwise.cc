@@ -1,6 +1,7 @@
 // Elementwise operators with numpy broadcasting: ADD SUB MUL DIV MAXIMUM
 // MINIMUM (with a fused activation), EQUAL, NOT, WHERE, CAST, PRELU.
 #include "converter/ir_ops/ir_ops.h"
+#include "converter/schema_mapping.h"
 
 #include <algorithm>
 #include <cmath>
@@ -152,21 +153,30 @@ void evaluate_prelu(const OpCall& call, Value* out) {
   }
 }
 
+FileOptions write_binary_options(const OptionsWriter& w) {
+  return {schema::OpOptions::BinaryOptions,
+          schema::CreateBinaryOptions(w.builder, to_schema(w.node.options.activation), w.node.options.alpha).Union()};
+}
+
+FileOptions write_cast_options(const OptionsWriter& w) {
+  return {schema::OpOptions::CastOptions, schema::CreateCastOptions(w.builder, to_schema(w.node.options.cast_to)).Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> elementwise_op_rules() {
   return {
-      {Op::kAdd, infer_binary, evaluate_arithmetic},
-      {Op::kSub, infer_binary, evaluate_arithmetic},
-      {Op::kMul, infer_binary, evaluate_arithmetic},
-      {Op::kDiv, infer_binary, evaluate_arithmetic},
-      {Op::kMax, infer_binary, evaluate_arithmetic},
-      {Op::kMin, infer_binary, evaluate_arithmetic},
-      {Op::kEqual, infer_binary, evaluate_equal},
-      {Op::kNot, infer_not, evaluate_not},
-      {Op::kWhere, infer_where, evaluate_where},
-      {Op::kCast, infer_cast, evaluate_cast},
-      {Op::kPRelu, infer_prelu, evaluate_prelu},
+      {Op::kAdd, infer_binary, evaluate_arithmetic, nullptr, kBinaryElementwise | kBroadcastsRows, write_binary_options},
+      {Op::kSub, infer_binary, evaluate_arithmetic, nullptr, kBinaryElementwise | kBroadcastsRows, write_binary_options},
+      {Op::kMul, infer_binary, evaluate_arithmetic, nullptr, kBinaryElementwise | kBroadcastsRows, write_binary_options},
+      {Op::kDiv, infer_binary, evaluate_arithmetic, nullptr, kBinaryElementwise | kBroadcastsRows, write_binary_options},
+      {Op::kMax, infer_binary, evaluate_arithmetic, nullptr, kBinaryElementwise | kBroadcastsRows, write_binary_options},
+      {Op::kMin, infer_binary, evaluate_arithmetic, nullptr, kBinaryElementwise | kBroadcastsRows, write_binary_options},
+      {Op::kEqual, infer_binary, evaluate_equal, nullptr, kElementwise | kBroadcastsRows},
+      {Op::kNot, infer_not, evaluate_not, nullptr, kElementwise},
+      {Op::kWhere, infer_where, evaluate_where, nullptr, kElementwise | kBroadcastsRows},
+      {Op::kCast, infer_cast, evaluate_cast, nullptr, kElementwise, write_cast_options},
+      {Op::kPRelu, infer_prelu, evaluate_prelu, nullptr, kElementwise},
   };
 }
 

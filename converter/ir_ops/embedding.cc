@@ -1,5 +1,6 @@
 // EMBEDDING and EMBEDDING_MULTI (merged lookups, passes/merge_lookups.cc).
 #include "converter/ir_ops/ir_ops.h"
+#include "converter/schema_mapping.h"
 
 #include <algorithm>
 
@@ -76,12 +77,25 @@ void evaluate_embedding_multi(const OpCall& call, Value* out) {
   }
 }
 
+FileOptions write_embedding_options(const OptionsWriter& w) {
+  return {schema::OpOptions::GatherOptions, schema::CreateGatherOptions(w.builder, w.node.options.default_row).Union()};
+}
+
+FileOptions write_embedding_multi_options(const OptionsWriter& w) {
+  const NodeOptions& o = w.node.options;
+  bool any_default = false;  // default_rows only when some input has one
+  for (int64_t r : o.default_rows) any_default |= r >= 0;
+  return {schema::OpOptions::EmbeddingMultiOptions,
+          schema::CreateEmbeddingMultiOptionsDirect(w.builder, &o.row_offsets, &o.row_counts,
+                                                    any_default ? &o.default_rows : nullptr).Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> embedding_op_rules() {
   return {
-      {Op::kEmbedding, infer_embedding, evaluate_embedding},
-      {Op::kEmbeddingMulti, infer_embedding_multi, evaluate_embedding_multi},
+      {Op::kEmbedding, infer_embedding, evaluate_embedding, nullptr, 0, write_embedding_options},
+      {Op::kEmbeddingMulti, infer_embedding_multi, evaluate_embedding_multi, nullptr, 0, write_embedding_multi_options},
   };
 }
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "converter/ir.h"
+#include "converter/quantize_plan.h"
+#include "schema/edgemtl_generated.h"
 
 namespace edgemtl::converter {
 
@@ -24,6 +26,25 @@ struct OpCall {
   void require_arity(size_t lo, size_t hi) const;
 };
 
+/// An operator's options table in the file (writer.cc), for OpRules::write_options.
+struct FileOptions {
+  schema::OpOptions type = schema::OpOptions::NONE;
+  flatbuffers::Offset<void> table;
+};
+struct OptionsWriter {
+  flatbuffers::FlatBufferBuilder& builder;
+  const Node& node;
+  /// The node's int8 form when the quantisation plan has one (FULLY_CONNECTED), else null.
+  const FullyConnectedQuantization* fc_quantization;
+};
+
+/// What passes and the partition need to know of an op (OpRules::traits).
+enum OpTrait : unsigned {
+  kElementwise = 1u << 0,         ///< row by row; may read a row-broadcast constant (zeros_like(x))
+  kBinaryElementwise = 1u << 1,   ///< ADD .. MIN: takes a fused activation
+  kBroadcastsRows = 1u << 2,      ///< repeats a 1-row (user-stage) input for every row
+};
+
 struct OpRules {
   Op op;
   /// Output dtype and shape; throws ConversionError saying what does not fit.
@@ -33,6 +54,10 @@ struct OpRules {
   void (*evaluate)(const OpCall& call, Value* out);
   /// Options that depend on the rank of input 0 (negative axes), or null.
   void (*normalize)(int64_t rank, NodeOptions* options) = nullptr;
+  /// OpTrait bits.
+  unsigned traits = 0;
+  /// Writes the op's options table, or null for an op without options.
+  FileOptions (*write_options)(const OptionsWriter& writer) = nullptr;
 };
 
 /// `options` with the rank-dependent fields normalized (Graph::emit stores these).
@@ -59,5 +84,8 @@ void check_no_symbol(const Value& v, Op op);
 std::vector<int64_t> strides_of(const std::vector<int64_t>& shape);
 /// Normalizes `options->axis` (SOFTMAX, CONCAT, TAKE).
 void normalize_axis_option(int64_t rank, NodeOptions* options);
+/// AxisOptions (SOFTMAX, CONCAT).
+FileOptions write_axis_options(const OptionsWriter& writer);
+std::vector<int32_t> to_int32(const std::vector<int64_t>& values);
 
 }  // namespace edgemtl::converter

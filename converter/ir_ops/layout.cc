@@ -1,6 +1,7 @@
 // Operators that move elements without computing: CONCAT TAKE TRANSPOSE
 // RESHAPE BROADCAST_ROWS. They carry kRowsSymbol through shape arithmetic.
 #include "converter/ir_ops/ir_ops.h"
+#include "converter/schema_mapping.h"
 
 namespace edgemtl::converter {
 namespace {
@@ -142,13 +143,32 @@ void evaluate_copy(const OpCall& call, Value* out) {
   out->ints = call.in(0).ints;
 }
 
+// A contiguous slice (the usual case: columns of a stacked FC) is stored as
+// (start, count) instead of 8 bytes per index.
+FileOptions write_take_options(const OptionsWriter& w) {
+  const NodeOptions& o = w.node.options;
+  bool contiguous = !o.indices.empty() && o.indices[0] >= 0;
+  for (size_t k = 1; contiguous && k < o.indices.size(); ++k) contiguous = o.indices[k] == o.indices[0] + int64_t(k);
+  if (contiguous)
+    return {schema::OpOptions::TakeOptions,
+            schema::CreateTakeOptions(w.builder, static_cast<int32_t>(o.axis), 0, o.indices[0],
+                                      static_cast<int64_t>(o.indices.size())).Union()};
+  return {schema::OpOptions::TakeOptions,
+          schema::CreateTakeOptionsDirect(w.builder, static_cast<int32_t>(o.axis), &o.indices).Union()};
+}
+
+FileOptions write_transpose_options(const OptionsWriter& w) {
+  const std::vector<int32_t> perm = to_int32(w.node.options.axes);
+  return {schema::OpOptions::TransposeOptions, schema::CreateTransposeOptionsDirect(w.builder, &perm).Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> layout_op_rules() {
   return {
-      {Op::kConcat, infer_concat, evaluate_concat, normalize_axis_option},
-      {Op::kTake, infer_take, evaluate_take, normalize_axis_option},
-      {Op::kTranspose, infer_transpose, evaluate_transpose, normalize_perm},
+      {Op::kConcat, infer_concat, evaluate_concat, normalize_axis_option, kBroadcastsRows, write_axis_options},
+      {Op::kTake, infer_take, evaluate_take, normalize_axis_option, 0, write_take_options},
+      {Op::kTranspose, infer_transpose, evaluate_transpose, normalize_perm, 0, write_transpose_options},
       {Op::kReshape, infer_reshape, evaluate_copy},
       {Op::kBroadcastRows, infer_broadcast_rows, evaluate_copy},
   };

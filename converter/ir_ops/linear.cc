@@ -1,5 +1,6 @@
 // FULLY_CONNECTED and MATMUL.
 #include "converter/ir_ops/ir_ops.h"
+#include "converter/schema_mapping.h"
 
 namespace edgemtl::converter {
 namespace {
@@ -74,12 +75,29 @@ void evaluate_matmul(const OpCall& call, Value* out) {
       }
 }
 
+// An INT8 layer also carries its input's and output's quantisation.
+FileOptions write_fully_connected_options(const OptionsWriter& w) {
+  const NodeOptions& o = w.node.options;
+  flatbuffers::Offset<schema::Quantization> input, output;
+  if (w.fc_quantization) {
+    auto quantization = [&](const ActivationQuantization& q) {
+      std::vector<float> scale{q.scale};
+      std::vector<int64_t> zero_point{q.zero_point};
+      return schema::CreateQuantizationDirect(w.builder, &scale, &zero_point, -1);
+    };
+    input = quantization(w.fc_quantization->input);
+    output = quantization(w.fc_quantization->output);
+  }
+  return {schema::OpOptions::FullyConnectedOptions,
+          schema::CreateFullyConnectedOptions(w.builder, to_schema(o.activation), o.alpha, input, output).Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> linear_op_rules() {
   return {
-      {Op::kFullyConnected, infer_fully_connected, evaluate_fully_connected},
-      {Op::kMatMul, infer_matmul, evaluate_matmul},
+      {Op::kFullyConnected, infer_fully_connected, evaluate_fully_connected, nullptr, 0, write_fully_connected_options},
+      {Op::kMatMul, infer_matmul, evaluate_matmul, nullptr, kBroadcastsRows},
   };
 }
 

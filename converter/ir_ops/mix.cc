@@ -41,6 +41,6 @@ void evaluate_mix(const OpCall& call, Value* out) {
 
 }  // namespace
 
-std::vector<OpRules> mix_op_rules() { return {{Op::kMix, infer_mix, evaluate_mix}}; }
+std::vector<OpRules> mix_op_rules() { return {{Op::kMix, infer_mix, evaluate_mix, nullptr, kBroadcastsRows}}; }
 
 }  // namespace edgemtl::converter

@@ -1,5 +1,7 @@
 #include "converter/ir_ops/ir_ops.h"
 
+#include "converter/schema_mapping.h"
+
 #include <cmath>
 #include <iterator>
 
@@ -69,6 +71,19 @@ std::vector<int64_t> strides_of(const std::vector<int64_t>& shape) {
 }
 
 void normalize_axis_option(int64_t rank, NodeOptions* options) { options->axis = normalize_axis(options->axis, rank); }
+
+FileOptions write_axis_options(const OptionsWriter& w) {
+  return {schema::OpOptions::AxisOptions,
+          schema::CreateAxisOptions(w.builder, static_cast<int32_t>(w.node.options.axis)).Union()};
+}
+
+std::vector<int32_t> to_int32(const std::vector<int64_t>& values) {
+  return std::vector<int32_t>(values.begin(), values.end());
+}
+
+bool is_binary_elementwise(Op op) { return (op_rules(op).traits & kBinaryElementwise) != 0; }
+bool is_elementwise(Op op) { return (op_rules(op).traits & (kElementwise | kBinaryElementwise)) != 0; }
+bool broadcasts_rows(Op op) { return (op_rules(op).traits & kBroadcastsRows) != 0; }
 
 void infer_output(const Graph& graph, Op op, const std::vector<int>& inputs, const NodeOptions& options, DType* dtype,
                   std::vector<int64_t>* shape) {

@@ -1,5 +1,6 @@
 // REDUCE_SUM and REDUCE_MEAN over axes other than the rows.
 #include "converter/ir_ops/ir_ops.h"
+#include "converter/schema_mapping.h"
 
 #include <algorithm>
 
@@ -56,12 +57,18 @@ void evaluate_reduce(const OpCall& call, Value* out) {
   }
 }
 
+FileOptions write_reduce_options(const OptionsWriter& w) {
+  const std::vector<int32_t> axes = to_int32(w.node.options.axes);
+  return {schema::OpOptions::ReduceOptions,
+          schema::CreateReduceOptionsDirect(w.builder, &axes, w.node.options.keepdims).Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> reduce_op_rules() {
   return {
-      {Op::kReduceSum, infer_reduce, evaluate_reduce, normalize_reduce},
-      {Op::kReduceMean, infer_reduce, evaluate_reduce, normalize_reduce},
+      {Op::kReduceSum, infer_reduce, evaluate_reduce, normalize_reduce, 0, write_reduce_options},
+      {Op::kReduceMean, infer_reduce, evaluate_reduce, normalize_reduce, 0, write_reduce_options},
   };
 }
 
