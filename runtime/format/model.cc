@@ -62,9 +62,10 @@ class ModelVerifier {
     EMTL_RETURN_IF_ERROR(verify_tensors());
     EMTL_RETURN_IF_ERROR(verify_features());
     EMTL_RETURN_IF_ERROR(verify_stage(kUserStage, model_->user_stage()));
-    EMTL_RETURN_IF_ERROR(verify_user_to_item());
+    EMTL_RETURN_IF_ERROR(verify_cache("user_to_item", model_->user_to_item(), kUserStage, schema::Side::USER, in_user_cache_));
     EMTL_RETURN_IF_ERROR(verify_stage(kItemStage, model_->item_stage()));
-    EMTL_RETURN_IF_ERROR(verify_item_to_cross());
+    EMTL_RETURN_IF_ERROR(
+        verify_cache("item_to_cross", model_->item_to_cross(), kItemStage, schema::Side::ITEM, in_item_cache_));
     EMTL_RETURN_IF_ERROR(verify_stage(kCrossStage, model_->cross_stage()));
     return verify_tasks();
   }
@@ -267,44 +268,24 @@ class ModelVerifier {
     return Status::ok();
   }
 
-  Status verify_user_to_item() {
-    const auto* cache = model_->user_to_item();
+  // A cache list (user_to_item, item_to_cross): each entry a tensor written by
+  // `stage` or a feature of `side`; marks them in `listed`.
+  Status verify_cache(const char* field, const flatbuffers::Vector<int32_t>* cache, int stage, schema::Side side,
+                      std::vector<bool>& listed) {
     if (!cache) return Status::ok();
+    const char* side_name = side == schema::Side::USER ? "a user" : "an item";
     for (uint32_t i = 0; i < cache->size(); ++i) {
       const int index = cache->Get(i);
       if (index < 0 || static_cast<uint32_t>(index) >= num_tensors_)
-        return Status::error(Error::kInvalidModel, "user_to_item[%u] is tensor %d but the model has %u tensors", i,
-                             index, num_tensors_);
+        return Status::error(Error::kInvalidModel, "%s[%u] is tensor %d but the model has %u tensors", field, i, index,
+                             num_tensors_);
       const int feature = feature_of_tensor_[index];
-      const bool user_feature =
-          feature >= 0 && model_->features()->Get(static_cast<uint32_t>(feature))->side() == schema::Side::USER;
-      if (producer_stage_[index] != kUserStage && !user_feature)
+      const bool side_feature = feature >= 0 && model_->features()->Get(static_cast<uint32_t>(feature))->side() == side;
+      if (producer_stage_[index] != stage && !side_feature)
         return Status::error(Error::kInvalidModel,
-                             "user_to_item[%u] is tensor %d ('%s'), which is neither written by the user stage nor a "
-                             "user feature",
-                             i, index, tensor_name(tensor(index)));
-      in_user_cache_[index] = true;
-    }
-    return Status::ok();
-  }
-
-  Status verify_item_to_cross() {
-    const auto* cache = model_->item_to_cross();
-    if (!cache) return Status::ok();
-    for (uint32_t i = 0; i < cache->size(); ++i) {
-      const int index = cache->Get(i);
-      if (index < 0 || static_cast<uint32_t>(index) >= num_tensors_)
-        return Status::error(Error::kInvalidModel, "item_to_cross[%u] is tensor %d but the model has %u tensors", i,
-                             index, num_tensors_);
-      const int feature = feature_of_tensor_[index];
-      const bool item_feature =
-          feature >= 0 && model_->features()->Get(static_cast<uint32_t>(feature))->side() == schema::Side::ITEM;
-      if (producer_stage_[index] != kItemStage && !item_feature)
-        return Status::error(Error::kInvalidModel,
-                             "item_to_cross[%u] is tensor %d ('%s'), which is neither written by the item stage nor an "
-                             "item feature",
-                             i, index, tensor_name(tensor(index)));
-      in_item_cache_[index] = true;
+                             "%s[%u] is tensor %d ('%s'), which is neither written by the %s stage nor %s feature",
+                             field, i, index, tensor_name(tensor(index)), stage_name(stage), side_name);
+      listed[index] = true;
     }
     return Status::ok();
   }
