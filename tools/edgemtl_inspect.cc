@@ -1,11 +1,14 @@
 // edgemtl-inspect: prints what a model file holds: features, tasks, the
 // operators of each stage, and tensor and weight sizes.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "requests/model_file.h"
 #include "runtime/executor/session.h"
 #include "schema/edgemtl_generated.h"
 
@@ -75,8 +78,17 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
 int main(int argc, char** argv) {
   const char* path = nullptr;
   bool verbose = false;
+  uint64_t max_model_bytes = edgemtl::requests::kDefaultMaxModelBytes;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--operators") == 0 || std::strcmp(argv[i], "-v") == 0) verbose = true;
+    else if (std::strcmp(argv[i], "--max-model-bytes") == 0 && i + 1 < argc) {
+      char* end = nullptr;
+      max_model_bytes = std::strtoull(argv[++i], &end, 10);
+      if (*argv[i] < '0' || *argv[i] > '9' || *end != '\0' || max_model_bytes == 0) {
+        std::fprintf(stderr, "edgemtl-inspect: --max-model-bytes needs a whole number >= 1\n");
+        return 2;
+      }
+    }
     else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) path = nullptr, i = argc;
     else if (path == nullptr && argv[i][0] != '-') path = argv[i];
     else {
@@ -85,11 +97,12 @@ int main(int argc, char** argv) {
     }
   }
   if (path == nullptr) {
-    std::fprintf(stderr, "usage: edgemtl-inspect MODEL.emtl [--operators]\n"
-                         "  --operators, -v  list every operator with its tensors\n");
+    std::fprintf(stderr, "usage: edgemtl-inspect MODEL.emtl [--operators] [--max-model-bytes N]\n"
+                         "  --operators, -v        list every operator with its tensors\n"
+                         "  --max-model-bytes N    largest model file (default 2147483648, 2 GiB)\n");
     return 2;
   }
-  auto model = edgemtl::Model::load_file(path);
+  auto model = edgemtl::requests::load_model_file(path, max_model_bytes);
   if (!model.ok()) {
     std::fprintf(stderr, "edgemtl-inspect: %s: %s\n", path, model.status().message());
     return 1;
