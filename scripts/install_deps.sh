@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev                           # command-line tools
   doctest-dev                                  # tests
   zlib1g-dev                                   # census example (reads the .gz data)
+  clang-14 libclang-rt-14-dev                  # fuzz targets (libFuzzer, ASan, UBSan)
 )
 
 missing=()
