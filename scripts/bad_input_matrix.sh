@@ -13,8 +13,8 @@ fixture=tests/fixtures/esmm
   --user-inputs userId,userGender,userClickSeq,ctxFeatures > /dev/null 2>&1 || { echo "cannot convert $fixture"; exit 1; }
 model="$work/esmm.emtl"
 size=$(stat -c %s "$model")
-request='{"user": {"userId": 3, "userGender": 1, "userClickSeq": [1, 2, 3, 4, 5, 0, 0, 0], "ctxFeatures": [0.5, 0.1, 0.2, 0.3]}, "items": [ITEM]}'
-item='"itemId": 7, "brandId": 2, "itemCtr7d": [0.1]'
+request='{"user": {"userId": 3, "userGender": 1, "userClickSeq": [1, 2, 3, 4, 5, 0, 0, 0, 0, 0], "ctxFeatures": [0.5, 0.1, 0.2]}, "items": [ITEM]}'
+item='"itemId": 7, "brandId": 2, "itemCtr7d": 0.1'
 
 row() { printf '| %s | %s | `%s` |\n' "$1" "$2" "$(head -c 300 | tr '\n' ' ' | sed 's/ *$//; s/|/\\|/g')"; }
 
@@ -50,15 +50,17 @@ request_case() {
 }
 with_item() { printf '%s' "$request" | sed "s/ITEM/$1/"; }
 request_case "valid" "$(with_item "{$item}")"
-request_case "missing feature (no brandId)" "$(with_item '{"itemId": 7, "itemCtr7d": [0.1]}')"
-request_case "wrong type (string id)" "$(with_item '{"itemId": "seven", "brandId": 2, "itemCtr7d": [0.1]}')"
+request_case "missing feature (no brandId)" "$(with_item '{"itemId": 7, "itemCtr7d": 0.1}')"
+request_case "wrong type (string id)" "$(with_item '{"itemId": "seven", "brandId": 2, "itemCtr7d": 0.1}')"
 request_case "wrong length (list of 2 for width 1)" "$(with_item '{"itemId": 7, "brandId": 2, "itemCtr7d": [0.1, 0.2]}')"
-request_case "id out of range" "$(with_item '{"itemId": 100000000, "brandId": 2, "itemCtr7d": [0.1]}')"
-request_case "negative id" "$(with_item '{"itemId": -1, "brandId": 2, "itemCtr7d": [0.1]}')"
-request_case "NaN (not JSON)" "$(with_item '{"itemId": 7, "brandId": 2, "itemCtr7d": [NaN]}')"
-request_case "huge number in a dense feature (1e400)" "$(with_item '{"itemId": 7, "brandId": 2, "itemCtr7d": [1e400]}')"
-request_case "huge id (2^63)" "$(with_item '{"itemId": 9223372036854775808, "brandId": 2, "itemCtr7d": [0.1]}')"
-request_case "fractional id" "$(with_item '{"itemId": 7.5, "brandId": 2, "itemCtr7d": [0.1]}')"
+request_case "wrong length (id list of 3 for width 10)" "$(printf '%s' "$request" | sed 's/\[1, 2, 3, 4, 5, 0, 0, 0, 0, 0\]/[1, 2, 3]/; s/ITEM/{'"$item"'}/')"
+request_case "id out of range" "$(with_item '{"itemId": 100000000, "brandId": 2, "itemCtr7d": 0.1}')"
+request_case "negative id" "$(with_item '{"itemId": -1, "brandId": 2, "itemCtr7d": 0.1}')"
+request_case "NaN (not JSON)" "$(with_item '{"itemId": 7, "brandId": 2, "itemCtr7d": NaN}')"
+request_case "huge number in a dense feature (1e400)" "$(with_item '{"itemId": 7, "brandId": 2, "itemCtr7d": 1e400}')"
+request_case "huge number in a dense feature (1e39, over float)" "$(with_item '{"itemId": 7, "brandId": 2, "itemCtr7d": 1e39}')"
+request_case "huge id (2^63)" "$(with_item '{"itemId": 9223372036854775808, "brandId": 2, "itemCtr7d": 0.1}')"
+request_case "fractional id" "$(with_item '{"itemId": 7.5, "brandId": 2, "itemCtr7d": 0.1}')"
 request_case "user feature inside an item" "$(with_item "{$item, \"userId\": 3}")"
 request_case "unknown feature" "$(with_item "{$item, \"colour\": 3}")"
 request_case "too many items (3 > --max-request-items 2)" "$(with_item "{$item}, {$item}, {$item}")" --max-request-items 2

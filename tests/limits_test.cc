@@ -161,6 +161,17 @@ TEST_CASE("edgemtl-run: an error echoes at most a short excerpt of a huge id lis
   CHECK(result.err.size() < 400);
 }
 
+TEST_CASE("edgemtl-run: an id above INT64_MAX is refused as such, not wrapped to a negative id") {
+  nlohmann::json request = valid_request();
+  request["items"][0]["itemId"] = 0;
+  std::string line = request.dump();
+  const std::string marker = "\"itemId\":0";
+  REQUIRE(line.find(marker) != std::string::npos);
+  line.replace(line.find(marker), marker.size(), "\"itemId\":9223372036854775808");
+  const std::string error = error_of(run_requests({line})[0]);
+  CHECK(error == "item 0: feature 'itemId': id 9223372036854775808 is larger than any table");
+}
+
 TEST_CASE("edgemtl-run and edgemtl-inspect refuse a model file over --max-model-bytes") {
   const std::string model = model_path();
   const long size = static_cast<long>(read_file(model).size());
