@@ -18,9 +18,10 @@ namespace {
 
 const char* kFixture = "esmm";  // user features, an id list (userClickSeq)
 
-// Seconds any one of these commands may take; far more than they need
-// (under ASan too), far less than parsing everything would.
-constexpr double kSecondsBudget = 20;
+// Seconds any one of these commands may take: far more than they need (well
+// under a second each in a release build), room for the sanitizer builds on a
+// loaded machine, far less than an unbounded parse would.
+constexpr double kSecondsBudget = 60;
 
 struct ToolResult {
   int exit_code;
@@ -123,7 +124,7 @@ TEST_CASE("edgemtl-run: 10^6 items on one line are refused before they are parse
   REQUIRE(out.size() == 2);
   CHECK(error_of(out[0]) == "request has 1000000 items, more than the limit of 100000");
   CHECK(nlohmann::json::parse(out[1]).contains("scores"));
-  CHECK(result.seconds < 5);
+  CHECK(result.seconds < 15);
 
   // --max-request-items: a two-item request over a limit of 1.
   CHECK(error_of(run_requests({request.dump()}, "--max-request-items 1")[0]) ==
@@ -148,7 +149,7 @@ TEST_CASE("edgemtl-run: a line over --max-line-bytes is skipped without being he
 TEST_CASE("edgemtl-run: an error echoes at most a short excerpt of a huge id list") {
   nlohmann::json request = valid_request();
   nlohmann::json ids = nlohmann::json::array();
-  for (int i = 0; i < 1000000; ++i) ids.push_back(i);
+  for (int i = 0; i < 200000; ++i) ids.push_back(i);  // a 1.3 MB list
   request["user"]["userId"] = ids;  // an id feature: one id, not a list
   ToolResult result;
   const std::vector<std::string> out = run_requests({request.dump()}, "", &result);
