@@ -57,8 +57,19 @@ bool broadcasts_rows(Op op);        // repeats a 1-row (user-stage) input for ev
 enum class Activation { EDGEMTL_CONVERTER_ACTIVATIONS(EDGEMTL_CONVERTER_ENUMERATOR) };
 #undef EDGEMTL_CONVERTER_ENUMERATOR
 
-/// Which stage computes a value; constants belong to none.
-enum class Side { kConstant = 0, kUser = 1, kItem = 2 };
+/// Which stage computes a value; constants belong to none. kUser: depends on
+/// user features only (once per request); kItem: on item features only (once
+/// per candidate, cacheable); kCross: on both (every re-rank).
+enum class Side { kConstant = 0, kUser = 1, kItem = 2, kCross = 3 };
+
+/// The side of a value computed from values of sides `a` and `b`: constants
+/// take the other side, equal sides stay, user with item (or anything with
+/// cross) is cross.
+inline Side join(Side a, Side b) {
+  if (a == Side::kConstant || a == b) return b;
+  if (b == Side::kConstant) return a;
+  return Side::kCross;
+}
 
 struct Value {
   std::string name;

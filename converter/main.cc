@@ -150,12 +150,12 @@ void print_summary(const Graph& g, const std::string& output, bool verbose) {
   for (const Task& t : g.tasks)
     std::fprintf(stderr, "  %-24s %s (tensor '%s' column %lld)\n", t.name.c_str(), t.probability ? "prob" : "value",
                  g.values[t.value].name.c_str(), static_cast<long long>(t.column));
-  for (Side side : {Side::kUser, Side::kItem}) {
+  for (Side side : {Side::kUser, Side::kItem, Side::kCross}) {
     int count = 0;
     std::map<std::string, int> by_op;
     for (const Node& n : g.nodes)
       if (!n.dead && n.stage == side) { ++count; ++by_op[op_name(n.op)]; }
-    std::fprintf(stderr, "%s stage: %d ops", side == Side::kUser ? "user" : "item", count);
+    std::fprintf(stderr, "%s stage: %d ops", side == Side::kUser ? "user" : side == Side::kItem ? "item" : "cross", count);
     const char* sep = " (";
     for (const auto& [op, c] : by_op) { std::fprintf(stderr, "%s%s %d", sep, op.c_str(), c); sep = ", "; }
     std::fprintf(stderr, "%s\n", count ? ")" : "");

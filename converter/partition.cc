@@ -13,10 +13,10 @@ std::vector<Side> assign_stages(Graph& g) {
   for (Node& n : g.nodes) {
     if (n.dead) continue;
     Side s = Side::kConstant;
-    for (int v : n.inputs) s = std::max(s, side[v]);
+    for (int v : n.inputs) s = join(s, side[v]);
     if (s == Side::kConstant) throw ConversionError("internal error: node '" + n.name + "' was not folded");
-    // BROADCAST_ROWS reads a user tensor to give it the item stage's rows.
-    if (n.op == Op::kBroadcastRows) s = Side::kItem;
+    // BROADCAST_ROWS reads a user tensor to give it the candidates' rows for a cross op.
+    if (n.op == Op::kBroadcastRows) s = Side::kCross;
     n.stage = s;
     for (int v : n.outputs) side[v] = s;
   }
@@ -42,21 +42,23 @@ void split_mixed_fcs(Graph& g) {
   bool changed = false;
   const size_t count = g.nodes.size();
   for (size_t i = 0; i < count; ++i) {
-    if (g.nodes[i].dead || g.nodes[i].op != Op::kFullyConnected || g.nodes[i].stage != Side::kItem) continue;
+    if (g.nodes[i].dead || g.nodes[i].op != Op::kFullyConnected || g.nodes[i].stage != Side::kCross) continue;
     const Node fc = g.nodes[i];
     const int x = fc.inputs[0];
     const int producer = g.values[x].producer;
     if (producer < 0) continue;
     const Node concat = g.nodes[producer];
     if (concat.op != Op::kConcat || concat.options.axis != g.values[x].rank() - 1) continue;
-    // Parts in column order. Item-side parts that are themselves concats are
+    // Parts in column order: user parts (user stage or constant) and item
+    // parts (item or cross stage; FC_i is then in the item stage when all of
+    // them are item-only). Cross parts that are themselves concats are
     // opened, since they may hold user parts too: a concat on the same axis,
     // or a [rows,P] flattening of a concat whose rows hold each input's
     // elements contiguously (x.view(B, -1) of torch.stack/cat on dim 1).
     std::vector<int> parts;
     std::function<void(int)> collect = [&](int part) {
       const int p = g.values[part].producer;
-      if (side[part] != Side::kItem || p < 0 || g.nodes[p].dead) {
+      if (side[part] != Side::kCross || p < 0 || g.nodes[p].dead) {
         parts.push_back(part);
         return;
       }
@@ -92,7 +94,7 @@ void split_mixed_fcs(Graph& g) {
     int64_t begin = 0;
     for (int part : parts) {
       int64_t width = g.values[part].shape.back();
-      bool user = side[part] != Side::kItem;
+      bool user = side[part] == Side::kUser || side[part] == Side::kConstant;
       (user ? user_parts : item_parts).push_back(part);
       (user ? user_cols : item_cols).emplace_back(begin, begin + width);
       begin += width;
@@ -152,7 +154,7 @@ void insert_row_broadcasts(Graph& g) {
   const size_t count = g.nodes.size();
   bool changed = false;
   for (size_t i = 0; i < count; ++i) {
-    if (g.nodes[i].dead || g.nodes[i].stage != Side::kItem) continue;
+    if (g.nodes[i].dead || g.nodes[i].stage != Side::kCross) continue;
     for (size_t k = 0; k < g.nodes[i].inputs.size(); ++k) {
       int v = g.nodes[i].inputs[k];
       if (side[v] != Side::kUser) continue;
@@ -186,20 +188,31 @@ void insert_row_broadcasts(Graph& g) {
   assign_stages(g);
 }
 
-std::vector<int> user_to_item(const Graph& g) {
-  std::vector<bool> user_written(g.values.size(), false), read_by_item(g.values.size(), false);
+namespace {
+
+// Values of stage `from` (written by it, or its feature inputs) that the
+// cross stage or a task reads, ascending.
+std::vector<int> read_by_cross(const Graph& g, Side from) {
+  std::vector<bool> written(g.values.size(), false), read(g.values.size(), false);
+  for (const Feature& f : g.features) written[f.value] = (f.user ? Side::kUser : Side::kItem) == from;
   for (const Node& n : g.nodes) {
     if (n.dead) continue;
-    if (n.stage == Side::kUser)
-      for (int v : n.outputs) user_written[v] = true;
-    if (n.stage == Side::kItem)
-      for (int v : n.inputs) read_by_item[v] = true;
+    if (n.stage == from)
+      for (int v : n.outputs) written[v] = true;
+    if (n.stage == Side::kCross)
+      for (int v : n.inputs) read[v] = true;
   }
-  for (const Task& t : g.tasks) read_by_item[t.value] = true;
+  for (const Task& t : g.tasks) read[t.value] = true;
   std::vector<int> result;
   for (size_t v = 0; v < g.values.size(); ++v)
-    if (user_written[v] && read_by_item[v]) result.push_back(static_cast<int>(v));
+    if (written[v] && read[v]) result.push_back(static_cast<int>(v));
   return result;
 }
+
+}  // namespace
+
+std::vector<int> user_to_item(const Graph& g) { return read_by_cross(g, Side::kUser); }
+
+std::vector<int> item_to_cross(const Graph& g) { return read_by_cross(g, Side::kItem); }
 
 }  // namespace edgemtl::converter

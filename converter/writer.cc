@@ -147,12 +147,15 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
   };
   auto user_stage = stage(Side::kUser);
   auto item_stage = stage(Side::kItem);
-  std::vector<int32_t> crossing;
+  auto cross_stage = stage(Side::kCross);
+  std::vector<int32_t> crossing, cached;
   for (int v : user_to_item(g)) crossing.push_back(l.tensor_of[v]);
+  for (int v : item_to_cross(g)) cached.push_back(l.tensor_of[v]);
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [key, text] : options.metadata) metadata.push_back(fb::CreateKeyValueDirect(b, key.c_str(), text.c_str()));
   auto model = fb::CreateModelDirect(b, kFormatVersion, kProducer, &tensors, &buffers, &features, &tasks, user_stage,
-                                     item_stage, &crossing, metadata.empty() ? nullptr : &metadata);
+                                     item_stage, &crossing, metadata.empty() ? nullptr : &metadata, cross_stage,
+                                     &cached);
   fb::FinishModelBuffer(b, model);
   return b.Release();
 }

@@ -124,7 +124,7 @@ TEST_CASE("the counting allocator sees allocations") {
   CHECK(g_calls.load() >= 5);  // new, vector storage, malloc, free, delete...
 }
 
-TEST_CASE("a warm Session allocates nothing in set_user and score (PyTorch fixtures, 1 and 2 threads, no user cache)") {
+TEST_CASE("a warm Session allocates nothing in set_user, score, set_candidates and rank (PyTorch fixtures, 1 and 2 threads, no user cache)") {
   for (const std::string& name : fixture_names()) {
     CAPTURE(name);
     const Fixture fixture = load_fixture(name);
@@ -184,6 +184,31 @@ TEST_CASE("a warm Session allocates nothing in set_user and score (PyTorch fixtu
       for (size_t i = 0; i < requests.size(); ++i) all_ok = run(requests[i], &scores[i]) && all_ok;
       g_counting = false;
       CHECK(all_ok);
+      CHECK(g_calls.load() == 0);
+
+      // The candidate cache: the first set_candidates allocates it; then
+      // set_candidates, replace_candidates and set_user + rank() allocate nothing.
+      const Request& page = requests[0];
+      const std::vector<size_t> positions = {page.rows.size() - 1};
+      requests::FeatureBatch replacement(**model, Side::kItem);
+      REQUIRE_MESSAGE(replacement.append_row(fixture.rows[requests.back().rows[0]], nullptr, &error), error);
+      replacement.inputs();
+      auto rerank = [&](const Request& request) {
+        if (has_user && !(*session)->set_user(request.user->inputs()).is_ok()) return false;
+        return (*session)->rank().ok();
+      };
+      REQUIRE((*session)->set_candidates(page.items->inputs(), page.rows.size()).is_ok());
+      for (const Request& request : requests) REQUIRE(rerank(request));  // warm
+      g_calls = 0;
+      g_counting = true;
+      bool ranked = (*session)->set_candidates(page.items->inputs(), page.rows.size()).is_ok();
+      for (int repeat = 0; repeat < 3; ++repeat)
+        for (const Request& request : requests) ranked = rerank(request) && ranked;
+      ranked = (*session)->replace_candidates(Span<const size_t>(positions.data(), 1), replacement.inputs()).is_ok() &&
+               ranked;
+      ranked = rerank(page) && ranked;
+      g_counting = false;
+      CHECK(ranked);
       CHECK(g_calls.load() == 0);
 
       for (size_t i = 0; i < requests.size(); ++i)

@@ -39,6 +39,8 @@ constexpr const char* kUsage =
     "                     every item row and runs the user stage on them (the work of an unsplit model)\n"
     "  --no-vnni          SessionOptions::int8_vnni = false: INT8 layers on XNNPACK even when the CPU\n"
     "                     has AVX-512 VNNI\n"
+    "  --rerank           also time re-ranks from the candidate cache: set_candidates once, then\n"
+    "                     set_user + rank() per request (cross stage only) next to set_user + score()\n"
     "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
     "  --no-roofline      skip the reference GEMM (item stage GFLOP/s vs XNNPACK's own FC)\n"
     "  --seed S           input generator seed (default 1)\n"
@@ -161,7 +163,9 @@ class ReferenceGemm {
 };
 
 struct StageFlops {
-  uint64_t user = 0, item = 0;  // per request
+  uint64_t user = 0, item = 0;  // per request; item: what score() runs (item and cross stages)
+  uint64_t item_only = 0;       // of `item`: the item stage (cached by set_candidates)
+  uint64_t cross = 0;           // of `item`: the cross stage (what rank() runs)
 };
 
 // FLOPs of one request from the file's shapes, counted as the runtime's
@@ -191,8 +195,16 @@ StageFlops count_flops(const edgemtl::Model& model, size_t items) {
     }
     return flops;
   };
-  return {stage_flops(root->user_stage(), 1), stage_flops(root->item_stage(), items)};
+  StageFlops flops;
+  flops.user = stage_flops(root->user_stage(), 1);
+  // A file without a cross stage runs its item stage as the cross stage.
+  flops.item_only = root->cross_stage() ? stage_flops(root->item_stage(), items) : 0;
+  flops.cross = stage_flops(root->cross_stage() ? root->cross_stage() : root->item_stage(), items);
+  flops.item = flops.item_only + flops.cross;
+  return flops;
 }
+
+const char* stage_name(int stage) { return stage == 0 ? "user" : stage == 1 ? "item" : "cross"; }
 
 void print_profile(edgemtl::Span<const edgemtl::OperatorProfile> records, size_t requests) {
   double total = 0.0;
@@ -207,7 +219,7 @@ void print_profile(edgemtl::Span<const edgemtl::OperatorProfile> records, size_t
     char gflops[16] = "";
     if (r.flops > 0 && r.seconds > 0)
       std::snprintf(gflops, sizeof(gflops), "%.1f", static_cast<double>(r.flops) / r.seconds / 1e9);
-    std::printf("%5zu %-5s %-16s %-40.40s %10.4f %6.1f%% %7llu %8s\n", i, r.item_stage ? "item" : "user", r.type, r.name,
+    std::printf("%5zu %-5s %-16s %-40.40s %10.4f %6.1f%% %7llu %8s\n", i, stage_name(r.stage), r.type, r.name,
                 ms, total > 0 ? 100.0 * r.seconds / total : 0.0, static_cast<unsigned long long>(r.calls), gflops);
   }
   // By type: where the time goes at a glance.
@@ -239,7 +251,7 @@ std::string profile_json(edgemtl::Span<const edgemtl::OperatorProfile> records, 
       if (static_cast<unsigned char>(*c) >= 0x20) name += *c;
     }
     std::snprintf(line, sizeof(line), "%s{\"stage\": \"%s\", \"type\": \"%s\", \"name\": \"%s\", \"ms\": %.5f, \"calls\": %llu, \"flops\": %llu}",
-                  i ? ", " : "", r.item_stage ? "item" : "user", r.type, name.c_str(),
+                  i ? ", " : "", stage_name(r.stage), r.type, name.c_str(),
                   r.seconds * 1e3 / static_cast<double>(requests), static_cast<unsigned long long>(r.calls),
                   static_cast<unsigned long long>(r.flops / std::max<size_t>(1, requests)));
     out += line;
@@ -256,7 +268,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   size_t tile = edgemtl::SessionOptions().item_tile_rows;
   uint64_t seed = 1;
-  bool json = false, profile = false, user_cache = true, roofline = true, vnni = true;
+  bool json = false, profile = false, user_cache = true, roofline = true, vnni = true, rerank = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -300,6 +312,7 @@ int main(int argc, char** argv) {
       return 0;
     } else if (arg == "--json") json = true;
     else if (arg == "--profile") profile = true;
+    else if (arg == "--rerank") rerank = true;
     else if (arg == "--no-user-cache") user_cache = false;
     else if (arg == "--no-vnni") vnni = false;
     else if (arg == "--no-roofline") roofline = false;
@@ -383,6 +396,32 @@ int main(int argc, char** argv) {
   const size_t reference_rows = reference ? reference->rows() : 0, reference_k = reference ? reference->channels() : 0;
   const double roofline_ratio = reference_gflops > 0 ? item_gflops / reference_gflops : 0.0;
 
+  // Re-ranks: the first pool entry's candidates cached once, then a new user per
+  // re-rank (set_user + rank()), timed like the requests above (set_user + score()).
+  std::vector<double> rerank_times;
+  double candidates_ms = 0.0;
+  if (rerank) {
+    const GeneratedBatch& page = candidates[0];
+    Clock::time_point t0 = Clock::now();
+    edgemtl::Status status = (*session)->set_candidates({page.inputs.data(), page.inputs.size()}, items);
+    candidates_ms = ms_since(t0);
+    if (!status.is_ok()) fail("set_candidates", status);
+    auto rerank_once = [&](size_t r) {
+      const GeneratedBatch& user = users[r % kPool];
+      Clock::time_point t1 = Clock::now();
+      edgemtl::Status s = (*session)->set_user({user.inputs.data(), user.inputs.size()});
+      if (!s.is_ok()) fail("set_user", s);
+      auto scores = (*session)->rank();
+      if (!scores.ok()) fail("rank", scores.status());
+      return ms_since(t1);
+    };
+    for (size_t r = 0; r < warmup; ++r) rerank_once(r);
+    budget = Clock::now();
+    for (size_t r = 0; runs > 0 ? r < runs : (r < 3 || ms_since(budget) < min_seconds * 1000.0); ++r)
+      rerank_times.push_back(rerank_once(r));
+  }
+  const double rerank_p50 = percentile(rerank_times, 50);
+
   if (json) {
     std::printf(
         "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"tile\": %zu, \"runs\": %zu, \"user_cache\": %s, \"int8_vnni\": %s, \"load_ms\": %.4f, "
@@ -390,12 +429,18 @@ int main(int argc, char** argv) {
         "\"p99_ms\": %.4f, \"user_stage_p50_ms\": %.4f, \"item_stage_p50_ms\": %.4f, \"items_per_s\": %.1f, "
         "\"arena_bytes\": %zu, \"packed_weight_bytes\": %zu, \"peak_rss_kb\": %ld, \"model_bytes\": %zu, "
         "\"user_stage_flops\": %llu, \"item_stage_flops\": %llu, \"item_stage_gflops\": %.3f, "
-        "\"roofline_gemm\": [%zu, %zu, %zu], \"roofline_gflops\": %.3f, \"roofline_ratio\": %.4f",
+        "\"roofline_gemm\": [%zu, %zu, %zu], \"roofline_gflops\": %.3f, \"roofline_ratio\": %.4f, "
+        "\"item_only_flops\": %llu, \"cross_flops\": %llu, \"candidate_cache_bytes\": %zu",
         path, items, threads, tile, timed, user_cache ? "true" : "false", vnni ? "true" : "false", load_ms, session_ms, first_user + first_item,
         percentile(totals, 0), p50, percentile(totals, 90), percentile(totals, 99), user_p50, item_p50, items_per_s,
         (*session)->arena_bytes(), (*session)->packed_weight_bytes(), rss_kb, (*model)->size(),
         static_cast<unsigned long long>(flops.user), static_cast<unsigned long long>(flops.item), item_gflops,
-        reference_rows, reference_k, reference_k, reference_gflops, roofline_ratio);
+        reference_rows, reference_k, reference_k, reference_gflops, roofline_ratio,
+        static_cast<unsigned long long>(flops.item_only), static_cast<unsigned long long>(flops.cross),
+        (*session)->candidate_cache_bytes());
+    if (rerank)
+      std::printf(", \"set_candidates_ms\": %.4f, \"rerank_runs\": %zu, \"rerank_p50_ms\": %.4f, \"rerank_speedup\": %.3f",
+                  candidates_ms, rerank_times.size(), rerank_p50, rerank_p50 > 0 ? p50 / rerank_p50 : 0.0);
     if (profile) std::printf(", \"operators\": %s", profile_json((*session)->profile(), timed).c_str());
     std::printf("}\n");
     return 0;
@@ -418,8 +463,20 @@ int main(int argc, char** argv) {
                 "(%.1f GFLOP/s)\n",
                 item_gflops, 100.0 * roofline_ratio, reference_rows, reference_k, reference_k, reference_k,
                 reference_gflops);
-  std::printf("memory          arena %zu bytes, packed weights %zu bytes, peak RSS %ld KB\n", (*session)->arena_bytes(),
-              (*session)->packed_weight_bytes(), rss_kb);
+  std::printf("  of items       item stage %.3f MFLOP (cacheable), cross stage %.3f MFLOP (%.0f%%)\n",
+              static_cast<double>(flops.item_only) / 1e6, static_cast<double>(flops.cross) / 1e6,
+              flops.item > 0 ? 100.0 * static_cast<double>(flops.cross) / static_cast<double>(flops.item) : 0.0);
+  std::printf("memory          arena %zu bytes, packed weights %zu bytes, candidate cache %zu bytes, peak RSS %ld KB\n",
+              (*session)->arena_bytes(), (*session)->packed_weight_bytes(), (*session)->candidate_cache_bytes(), rss_kb);
+  if (rerank) {
+    std::printf("re-rank         set_candidates %.3f ms once; then set_user + rank() p50 %.3f ms vs set_user + score() "
+                "p50 %.3f ms: %.2fx faster, %.2fx fewer FLOPs (%zu re-ranks)\n",
+                candidates_ms, rerank_p50, p50, rerank_p50 > 0 ? p50 / rerank_p50 : 0.0,
+                flops.user + flops.cross > 0
+                    ? static_cast<double>(flops.user + flops.item) / static_cast<double>(flops.user + flops.cross)
+                    : 0.0,
+                rerank_times.size());
+  }
   if (profile) print_profile((*session)->profile(), timed);
   return 0;
 }

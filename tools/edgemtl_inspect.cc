@@ -137,11 +137,22 @@ int main(int argc, char** argv) {
   }
 
   print_stage(root, "user stage (once per request)", root->user_stage(), verbose);
-  print_stage(root, "item stage (per batch of items)", root->item_stage(), verbose);
+  if (root->cross_stage() != nullptr) {
+    print_stage(root, "item stage (once per candidate: set_candidates, or per batch in score)", root->item_stage(), verbose);
+    print_stage(root, "cross stage (per batch of items: every rank and score)", root->cross_stage(), verbose);
+  } else {
+    print_stage(root, "item stage (per batch of items; a file without a cross stage: item and cross in one)",
+                root->item_stage(), verbose);
+  }
   size_t cached = root->user_to_item() != nullptr ? root->user_to_item()->size() : 0;
   std::printf("\nuser cache: %zu tensors\n", cached);
   for (size_t i = 0; i < cached; ++i)
     std::printf("  %s\n", tensor_string(root, root->user_to_item()->Get(static_cast<flatbuffers::uoffset_t>(i))).c_str());
+  size_t candidate = root->item_to_cross() != nullptr ? root->item_to_cross()->size() : 0;
+  std::printf("\ncandidate cache: %zu tensors per candidate%s\n", candidate,
+              root->cross_stage() != nullptr ? "" : " (no cross stage: the item features are cached)");
+  for (size_t i = 0; i < candidate; ++i)
+    std::printf("  %s\n", tensor_string(root, root->item_to_cross()->Get(static_cast<flatbuffers::uoffset_t>(i))).c_str());
 
   // Weights: per dtype, and the largest constants.
   struct Constant {
@@ -154,7 +165,7 @@ int main(int argc, char** argv) {
   // A constant without a name (the converter stores none unless --keep-names)
   // is shown as #index and the operator that reads it.
   auto reader_of = [&](int index) -> std::string {
-    for (const fbs::Stage* stage : {root->user_stage(), root->item_stage()}) {
+    for (const fbs::Stage* stage : {root->user_stage(), root->item_stage(), root->cross_stage()}) {
       if (stage == nullptr || stage->operators() == nullptr) continue;
       for (const fbs::Operator* op : *stage->operators())
         for (flatbuffers::uoffset_t i = 0; op->inputs() != nullptr && i < op->inputs()->size(); ++i)
@@ -183,6 +194,8 @@ int main(int argc, char** argv) {
   if (session.ok()) {
     std::printf("\nsession (max_items 4096): arena %zu bytes, packed weights %zu bytes\n", (*session)->arena_bytes(),
                 (*session)->packed_weight_bytes());
+    std::printf("candidate cache (set_candidates, max_items 4096): %zu bytes, %zu per candidate\n",
+                (*session)->candidate_cache_bytes(), (*session)->candidate_cache_bytes() / 4096);
   }
   return 0;
 }

@@ -96,9 +96,9 @@ void fuse_mixtures(Graph& g) {
     if (h.empty()) continue;
     std::vector<int> inputs = {gate};
     inputs.insert(inputs.end(), h.begin(), h.end());
-    // The item stage reads user features only through the copies insert_row_broadcasts made.
+    // The cross stage reads user features only through the copies insert_row_broadcasts made.
     bool readable = true;
-    for (int v : inputs) readable &= !(last.stage == Side::kItem && user_feature[v]);
+    for (int v : inputs) readable &= !(last.stage != Side::kUser && user_feature[v]);
     if (!readable) continue;
     DType dtype;
     std::vector<int64_t> shape;

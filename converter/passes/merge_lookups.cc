@@ -36,6 +36,7 @@ struct Candidate {
   int lookup = -1;          // EMBEDDING node
   std::vector<int> chain;   // it and the RESHAPEs after it
   int64_t width = 0;        // D
+  Side stage = Side::kItem; // the lookup's stage (a run shares one)
 };
 
 // Whether the inputs of CONCAT `c` may be reordered: a [rows, K] CONCAT along
@@ -108,11 +109,14 @@ void merge_lookups(Graph& g) {
       if (uses != 1) continue;
       Candidate& candidate = candidates[p];
       const int lookup = lookup_behind(g, consumers, outputs, v, &candidate.chain);
-      if (lookup < 0 || g.nodes[lookup].stage != concat.stage) {
+      // A cross-stage CONCAT may gather item-stage lookups (merged in the item stage).
+      if (lookup < 0 || (g.nodes[lookup].stage != concat.stage &&
+                         !(concat.stage == Side::kCross && g.nodes[lookup].stage == Side::kItem))) {
         candidate = Candidate{};
         continue;
       }
       candidate.lookup = lookup;
+      candidate.stage = g.nodes[lookup].stage;
       candidate.width = g.values[g.nodes[lookup].inputs[0]].shape[1];
       if (g.values[v].elements_per_row() != candidate.width) candidate = Candidate{};
     }
@@ -150,7 +154,8 @@ void merge_lookups(Graph& g) {
     for (size_t p = 0; p < concat.inputs.size();) {
       size_t end = p;
       if (candidates[p].lookup >= 0)
-        while (end < concat.inputs.size() && candidates[end].lookup >= 0 && candidates[end].width == candidates[p].width)
+        while (end < concat.inputs.size() && candidates[end].lookup >= 0 && candidates[end].width == candidates[p].width &&
+               candidates[end].stage == candidates[p].stage)
           ++end;
       if (end - p < 2) {
         new_inputs.push_back(concat.inputs[p]);
@@ -183,7 +188,7 @@ void merge_lookups(Graph& g) {
       std::vector<int64_t> shape;
       infer_output(g, Op::kEmbeddingMulti, inputs, options, &dtype, &shape);  // checks what the pass built
       const int node = g.add_node(Op::kEmbeddingMulti, inputs, merged, options, name);
-      g.nodes[node].stage = concat.stage;
+      g.nodes[node].stage = candidates[p].stage;
       // The run's part of the CONCAT in its layout: the first input's shape with the run's width on the axis.
       std::vector<int64_t> part = g.values[concat.inputs[p]].shape;
       part[static_cast<size_t>(axis)] = axis_dim;
@@ -193,7 +198,7 @@ void merge_lookups(Graph& g) {
         NodeOptions reshape;
         reshape.shape = part;
         const int r = g.add_node(Op::kReshape, {merged}, input, reshape, name);
-        g.nodes[r].stage = concat.stage;
+        g.nodes[r].stage = candidates[p].stage;
       }
       new_inputs.push_back(input);
       changed = true;

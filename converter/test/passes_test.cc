@@ -191,8 +191,10 @@ TEST_CASE("the user/item FC split computes the same with a one-row user stage") 
     }
   CHECK(user_fcs == 1);
   for (const Node& n : g.nodes)
+    if (n.op == Op::kFullyConnected && n.stage != Side::kUser) CHECK(n.stage == Side::kItem);  // W_i.i is item-only
+  for (const Node& n : g.nodes)
     if (n.op == Op::kAdd) {
-      CHECK(n.stage == Side::kItem);
+      CHECK(n.stage == Side::kCross);
       CHECK(n.options.activation == Activation::kSigmoid);
     }
   CHECK(user_to_item(g).size() == 1);
@@ -283,8 +285,9 @@ TEST_CASE("assign_stages: user-only values go to the user stage") {
   add_tasks(g, hu);  // a task may read a user-stage tensor
   assign_stages(g);
   CHECK(g.nodes[0].stage == Side::kUser);
-  CHECK(g.nodes[1].stage == Side::kItem);
+  CHECK(g.nodes[1].stage == Side::kCross);
   CHECK(user_to_item(g) == std::vector<int>{hu});
+  CHECK(item_to_cross(g) == std::vector<int>{i});  // an item feature read by the cross stage
   auto inputs = random_inputs(g, rng, 3, true);
   auto full = expand_user_rows(g, inputs, 3);
   CHECK(max_difference(run_reference(g, full), run_reference(g, inputs, true)) < 1e-9);

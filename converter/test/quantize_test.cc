@@ -132,7 +132,7 @@ double mean_abs_difference(const std::vector<float>& a, const std::vector<float>
 std::vector<schema::DType> weight_dtypes(const std::vector<uint8_t>& file, schema::OpType type) {
   const schema::Model* model = schema::GetModel(file.data());
   std::vector<schema::DType> dtypes;
-  for (const schema::Stage* stage : {model->user_stage(), model->item_stage()})
+  for (const schema::Stage* stage : {model->user_stage(), model->item_stage(), model->cross_stage()})
     if (stage && stage->operators())
       for (const schema::Operator* op : *stage->operators())
         if (op->type() == type)

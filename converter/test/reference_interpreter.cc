@@ -295,7 +295,7 @@ std::vector<std::vector<double>> run_reference(const Graph& g, const std::map<in
     }
     return &it->second;
   };
-  std::vector<Side> order = two_stages ? std::vector<Side>{Side::kUser, Side::kItem} : std::vector<Side>{Side::kConstant};
+  std::vector<Side> order = two_stages ? std::vector<Side>{Side::kUser, Side::kItem, Side::kCross} : std::vector<Side>{Side::kConstant};
   for (Side stage : order) {
     for (const Node& n : g.nodes) {
       if (n.dead || (two_stages && n.stage != stage)) continue;

@@ -258,9 +258,13 @@ TEST_CASE("fuse_mixtures: gate x stacked experts becomes MIX, with user-side exp
   CHECK(live_nodes(g, Op::kReduceSum) == 0);
   CHECK(live_nodes(g, Op::kConcat) == 1);  // the stacks died with their last reader; "out" stays
   CHECK(live_nodes(g, Op::kBroadcastRows) == 0);  // MIX broadcasts the 1-row user tensors itself
+  const std::vector<Side> side = assign_stages(g);  // the stages the pass left, recomputed
   for (const Node& n : g.nodes) {
     if (n.dead || n.op != Op::kMix) continue;
-    CHECK(n.stage == Side::kItem);
+    Side reads = Side::kConstant;
+    for (int v : n.inputs) reads = join(reads, side[v]);
+    CHECK(n.stage == reads);  // item-only mixtures stay in the item stage, the others are cross
+    CHECK(n.stage != Side::kUser);
     CHECK(g.values[n.inputs[0]].shape.size() == 2);  // the gate before its unsqueeze
     CHECK(g.values[n.outputs[0]].shape == std::vector<int64_t>{kRows, 4});
     if (n.name == "task_b") {

@@ -60,12 +60,16 @@ TEST_CASE("write_model: verifiable, aligned, deterministic") {
   REQUIRE(m->user_stage()->operators()->size() == 1);
   CHECK(m->user_stage()->operators()->Get(0)->type() == schema::OpType::EMBEDDING);
   CHECK(m->user_stage()->operators()->Get(0)->name()->str() == "Gather_0");
-  REQUIRE(m->item_stage()->operators()->size() == 2);
-  const schema::Operator* fc = m->item_stage()->operators()->Get(1);
+  // ADD(item, user embedding) and the FC after it read both sides: the cross stage.
+  CHECK((m->item_stage()->operators() == nullptr || m->item_stage()->operators()->size() == 0));
+  REQUIRE(m->cross_stage()->operators()->size() == 2);
+  const schema::Operator* fc = m->cross_stage()->operators()->Get(1);
   CHECK(fc->type() == schema::OpType::FULLY_CONNECTED);
   CHECK(fc->options_as_FullyConnectedOptions()->activation() == schema::Activation::SIGMOID);
   REQUIRE(m->user_to_item()->size() == 1);
   CHECK(m->tensors()->Get(m->user_to_item()->Get(0))->name()->str() == g.values[e].name);
+  REQUIRE(m->item_to_cross()->size() == 1);  // the item feature, read by the cross stage's ADD
+  CHECK(m->tensors()->Get(m->item_to_cross()->Get(0))->name()->str() == "item");
   // Every constant's bytes at its aligned offset.
   int constants = 0;
   for (const schema::Tensor* t : *m->tensors()) {
@@ -130,7 +134,7 @@ TEST_CASE("write_model: names of constants and intermediate tensors only with ke
   CHECK(m->features()->Get(0)->name()->str() == "user id");
   CHECK(m->tasks()->Get(0)->name()->str() == n->tasks()->Get(0)->name()->str());
   CHECK(m->user_stage()->operators()->Get(0)->name()->str() == "Gather_0");
-  CHECK(m->item_stage()->operators()->Get(1)->name()->str() == "Gemm_2");
+  CHECK(m->cross_stage()->operators()->Get(1)->name()->str() == "Gemm_2");
   (void)u;
   (void)e;
 }

@@ -1,7 +1,11 @@
 // edgemtl-rerank: the main job's demo. For each sample user it runs the user
 // stage once, scores the candidates as one batch with the cached user results,
 // ranks them by a combined score and prints the top items, with the time of
-// each stage next to scoring the same candidates without the user cache.
+// each stage next to scoring the same candidates without the user cache. Then
+// it simulates a few user actions: each click appends the clicked item to the
+// user's history (so the user stage changes) and the same candidates are
+// re-ranked from the candidate cache (set_user + rank(): the cross stage only),
+// printed next to the time of a full score() of them.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,7 +31,9 @@ constexpr const char* kUsage =
     "                    (default: every task with weight 1)\n"
     "  --top K           items to print per user (default 5)\n"
     "  --repeat R        timed repetitions per user, median reported (default 30)\n"
-    "  --id FEATURE      item feature printed as the item's id (default item_id)\n";
+    "  --id FEATURE      item feature printed as the item's id (default item_id)\n"
+    "  --actions A       clicks simulated per user, each followed by a re-rank (default 3; 0: none)\n"
+    "  --history FEATURE the user's ID_LIST feature a click appends to (default history)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -59,14 +65,120 @@ Loaded load(const char* path) {
   return {std::move(model.value()), std::move(session.value())};
 }
 
+// Appends `item` to a padded id list (padding 0 at the end): into the first
+// padding slot, or, when full, dropping the oldest (first) id.
+void append_to_history(nlohmann::json& history, const nlohmann::json& item) {
+  for (nlohmann::json& slot : history)
+    if (slot == 0) {
+      slot = item;
+      return;
+    }
+  if (history.empty()) return;
+  history.erase(history.begin());
+  history.push_back(item);
+}
+
+// The candidates of `request` go into the candidate cache once; each action
+// clicks an item near the top (the one at rank 2, then 3, ...), appends it to
+// the user's history and re-ranks: set_user + rank(), timed next to
+// set_user + score() of the same candidates (which must give the same bits).
+void simulate_actions(edgemtl::Session& session, const edgemtl::requests::Request& request, size_t actions,
+                      size_t repeat, size_t top, const std::string& id_feature, const std::string& history_feature,
+                      const std::vector<size_t>& task_index, const std::vector<edgemtl::rerank::TaskWeight>& weights,
+                      std::vector<double>* rerank_times, std::vector<double>* full_times) {
+  const edgemtl::Model& model = session.model();
+  const size_t n = request.items.size(), tasks = model.num_tasks();
+  std::string error;
+  edgemtl::requests::FeatureBatch items(model, edgemtl::Side::kItem);
+  for (const nlohmann::json& item : request.items)
+    if (!items.append_row(item, &request.user, &error)) fail(error);
+  Clock::time_point start = Clock::now();
+  edgemtl::Status status = session.set_candidates(items.inputs(), n);
+  const double candidates_ms = milliseconds_since(start);
+  if (!status.is_ok()) fail(status.message());
+  std::printf("  candidate cache: %zu candidates, item stage once in %.3f ms (%zu bytes reserved for max_items)\n", n,
+              candidates_ms, session.candidate_cache_bytes());
+
+  nlohmann::json user = request.user;
+  auto order_of = [&](edgemtl::Span<const float> scores) {
+    std::vector<double> combined(n);
+    for (size_t i = 0; i < n; ++i) combined[i] = edgemtl::rerank::combined_score(scores.data() + i * tasks, task_index, weights);
+    return edgemtl::rerank::rank_by(combined);
+  };
+  auto id_of = [&](size_t i) {
+    return request.items[i].contains(id_feature) ? request.items[i][id_feature].dump() : std::to_string(i + 1);
+  };
+  edgemtl::requests::FeatureBatch user_batch(model, edgemtl::Side::kUser);
+  auto load_user = [&] {
+    user_batch.clear();
+    if (!user_batch.append_row(user, nullptr, &error)) fail(error);
+  };
+  load_user();
+  if (!session.set_user(user_batch.inputs()).is_ok()) fail("set_user failed");
+  auto first = session.rank();
+  if (!first.ok()) fail(first.status().message());
+  std::vector<size_t> order = order_of(*first);
+  for (size_t action = 1; action <= actions; ++action) {
+    const size_t clicked = order[std::min(action, n - 1)];
+    append_to_history(user[history_feature], request.items[clicked][id_feature]);
+    load_user();
+    std::vector<double> rerank_ms, full_ms;
+    std::vector<float> ranked;
+    bool identical = true;
+    for (size_t r = 0; r < repeat; ++r) {
+      start = Clock::now();
+      status = session.set_user(user_batch.inputs());
+      auto scores = status.is_ok() ? session.rank() : edgemtl::Result<edgemtl::Span<const float>>(status);
+      rerank_ms.push_back(milliseconds_since(start));
+      if (!scores.ok()) fail(scores.status().message());
+      ranked.assign(scores->begin(), scores->end());
+      start = Clock::now();
+      status = session.set_user(user_batch.inputs());
+      auto full = status.is_ok() ? session.score(items.inputs(), n) : edgemtl::Result<edgemtl::Span<const float>>(status);
+      full_ms.push_back(milliseconds_since(start));
+      if (!full.ok()) fail(full.status().message());
+      identical &= std::memcmp(full->data(), ranked.data(), ranked.size() * sizeof(float)) == 0;
+    }
+    if (!identical) fail("rank() differs from score() of the same candidates");
+    std::vector<size_t> new_order = order_of(edgemtl::Span<const float>(ranked.data(), ranked.size()));
+    std::vector<size_t> was(n);
+    for (size_t k = 0; k < n; ++k) was[order[k]] = k + 1;
+    std::printf("  action %zu: click on %s %s (rank %zu), appended to '%s'; new top:", action, id_feature.c_str(),
+                id_of(clicked).c_str(), was[clicked], history_feature.c_str());
+    for (size_t k = 0; k < top && k < n; ++k) {
+      const size_t i = new_order[k];
+      const long move = static_cast<long>(was[i]) - static_cast<long>(k + 1);
+      if (move == 0) std::printf(" %s(=)", id_of(i).c_str());
+      else std::printf(" %s(%s%ld)", id_of(i).c_str(), move > 0 ? "+" : "", move);
+    }
+    size_t moved = 0, largest = 0, largest_item = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t distance = was[new_order[k]] > k + 1 ? was[new_order[k]] - (k + 1) : (k + 1) - was[new_order[k]];
+      if (distance > 0) ++moved;
+      if (distance > largest) largest = distance, largest_item = new_order[k];
+    }
+    if (moved > 0)
+      std::printf("\n            %zu of %zu candidates changed rank; largest move %zu places (%s %s)", moved, n, largest,
+                  id_feature.c_str(), id_of(largest_item).c_str());
+    else
+      std::printf("\n            no candidate changed rank");
+    const double rerank = median(rerank_ms), full = median(full_ms);
+    rerank_times->push_back(rerank);
+    full_times->push_back(full);
+    std::printf("\n            re-rank (set_user + rank) %.3f ms vs set_user + score %.3f ms (%.2fx), scores identical\n",
+                rerank, full, full / rerank);
+    order = new_order;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* model_path = nullptr;
   const char* requests_path = nullptr;
   const char* uncached_path = nullptr;
-  std::string weights_text, id_feature = "item_id";
-  size_t top = 5, repeat = 30;
+  std::string weights_text, id_feature = "item_id", history_feature = "history";
+  size_t top = 5, repeat = 30, actions = 3;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -82,6 +194,8 @@ int main(int argc, char** argv) {
     else if (arg == "--top") top = std::strtoull(value(), nullptr, 10);
     else if (arg == "--repeat") repeat = std::max<size_t>(1, std::strtoull(value(), nullptr, 10));
     else if (arg == "--id") id_feature = value();
+    else if (arg == "--actions") actions = std::strtoull(value(), nullptr, 10);
+    else if (arg == "--history") history_feature = value();
     else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -126,11 +240,10 @@ int main(int argc, char** argv) {
     fail(error);
   edgemtl::requests::RequestScorer scorer(model, *cached.session, cached.max_items);
   size_t user_number = 0;
-  std::vector<double> all_user_ms, all_item_ms, all_uncached_ms;
+  std::vector<double> all_user_ms, all_item_ms, all_uncached_ms, all_rerank_ms, all_full_ms;
   for (const edgemtl::requests::Request& request : requests) {
     ++user_number;
     if (!edgemtl::requests::check_request(model, request, true, &error)) fail(error);
-    const nlohmann::json& user_object = request.user;
     const std::vector<nlohmann::json>& item_objects = request.items;
     const size_t n = item_objects.size();
 
@@ -189,6 +302,12 @@ int main(int argc, char** argv) {
                   uncached_median / (user_median + item_median));
     }
     std::printf("  [median of %zu]\n", repeat);
+    if (actions > 0) {
+      if (!request.user.contains(history_feature) || !request.user[history_feature].is_array())
+        fail("the user has no list feature '" + history_feature + "' for the clicks (--history)");
+      simulate_actions(*cached.session, request, actions, repeat, top, id_feature, history_feature, task_index, weights,
+                       &all_rerank_ms, &all_full_ms);
+    }
   }
   if (user_number == 0) fail(std::string(requests_path) + " holds no request");
   double total_cached = median(all_user_ms) + median(all_item_ms);
@@ -197,5 +316,9 @@ int main(int argc, char** argv) {
   if (!all_uncached_ms.empty())
     std::printf("; without the cache %.3f ms (%.2fx)", median(all_uncached_ms), median(all_uncached_ms) / total_cached);
   std::printf("\n");
+  if (!all_rerank_ms.empty())
+    std::printf("%zu re-ranks after clicks; median: set_user + rank() %.3f ms, set_user + score() %.3f ms (%.2fx)\n",
+                all_rerank_ms.size(), median(all_rerank_ms), median(all_full_ms),
+                median(all_full_ms) / median(all_rerank_ms));
   return 0;
 }

@@ -473,6 +473,47 @@ emtl_status emtl_session_score_named(emtl_session* session, const emtl_named_fea
   return score(session, session->named, num_features, n, out_scores);
 }
 
+emtl_status emtl_session_set_candidates(emtl_session* session, const emtl_feature_input* features, size_t num_features,
+                                        size_t n) {
+  if (!session || (!features && num_features > 0))
+    return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_session_set_candidates: NULL argument");
+  const auto* inputs = reinterpret_cast<const edgemtl::FeatureInput*>(features);
+  const edgemtl::Status status =
+      session->session->set_candidates(edgemtl::Span<const edgemtl::FeatureInput>(inputs, num_features), n);
+  if (!status.is_ok()) return fail(status);
+  report_default_rows(session, inputs, num_features);
+  return EMTL_OK;
+}
+
+emtl_status emtl_session_replace_candidates(emtl_session* session, const size_t* positions, size_t k,
+                                            const emtl_feature_input* features, size_t num_features) {
+  if (!session || (!positions && k > 0) || (!features && num_features > 0))
+    return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_session_replace_candidates: NULL argument");
+  const auto* inputs = reinterpret_cast<const edgemtl::FeatureInput*>(features);
+  const edgemtl::Status status = session->session->replace_candidates(
+      edgemtl::Span<const size_t>(positions, k), edgemtl::Span<const edgemtl::FeatureInput>(inputs, num_features));
+  if (!status.is_ok()) return fail(status);
+  report_default_rows(session, inputs, num_features);
+  return EMTL_OK;
+}
+
+emtl_status emtl_session_rank(emtl_session* session, const float** out_scores) {
+  if (!session || !out_scores) return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_session_rank: NULL argument");
+  *out_scores = nullptr;
+  auto scores = session->session->rank();
+  if (!scores.ok()) return fail(scores.status());
+  *out_scores = scores.value().data();
+  return EMTL_OK;
+}
+
+size_t emtl_session_num_candidates(const emtl_session* session) {
+  return session ? session->session->num_candidates() : 0;
+}
+
+size_t emtl_session_candidate_cache_bytes(const emtl_session* session) {
+  return session ? session->session->candidate_cache_bytes() : 0;
+}
+
 size_t emtl_session_arena_bytes(const emtl_session* session) {
   return session ? session->session->arena_bytes() : 0;
 }

@@ -47,15 +47,28 @@ struct Session::Impl {
   GreedyMemoryPlanner planner{kArenaAlignment};
   AllocationInfo allocation;            // lifetimes and views, per tensor
   std::vector<TensorSlot> tensors;      // data and run-time shape, per tensor
-  std::vector<PreparedOp> user_ops, item_ops;
+  std::vector<PreparedOp> user_ops, item_ops, cross_ops;
   RunContext run_context;               // what every run sees (points into the members above)
   std::vector<void*> constant_copies;   // padded copies of constants XNNPACK reads
   std::vector<int8_t> int8_scratch;     // int8 copies of x and y, shared by the INT8 fully-connected layers
   std::vector<float> scores;            // max_items * num_tasks
   std::vector<uint8_t> feature_given;   // per feature, reset on every call
-  std::vector<OperatorProfile> profile; // options.profile: user ops then item ops
+  std::vector<OperatorProfile> profile; // options.profile: user ops, item ops, then cross ops
   bool has_user_features = false;
   bool user_ready = false;
+  // The candidate cache (AllocationInfo: the cached tensors' rows for max_items
+  // candidates), allocated by the first set_candidates; num_candidates rows valid.
+  struct CacheBinding {
+    int tensor;                         // a cached tensor or a view of one
+    uint8_t* arena_data;                // its bytes in the arena
+    size_t cache_offset;                // its first byte in the cache block (root's offset + view's columns)
+    size_t row_bytes;                   // the root's row in the cache
+  };
+  std::vector<CacheBinding> cache_bindings;
+  std::vector<int> cached_tensors;      // the roots, ascending
+  uint8_t* cache = nullptr;
+  size_t num_candidates = 0;
+  bool bound_to_cache = false;          // cache_bindings point into the cache (rank), else into the arena
   size_t packed_bytes = 0;
   size_t item_rows = 0;                 // rows the item stage runs on at once (its tensors' planned rows)
   size_t user_rows = 1;                 // rows of user-stage tensors: 1, or item_rows without the user cache
@@ -63,20 +76,36 @@ struct Session::Impl {
   ~Impl() {
     user_ops.clear();  // XNNPACK operators go before the threadpool
     item_ops.clear();
+    cross_ops.clear();
     if (threadpool) pthreadpool_destroy(threadpool);
     std::free(arena);
+    std::free(cache);
     for (void* copy : constant_copies) std::free(copy);
   }
 
   Status plan_memory();
-  Status prepare_stage(const schema::Stage* stage, int stage_id, std::vector<PreparedOp>& prepared,
+  Status prepare_stage(const OperatorList* operators, int stage_id, std::vector<PreparedOp>& prepared,
                        PrepareContext& context);
   /// Checks `inputs` (every feature of `side`, `rows` rows each) and copies
-  /// rows [first_row, first_row + copy_rows) into the feature tensors.
-  Status load_features(Side side, Span<const FeatureInput> inputs, size_t rows, size_t first_row, size_t copy_rows);
+  /// rows [first_row, first_row + copy_rows) into the feature tensors. `call`
+  /// names the API call in messages.
+  Status load_features(const char* call, Side side, Span<const FeatureInput> inputs, size_t rows, size_t first_row,
+                       size_t copy_rows);
+  Status require_user(const char* call);
+  /// Points the cached tensors (and their views) at cache rows
+  /// [first_row, first_row + rows), with that many rows.
+  void bind_cache(size_t first_row, size_t rows);
+  /// Points them back at the arena (score, the item stage).
+  void bind_arena();
+  /// Runs the item stage on `k` candidates, tile by tile, and copies what the
+  /// cross stage reads into cache row positions[j] (row j when null).
+  Status fill_cache(const char* call, Span<const FeatureInput> item_features, size_t k, const size_t* positions);
+  /// Copies the scores of a tile's rows into scores[first_row ..].
+  void gather_scores(size_t first_row, size_t rows);
   Status run_stage(std::vector<PreparedOp>& ops, int64_t stage_rows);
   Status run_stage_profiled(std::vector<PreparedOp>& ops, int64_t stage_rows);
   Status rerun_user_stage(size_t rows);
+  OperatorProfile* profile_of(const std::vector<PreparedOp>& ops);
   uint64_t flops_of(const PreparedOp& p) const;
   Status run_operator(PreparedOp& prepared, int64_t stage_rows);
 };
@@ -96,17 +125,26 @@ Status Session::Impl::plan_memory() {
   for (size_t t = 0; t < infos.size(); ++t)
     if (infos[t].alias_of >= 0)
       tensors[t].data = tensors[static_cast<size_t>(infos[t].alias_of)].data + infos[t].column_offset * sizeof(float);
+  // Every tensor whose root is cached reads the cache during rank().
+  for (size_t t = 0; t < infos.size(); ++t) {
+    const int root = allocation.root_of(static_cast<int>(t));
+    if (infos[t].constant || !infos[static_cast<size_t>(root)].cached) continue;
+    const TensorAllocation& cached = infos[static_cast<size_t>(root)];
+    const size_t columns = static_cast<int>(t) == root ? 0 : infos[t].column_offset * sizeof(float);
+    cache_bindings.push_back({static_cast<int>(t), tensors[t].data, cached.cache_offset + columns, cached.row_bytes});
+    if (static_cast<int>(t) == root) cached_tensors.push_back(root);
+  }
   return Status::ok();
 }
 
-Status Session::Impl::prepare_stage(const schema::Stage* stage, int stage_id, std::vector<PreparedOp>& prepared,
+Status Session::Impl::prepare_stage(const OperatorList* operators, int stage_id, std::vector<PreparedOp>& prepared,
                                     PrepareContext& context) {
-  if (!stage || !stage->operators()) return Status::ok();
+  if (!operators) return Status::ok();
   context.max_rows = stage_id == kUserStage ? user_rows : item_rows;
-  prepared.resize(stage->operators()->size());
-  for (uint32_t i = 0; i < stage->operators()->size(); ++i) {
+  prepared.resize(operators->size());
+  for (uint32_t i = 0; i < operators->size(); ++i) {
     PreparedOp& p = prepared[i];
-    p.op = stage->operators()->Get(i);
+    p.op = operators->Get(i);
     p.registration = find_op(p.op->type());  // verified at load: known
     p.run = p.registration->run;
     p.stage = stage_id;
@@ -160,8 +198,10 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   prepare.map_out_of_range_ids = options.map_out_of_range_ids;
   prepare.int8_vnni = options.int8_vnni;
   prepare.constant_copies = &impl->constant_copies;
-  EMTL_RETURN_IF_ERROR(impl->prepare_stage(root->user_stage(), kUserStage, impl->user_ops, prepare));
-  EMTL_RETURN_IF_ERROR(impl->prepare_stage(root->item_stage(), kItemStage, impl->item_ops, prepare));
+  const StageLists stages = stage_lists(root);
+  EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.user, kUserStage, impl->user_ops, prepare));
+  EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.item, kItemStage, impl->item_ops, prepare));
+  EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.cross, kCrossStage, impl->cross_ops, prepare));
   impl->packed_bytes = prepare.packed_weight_bytes;
   impl->int8_scratch.resize(prepare.int8_scratch_bytes);
   impl->run_context.tensors = impl->allocation.tensors().data();
@@ -170,10 +210,10 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   impl->run_context.int8_scratch = impl->int8_scratch.data();
 
   if (options.profile) {
-    for (const std::vector<PreparedOp>* ops : {&impl->user_ops, &impl->item_ops})
+    for (const std::vector<PreparedOp>* ops : {&impl->user_ops, &impl->item_ops, &impl->cross_ops})
       for (const PreparedOp& p : *ops)
         impl->profile.push_back({p.op->name() ? p.op->name()->c_str() : "", schema::EnumNameOpType(p.op->type()),
-                                 p.stage == kItemStage, 0, 0.0, 0});
+                                 p.stage != kUserStage, 0, 0.0, 0, p.stage});
   }
   impl->scores.resize(options.max_items * model.num_tasks());
   impl->feature_given.resize(model.num_features());
@@ -184,9 +224,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
 
 Session::~Session() { delete impl_; }
 
-Status Session::Impl::load_features(Side side, Span<const FeatureInput> inputs, size_t rows, size_t first_row,
-                                    size_t copy_rows) {
-  const char* call = side == Side::kUser ? "set_user" : "score";
+Status Session::Impl::load_features(const char* call, Side side, Span<const FeatureInput> inputs, size_t rows,
+                                    size_t first_row, size_t copy_rows) {
   std::memset(feature_given.data(), 0, feature_given.size());
   const size_t num_features = feature_given.size();
   for (size_t k = 0; k < inputs.size(); ++k) {
@@ -263,7 +302,7 @@ Status Session::Impl::run_stage(std::vector<PreparedOp>& ops, int64_t stage_rows
 // The same loop with a clock around every operator (kept apart so the plain
 // loop stays as it is).
 Status Session::Impl::run_stage_profiled(std::vector<PreparedOp>& ops, int64_t stage_rows) {
-  OperatorProfile* records = profile.data() + (&ops == &item_ops ? user_ops.size() : 0);
+  OperatorProfile* records = profile_of(ops);
   for (size_t i = 0; i < ops.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
     Status status = run_operator(ops[i], stage_rows);
@@ -273,6 +312,11 @@ Status Session::Impl::run_stage_profiled(std::vector<PreparedOp>& ops, int64_t s
     if (!status.is_ok()) return status;
   }
   return Status::ok();
+}
+
+OperatorProfile* Session::Impl::profile_of(const std::vector<PreparedOp>& ops) {
+  if (&ops == &user_ops) return profile.data();
+  return profile.data() + user_ops.size() + (&ops == &item_ops ? 0 : item_ops.size());
 }
 
 uint64_t Session::Impl::flops_of(const PreparedOp& p) const {
@@ -295,7 +339,7 @@ Status Session::Impl::rerun_user_stage(size_t rows) {
 
 Status Session::set_user(Span<const FeatureInput> user_features) {
   impl_->user_ready = false;
-  EMTL_RETURN_IF_ERROR(impl_->load_features(Side::kUser, user_features, 1, 0, 1));
+  EMTL_RETURN_IF_ERROR(impl_->load_features("set_user", Side::kUser, user_features, 1, 0, 1));
   if (!impl_->options.cache_user) {  // score() runs the user stage
     impl_->user_ready = true;
     return Status::ok();
@@ -307,41 +351,150 @@ Status Session::set_user(Span<const FeatureInput> user_features) {
   return Status::ok();
 }
 
+Status Session::Impl::require_user(const char* call) {
+  if (user_ready) return Status::ok();
+  if (has_user_features)
+    return Status::error(Error::kInvalidState, "%s: call set_user first (the model has user features)", call);
+  Status status = Status::ok();
+  if (options.cache_user) status = run_stage(user_ops, 1);
+  user_ready = status.is_ok();
+  return status;
+}
+
+void Session::Impl::gather_scores(size_t first_row, size_t rows) {
+  const size_t num_tasks = model->num_tasks();
+  for (size_t t = 0; t < num_tasks; ++t) {
+    const schema::Task* task = root->tasks()->Get(static_cast<uint32_t>(t));
+    const TensorSlot& slot = tensors[static_cast<size_t>(task->tensor())];
+    const float* values = reinterpret_cast<const float*>(slot.data);
+    const size_t per_row = static_cast<size_t>(allocation.tensor(task->tensor()).declared.elements_from(1));
+    const bool one_row = slot.shape[0] == 1;  // a user-stage or broadcast tensor (or a 1-row tile)
+    for (size_t row = 0; row < rows; ++row)
+      scores[(first_row + row) * num_tasks + t] = values[(one_row ? 0 : row) * per_row + static_cast<size_t>(task->column())];
+  }
+}
+
+void Session::Impl::bind_cache(size_t first_row, size_t rows) {
+  for (const CacheBinding& b : cache_bindings) {
+    TensorSlot& slot = tensors[static_cast<size_t>(b.tensor)];
+    slot.data = cache + b.cache_offset + first_row * b.row_bytes;
+    slot.shape = allocation.tensor(b.tensor).declared;
+    slot.shape[0] = static_cast<int64_t>(rows);
+  }
+  bound_to_cache = true;
+}
+
+void Session::Impl::bind_arena() {
+  if (!bound_to_cache) return;
+  for (const CacheBinding& b : cache_bindings) tensors[static_cast<size_t>(b.tensor)].data = b.arena_data;
+  bound_to_cache = false;
+}
+
+Status Session::Impl::fill_cache(const char* call, Span<const FeatureInput> item_features, size_t k,
+                                 const size_t* positions) {
+  if (!cache && allocation.cache_bytes() > 0) {
+    cache = static_cast<uint8_t*>(aligned_allocate(allocation.cache_bytes()));
+    if (!cache)
+      return Status::error(Error::kOutOfMemory, "%s: cannot allocate a candidate cache of %zu bytes", call,
+                           allocation.cache_bytes());
+  }
+  bind_arena();
+  Status status = Status::ok();
+  for (size_t first = 0; first < k && status.is_ok(); first += item_rows) {
+    const size_t rows = std::min(item_rows, k - first);
+    status = load_features(call, Side::kItem, item_features, k, first, rows);
+    if (status.is_ok()) status = run_stage(item_ops, static_cast<int64_t>(rows));
+    if (!status.is_ok()) break;
+    // Cached tensors are roots with dense rows in the arena, alive until the cross stage reads them.
+    for (int t : cached_tensors) {
+      const TensorAllocation& info = allocation.tensor(t);
+      const uint8_t* source = tensors[static_cast<size_t>(t)].data;
+      uint8_t* target = cache + info.cache_offset;
+      if (!positions) {
+        std::memcpy(target + first * info.row_bytes, source, rows * info.row_bytes);
+        continue;
+      }
+      for (size_t j = 0; j < rows; ++j)
+        std::memcpy(target + positions[first + j] * info.row_bytes, source + j * info.row_bytes, info.row_bytes);
+    }
+  }
+  park_workers(threadpool);
+  return status;
+}
+
+Status Session::set_candidates(Span<const FeatureInput> item_features, size_t n) {
+  Impl& impl = *impl_;
+  impl.num_candidates = 0;
+  if (n < 1 || n > impl.options.max_items)
+    return Status::error(Error::kInvalidArgument, "set_candidates: n = %zu, must be in [1, max_items = %zu]", n,
+                         impl.options.max_items);
+  EMTL_RETURN_IF_ERROR(impl.fill_cache("set_candidates", item_features, n, nullptr));
+  impl.num_candidates = n;
+  return Status::ok();
+}
+
+Status Session::replace_candidates(Span<const size_t> positions, Span<const FeatureInput> item_features) {
+  Impl& impl = *impl_;
+  const size_t n = impl.num_candidates;
+  if (n == 0) return Status::error(Error::kInvalidState, "replace_candidates: call set_candidates first");
+  if (positions.size() < 1 || positions.size() > n)
+    return Status::error(Error::kInvalidArgument, "replace_candidates: %zu positions, must be in [1, %zu candidates]",
+                         positions.size(), n);
+  for (size_t j = 0; j < positions.size(); ++j)
+    if (positions[j] >= n)
+      return Status::error(Error::kInvalidArgument, "replace_candidates: positions[%zu] = %zu, there are %zu candidates",
+                           j, positions[j], n);
+  impl.num_candidates = 0;  // until every row is in place
+  EMTL_RETURN_IF_ERROR(impl.fill_cache("replace_candidates", item_features, positions.size(), positions.data()));
+  impl.num_candidates = n;
+  return Status::ok();
+}
+
+Result<Span<const float>> Session::rank() {
+  Impl& impl = *impl_;
+  const size_t n = impl.num_candidates;
+  if (n == 0) return Status::error(Error::kInvalidState, "rank: call set_candidates first");
+  EMTL_RETURN_IF_ERROR(impl.require_user("rank"));
+  // The tiles of score(): the cross stage reads the cached rows of each.
+  Status status = Status::ok();
+  for (size_t first = 0; first < n && status.is_ok(); first += impl.item_rows) {
+    const size_t rows = std::min(impl.item_rows, n - first);
+    if (!impl.options.cache_user) status = impl.rerun_user_stage(rows);
+    impl.bind_cache(first, rows);
+    if (status.is_ok()) status = impl.run_stage(impl.cross_ops, static_cast<int64_t>(rows));
+    if (status.is_ok()) impl.gather_scores(first, rows);
+  }
+  park_workers(impl.threadpool);
+  EMTL_RETURN_IF_ERROR(status);
+  return Span<const float>(impl.scores.data(), n * impl.model->num_tasks());
+}
+
 Result<Span<const float>> Session::score(Span<const FeatureInput> item_features, size_t n) {
   Impl& impl = *impl_;
   if (n < 1 || n > impl.options.max_items)
     return Status::error(Error::kInvalidArgument, "score: n = %zu, must be in [1, max_items = %zu]", n,
                          impl.options.max_items);
-  if (!impl.user_ready) {
-    if (impl.has_user_features)
-      return Status::error(Error::kInvalidState, "score: call set_user first (the model has user features)");
-    EMTL_RETURN_IF_ERROR(set_user(Span<const FeatureInput>()));
-  }
-  // The item stage runs on tiles of at most item_rows items (every item
-  // operator is row-wise), so its activations stay in cache.
-  const size_t num_tasks = impl.model->num_tasks();
+  EMTL_RETURN_IF_ERROR(impl.require_user("score"));
+  impl.bind_arena();
+  // The item and cross stages run on tiles of at most item_rows items (every
+  // operator is row-wise), so their activations stay in cache.
   Status status = Status::ok();
   for (size_t first = 0; first < n && status.is_ok(); first += impl.item_rows) {
     const size_t rows = std::min(impl.item_rows, n - first);
     if (!impl.options.cache_user) status = impl.rerun_user_stage(rows);
-    if (status.is_ok()) status = impl.load_features(Side::kItem, item_features, n, first, rows);
+    if (status.is_ok()) status = impl.load_features("score", Side::kItem, item_features, n, first, rows);
     if (status.is_ok()) status = impl.run_stage(impl.item_ops, static_cast<int64_t>(rows));
-    if (!status.is_ok()) break;
-    for (size_t t = 0; t < num_tasks; ++t) {
-      const schema::Task* task = impl.root->tasks()->Get(static_cast<uint32_t>(t));
-      const TensorSlot& slot = impl.tensors[static_cast<size_t>(task->tensor())];
-      const float* values = reinterpret_cast<const float*>(slot.data);
-      const size_t per_row = static_cast<size_t>(impl.allocation.tensor(task->tensor()).declared.elements_from(1));
-      const bool one_row = slot.shape[0] == 1;  // a user-stage or broadcast tensor (or a 1-row tile)
-      for (size_t row = 0; row < rows; ++row)
-        impl.scores[(first + row) * num_tasks + t] =
-            values[(one_row ? 0 : row) * per_row + static_cast<size_t>(task->column())];
-    }
+    if (status.is_ok()) status = impl.run_stage(impl.cross_ops, static_cast<int64_t>(rows));
+    if (status.is_ok()) impl.gather_scores(first, rows);
   }
   park_workers(impl.threadpool);
   EMTL_RETURN_IF_ERROR(status);
-  return Span<const float>(impl.scores.data(), n * num_tasks);
+  return Span<const float>(impl.scores.data(), n * impl.model->num_tasks());
 }
+
+size_t Session::num_candidates() const { return impl_->num_candidates; }
+
+size_t Session::candidate_cache_bytes() const { return impl_->allocation.cache_bytes(); }
 
 size_t Session::arena_bytes() const { return impl_->arena_size; }
 
@@ -361,24 +514,29 @@ void Session::reset_profile() {
 
 void Session::print_plan(FILE* out) const {
   const Impl& impl = *impl_;
-  std::fprintf(out, "steps: 0 user inputs, 1..%zu user operators, %zu item inputs, then item operators, %d tasks\n",
-               impl.user_ops.size(), impl.user_ops.size() + 1, impl.allocation.end_step());
+  std::fprintf(out,
+               "steps: 0 user inputs, 1..%zu user operators, %zu item inputs, %zu item operators, %zu cross "
+               "operators, %d tasks\n",
+               impl.user_ops.size(), impl.user_ops.size() + 1, impl.item_ops.size(), impl.cross_ops.size(),
+               impl.allocation.end_step());
   std::fprintf(out, "%6s %-32s %5s %6s %6s %12s %12s\n", "tensor", "name", "stage", "first", "last", "offset", "bytes");
   for (size_t t = 0; t < impl.tensors.size(); ++t) {
     const TensorAllocation& slot = impl.allocation.tensor(static_cast<int>(t));
     if (slot.constant || slot.stage == kNoStage) continue;
     const char* name = tensor_name(impl.root->tensors()->Get(static_cast<uint32_t>(t)));
-    const char* stage = slot.stage == kUserStage ? "user" : "item";
+    const char* stage = slot.stage == kUserStage ? "user" : slot.stage == kItemStage ? "item" : "cross";
     if (slot.alias_of >= 0) {
       std::fprintf(out, "%6zu %-32s %5s %6d %6d   alias of tensor %d\n", t, name, stage, slot.first_use, slot.last_use,
                    slot.alias_of);
     } else {
-      std::fprintf(out, "%6zu %-32s %5s %6d %6d %12zu %12zu\n", t, name, stage, slot.first_use, slot.last_use,
-                   impl.planner.offset(slot.buffer), slot.planned_bytes);
+      std::fprintf(out, "%6zu %-32s %5s %6d %6d %12zu %12zu%s\n", t, name, stage, slot.first_use, slot.last_use,
+                   impl.planner.offset(slot.buffer), slot.planned_bytes, slot.cached ? "  cached" : "");
     }
   }
   std::fprintf(out, "arena: %zu bytes (max_items = %zu, item tiles of %zu rows); packed weights: %zu bytes\n",
                impl.arena_size, impl.options.max_items, impl.item_rows, impl.packed_bytes);
+  std::fprintf(out, "candidate cache: %zu bytes for %zu candidates (%zu tensors, allocated by the first set_candidates)\n",
+               impl.allocation.cache_bytes(), impl.options.max_items, impl.cached_tensors.size());
 }
 
 }  // namespace edgemtl

@@ -50,10 +50,11 @@ struct SessionOptions {
 struct OperatorProfile {
   const char* name;      ///< the operator's name in the file ("" if none); lives as long as the Model
   const char* type;      ///< its OpType, e.g. "FULLY_CONNECTED"
-  bool item_stage;       ///< false: user stage
+  bool item_stage;       ///< false: user stage; true: item or cross stage (see `stage`)
   uint64_t calls;
   double seconds;
   uint64_t flops;        ///< 2 * multiply-adds of FULLY_CONNECTED and MATMUL; 0 for the others
+  int stage;             ///< 0 user, 1 item, 2 cross (a file without a cross stage runs its item stage as cross)
 };
 
 /// Values of one feature for `rows` rows, row-major: rows * width values.
@@ -67,9 +68,16 @@ struct FeatureInput {
 };
 
 /// Owns the activation arena, the XNNPACK operators (with their packed copy
-/// of the fully-connected weights) and the user cache. Not thread-safe: use
-/// one Session per thread. Once warm (after the first set_user/score), scoring
-/// does no heap allocation. The Model must outlive the Session.
+/// of the fully-connected weights), the user cache and the candidate cache.
+/// Not thread-safe: use one Session per thread. Once warm (after the first
+/// set_user/score, or set_candidates for the candidate cache), scoring and
+/// re-ranking do no heap allocation. The Model must outlive the Session.
+///
+/// Two ways to score. score(items, n) runs the item and cross stages on n
+/// items at once. For re-ranking the same candidates after every user action:
+/// set_candidates(items, n) once (item stage, cached), then set_user + rank()
+/// as often as the user changes (cross stage only); replace_candidates swaps a
+/// few of them. rank() is bitwise equal to score() of the same user and items.
 class Session {
  public:
   static Result<std::unique_ptr<Session>> create(const Model& model, const SessionOptions& options = {});
@@ -86,6 +94,32 @@ class Session {
   /// owned by the Session and valid until the next call on it.
   Result<Span<const float>> score(Span<const FeatureInput> item_features, size_t n);
 
+  /// Runs the item stage on `n` candidates (1 <= n <= max_items; every ITEM
+  /// feature with n rows, read during the call only) and keeps, for each, what
+  /// the cross stage reads: the candidate cache (candidate_cache_bytes(), for
+  /// max_items rows, allocated by the first call and owned by the Session).
+  /// Needs no user. Replaces the previous candidates; on failure none are kept.
+  Status set_candidates(Span<const FeatureInput> item_features, size_t n);
+
+  /// Replaces the candidates at `positions` (k = positions.size() >= 1, each
+  /// < num_candidates()) by k new ones given with k rows per ITEM feature: row
+  /// j becomes candidate positions[j] (a position given twice keeps its last
+  /// row). Runs the item stage on those k rows only; the others stay cached.
+  /// On failure no candidates are kept (set_candidates again).
+  Status replace_candidates(Span<const size_t> positions, Span<const FeatureInput> item_features);
+
+  /// Runs only the cross stage over the cached candidates with the user of the
+  /// last set_user. Returns num_candidates() * num_tasks scores, row-major
+  /// (candidate, task), bitwise equal to score() of the same user and items;
+  /// owned by the Session and valid until the next call on it.
+  Result<Span<const float>> rank();
+
+  /// Candidates in the cache (0 before set_candidates or after a failed one).
+  size_t num_candidates() const;
+  /// Bytes of the candidate cache (max_items rows of every tensor the cross
+  /// stage reads from the item stage), allocated by the first set_candidates.
+  size_t candidate_cache_bytes() const;
+
   const Model& model() const { return model_; }
   /// Bytes of the activation arena (planned for one item tile, see item_tile_rows).
   size_t arena_bytes() const;
@@ -93,8 +127,8 @@ class Session {
   size_t packed_weight_bytes() const;
   /// Prints the memory plan (tensor, lifetime, offset, size) to `out`.
   void print_plan(FILE* out) const;
-  /// One record per operator, user stage then item stage, in execution
-  /// order; empty unless SessionOptions::profile.
+  /// One record per operator, user stage, item stage then cross stage, in
+  /// execution order; empty unless SessionOptions::profile.
   Span<const OperatorProfile> profile() const;
   /// Sets every record's calls, seconds and flops back to zero.
   void reset_profile();

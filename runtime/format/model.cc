@@ -25,8 +25,8 @@ constexpr size_t kAlignment = 64;
 // A FlatBuffer needs at least its root offset and file identifier.
 constexpr size_t kMinFileSize = 8;
 
-enum StageId : int { kUserStage = 0, kItemStage = 1 };
-const char* stage_name(int stage) { return stage == kUserStage ? "user" : "item"; }
+enum StageId : int { kUserStage = 0, kItemStage = 1, kCrossStage = 2 };
+const char* stage_name(int stage) { return stage == kUserStage ? "user" : stage == kItemStage ? "item" : "cross"; }
 
 bool multiply_overflows(int64_t a, int64_t b, int64_t* out) { return __builtin_mul_overflow(a, b, out); }
 
@@ -51,12 +51,22 @@ class ModelVerifier {
     producer_stage_.assign(num_tensors_, -1);
     feature_of_tensor_.assign(num_tensors_, -1);
     in_user_cache_.assign(num_tensors_, false);
+    in_item_cache_.assign(num_tensors_, false);
+    // Three stages (cross_stage present): the user cache is read by the cross
+    // stage; without (older files) by the item stage, which is item and cross in one.
+    three_stages_ = model_->cross_stage() != nullptr;
+    user_cache_reader_ = three_stages_ ? kCrossStage : kItemStage;
+    if (!three_stages_ && model_->item_to_cross() && model_->item_to_cross()->size() > 0)
+      return Status::error(Error::kInvalidModel, "item_to_cross is given but the model has no cross_stage");
     EMTL_RETURN_IF_ERROR(verify_buffers());
     EMTL_RETURN_IF_ERROR(verify_tensors());
     EMTL_RETURN_IF_ERROR(verify_features());
     EMTL_RETURN_IF_ERROR(verify_stage(kUserStage, model_->user_stage()));
-    EMTL_RETURN_IF_ERROR(verify_user_to_item());
+    EMTL_RETURN_IF_ERROR(verify_cache("user_to_item", model_->user_to_item(), kUserStage, schema::Side::USER, in_user_cache_));
     EMTL_RETURN_IF_ERROR(verify_stage(kItemStage, model_->item_stage()));
+    EMTL_RETURN_IF_ERROR(
+        verify_cache("item_to_cross", model_->item_to_cross(), kItemStage, schema::Side::ITEM, in_item_cache_));
+    EMTL_RETURN_IF_ERROR(verify_stage(kCrossStage, model_->cross_stage()));
     return verify_tasks();
   }
 
@@ -199,11 +209,14 @@ class ModelVerifier {
     const int feature = feature_of_tensor_[index];
     if (feature >= 0) {
       const auto side = model_->features()->Get(static_cast<uint32_t>(feature))->side();
-      if (side == (stage == kUserStage ? schema::Side::USER : schema::Side::ITEM)) return true;
-      return stage == kItemStage && in_user_cache_[index];
+      if (stage == kUserStage) return side == schema::Side::USER;
+      if (stage == kItemStage && side == schema::Side::ITEM) return true;
+      if (stage == kCrossStage && side == schema::Side::ITEM) return in_item_cache_[index];
+      return stage == user_cache_reader_ && in_user_cache_[index];
     }
     if (producer_stage_[index] == stage) return true;
-    return stage == kItemStage && producer_stage_[index] == kUserStage && in_user_cache_[index];
+    if (producer_stage_[index] == kUserStage) return stage == user_cache_reader_ && in_user_cache_[index];
+    return stage == kCrossStage && producer_stage_[index] == kItemStage && in_item_cache_[index];
   }
 
   Status verify_stage(int stage, const schema::Stage* stage_table) {
@@ -231,8 +244,9 @@ class ModelVerifier {
           return Status::error(Error::kInvalidModel,
                                "%s: input %u is tensor %d ('%s'), which is not a constant, a %s feature, a tensor "
                                "written earlier in this stage%s",
-                               where.text, k, index, tensor_name(tensor(index)), stage_name(stage),
-                               stage == kItemStage ? " or a user_to_item tensor" : "");
+                               where.text, k, index, tensor_name(tensor(index)), stage == kUserStage ? "user" : "item",
+                               stage == kCrossStage ? ", a user_to_item or an item_to_cross tensor"
+                               : stage == user_cache_reader_ ? " or a user_to_item tensor" : "");
         if (!is_constant(tensor(index))) reads_activation = true;
       }
       const int output = outputs->Get(0);
@@ -254,23 +268,24 @@ class ModelVerifier {
     return Status::ok();
   }
 
-  Status verify_user_to_item() {
-    const auto* cache = model_->user_to_item();
+  // A cache list (user_to_item, item_to_cross): each entry a tensor written by
+  // `stage` or a feature of `side`; marks them in `listed`.
+  Status verify_cache(const char* field, const flatbuffers::Vector<int32_t>* cache, int stage, schema::Side side,
+                      std::vector<bool>& listed) {
     if (!cache) return Status::ok();
+    const char* side_name = side == schema::Side::USER ? "a user" : "an item";
     for (uint32_t i = 0; i < cache->size(); ++i) {
       const int index = cache->Get(i);
       if (index < 0 || static_cast<uint32_t>(index) >= num_tensors_)
-        return Status::error(Error::kInvalidModel, "user_to_item[%u] is tensor %d but the model has %u tensors", i,
-                             index, num_tensors_);
+        return Status::error(Error::kInvalidModel, "%s[%u] is tensor %d but the model has %u tensors", field, i, index,
+                             num_tensors_);
       const int feature = feature_of_tensor_[index];
-      const bool user_feature =
-          feature >= 0 && model_->features()->Get(static_cast<uint32_t>(feature))->side() == schema::Side::USER;
-      if (producer_stage_[index] != kUserStage && !user_feature)
+      const bool side_feature = feature >= 0 && model_->features()->Get(static_cast<uint32_t>(feature))->side() == side;
+      if (producer_stage_[index] != stage && !side_feature)
         return Status::error(Error::kInvalidModel,
-                             "user_to_item[%u] is tensor %d ('%s'), which is neither written by the user stage nor a "
-                             "user feature",
-                             i, index, tensor_name(tensor(index)));
-      in_user_cache_[index] = true;
+                             "%s[%u] is tensor %d ('%s'), which is neither written by the %s stage nor %s feature",
+                             field, i, index, tensor_name(tensor(index)), stage_name(stage), side_name);
+      listed[index] = true;
     }
     return Status::ok();
   }
@@ -295,6 +310,10 @@ class ModelVerifier {
       if (producer_stage_[index] < 0)
         return Status::error(Error::kInvalidModel, "task '%s': tensor %d ('%s') is not written by any operator", name,
                              index, tensor_name(t));
+      // rank() runs only the cross stage: an item-stage task must be cached.
+      if (three_stages_ && producer_stage_[index] == kItemStage && !in_item_cache_[index])
+        return Status::error(Error::kInvalidModel, "task '%s': tensor %d ('%s') of the item stage is not in item_to_cross",
+                             name, index, tensor_name(t));
       if (t->dtype() != schema::DType::FLOAT32)
         return Status::error(Error::kInvalidModel, "task '%s': tensor %d ('%s') is %s, not FLOAT32", name, index,
                              tensor_name(t), dtype_name(t->dtype()));
@@ -312,6 +331,9 @@ class ModelVerifier {
   std::vector<int8_t> producer_stage_;   // per tensor: stage writing it, or -1
   std::vector<int> feature_of_tensor_;   // per tensor: feature index, or -1
   std::vector<bool> in_user_cache_;      // per tensor: listed in user_to_item
+  std::vector<bool> in_item_cache_;      // per tensor: listed in item_to_cross
+  bool three_stages_ = false;            // the file has a cross_stage
+  int user_cache_reader_ = kItemStage;   // the stage reading user_to_item
 };
 
 }  // namespace

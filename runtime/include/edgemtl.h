@@ -221,6 +221,31 @@ EMTL_API emtl_status emtl_session_set_user_named(emtl_session* session, const em
                                                  size_t num_features);
 EMTL_API emtl_status emtl_session_score_named(emtl_session* session, const emtl_named_feature_input* features,
                                               size_t num_features, size_t n, const float** out_scores);
+/** Re-ranking the same candidates after every user action (the candidate
+ *  cache). emtl_session_set_candidates runs the item stage on `n` candidates
+ *  (1 <= n <= max_items, every ITEM feature with n rows, read during the call
+ *  only) and keeps what the cross stage reads (emtl_session_candidate_cache_bytes,
+ *  allocated by the first call, owned by the session); it needs no user and
+ *  replaces the previous candidates (none are kept on failure). */
+EMTL_API emtl_status emtl_session_set_candidates(emtl_session* session, const emtl_feature_input* features,
+                                                 size_t num_features, size_t n);
+/** Replaces the candidates at positions[0 .. k-1] (each < the number of
+ *  candidates) by k new ones given with k rows per ITEM feature: row j becomes
+ *  candidate positions[j]. Runs the item stage on those k rows only. On failure
+ *  no candidates are kept. */
+EMTL_API emtl_status emtl_session_replace_candidates(emtl_session* session, const size_t* positions, size_t k,
+                                                     const emtl_feature_input* features, size_t num_features);
+/** Runs only the cross stage over the cached candidates with the user of the
+ *  last emtl_session_set_user. On success *out_scores points at
+ *  emtl_session_num_candidates() * num_tasks floats, row-major (candidate,
+ *  task), bitwise equal to emtl_session_score of the same user and items; owned
+ *  by the session and valid until the next call on it. No allocation. */
+EMTL_API emtl_status emtl_session_rank(emtl_session* session, const float** out_scores);
+/** Candidates in the cache (0 before emtl_session_set_candidates or after a failed one). */
+EMTL_API size_t emtl_session_num_candidates(const emtl_session* session);
+/** Bytes of the candidate cache (max_items rows), allocated by the first emtl_session_set_candidates. */
+EMTL_API size_t emtl_session_candidate_cache_bytes(const emtl_session* session);
+
 /** The model the session was created with. */
 EMTL_API const emtl_model* emtl_session_model(const emtl_session* session);
 

@@ -7,13 +7,29 @@
 namespace edgemtl {
 namespace {
 
-using OperatorList = flatbuffers::Vector<flatbuffers::Offset<schema::Operator>>;
-
 const OperatorList* operators_of(const schema::Stage* stage) { return stage ? stage->operators() : nullptr; }
 
 int count_of(const OperatorList* ops) { return ops ? static_cast<int>(ops->size()) : 0; }
 
 }  // namespace
+
+StageLists stage_lists(const schema::Model* model) {
+  StageLists stages;
+  stages.user = operators_of(model->user_stage());
+  if (model->cross_stage()) {
+    stages.item = operators_of(model->item_stage());
+    stages.cross = operators_of(model->cross_stage());
+    if (model->item_to_cross()) stages.cached.assign(model->item_to_cross()->begin(), model->item_to_cross()->end());
+  } else {
+    stages.cross = operators_of(model->item_stage());
+    if (model->features())
+      for (const schema::Feature* f : *model->features())
+        if (f->side() == schema::Side::ITEM) stages.cached.push_back(f->tensor());
+  }
+  std::sort(stages.cached.begin(), stages.cached.end());
+  stages.cached.erase(std::unique(stages.cached.begin(), stages.cached.end()), stages.cached.end());
+  return stages;
+}
 
 void AllocationInfo::build(const schema::Model* model, bool cache_user, OpPlanningOf planning_of) {
   const uint32_t num_tensors = model->tensors() ? model->tensors()->size() : 0;
@@ -24,10 +40,12 @@ void AllocationInfo::build(const schema::Model* model, bool cache_user, OpPlanni
     tensors_[t].declared = declared_shape(tensor);
     tensors_[t].constant = is_constant(tensor);
   }
-  const OperatorList* user = operators_of(model->user_stage());
-  const OperatorList* item = operators_of(model->item_stage());
+  const StageLists stages = stage_lists(model);
+  const OperatorList* user = stages.user;
+  const OperatorList* item = stages.item;
   const int num_user = count_of(user);
-  end_step_ = num_user + count_of(item) + 2;
+  end_step_ = num_user + count_of(item) + count_of(stages.cross) + 2;
+  for (int tensor : stages.cached) tensors_[tensor].cached = true;
 
   // Lifetimes: defined at the writing step, extended by every read.
   auto define = [&](int tensor, int step) {
@@ -54,11 +72,14 @@ void AllocationInfo::build(const schema::Model* model, bool cache_user, OpPlanni
       const int output = op->outputs()->Get(0);
       tensors_[output].stage = stage;
       define(output, step);
-      if (planning_of(op->type()).output_aliases_input) tensors_[output].alias_of = root_of(op->inputs()->Get(0));
+      // A cached output is a root: its RESHAPE copies (the run function copies between distinct bytes).
+      if (planning_of(op->type()).output_aliases_input && !tensors_[output].cached)
+        tensors_[output].alias_of = root_of(op->inputs()->Get(0));
     }
   };
   walk(user, kUserStage, 1);
   walk(item, kItemStage, num_user + 2);
+  walk(stages.cross, kCrossStage, num_user + 2 + count_of(item));
   if (model->user_to_item())
     for (int tensor : *model->user_to_item()) tensors_[tensor].last_use = end_step_;
   if (model->tasks())
@@ -91,8 +112,8 @@ void AllocationInfo::build(const schema::Model* model, bool cache_user, OpPlanni
 // cache) lives until the end and stays a copy.
 void AllocationInfo::find_column_views(const schema::Model* model, OpPlanningOf planning_of) {
   std::vector<int> readers(tensors_.size(), 0), view_readers(tensors_.size(), 0);
-  for (const schema::Stage* stage : {model->user_stage(), model->item_stage()}) {
-    const OperatorList* ops = operators_of(stage);
+  const StageLists stages = stage_lists(model);
+  for (const OperatorList* ops : {stages.user, stages.item, stages.cross}) {
     if (!ops) continue;
     for (const schema::Operator* op : *ops) {
       if (!op->inputs()) continue;
@@ -104,8 +125,7 @@ void AllocationInfo::find_column_views(const schema::Model* model, OpPlanningOf 
       }
     }
   }
-  for (const schema::Stage* stage : {model->user_stage(), model->item_stage()}) {
-    const OperatorList* ops = operators_of(stage);
+  for (const OperatorList* ops : {stages.user, stages.item, stages.cross}) {
     if (!ops) continue;
     for (const schema::Operator* op : *ops) {
       const auto column_window = planning_of(op->type()).column_window;
@@ -115,7 +135,7 @@ void AllocationInfo::find_column_views(const schema::Model* model, OpPlanningOf 
       const TensorAllocation& in = tensors_[input];
       TensorAllocation& out = tensors_[output];
       if (in.constant || in.dtype != schema::DType::FLOAT32 || in.declared.rank != 2 || out.declared.rank != 2 ||
-          in.row_stride != 0 || out.last_use == end_step_ || readers[output] == 0 ||
+          in.row_stride != 0 || out.last_use == end_step_ || out.cached || readers[output] == 0 ||
           readers[output] != view_readers[output])
         continue;
       out.column_offset = static_cast<size_t>(first_column);
@@ -129,7 +149,7 @@ void AllocationInfo::find_column_views(const schema::Model* model, OpPlanningOf 
 // input dies at the op: the split's ADD then reuses the first layer's output
 // instead of doubling the widest tile in cache.
 void AllocationInfo::find_in_place_outputs(const schema::Model* model, OpPlanningOf planning_of) {
-  const OperatorList* user = operators_of(model->user_stage());
+  const StageLists stages = stage_lists(model);
   auto in_place = [&](const OperatorList* ops, int first_step) {
     if (!ops) return;
     for (uint32_t i = 0; i < ops->size(); ++i) {
@@ -138,9 +158,10 @@ void AllocationInfo::find_in_place_outputs(const schema::Model* model, OpPlannin
       const int step = first_step + static_cast<int>(i);
       const int output = op->outputs()->Get(0);
       TensorAllocation& out = tensors_[output];
+      if (out.cached) continue;
       for (int input : *op->inputs()) {
         TensorAllocation& in = tensors_[input];
-        if (in.constant || in.feature >= 0 || in.alias_of >= 0 || in.last_use != step || in.stage != out.stage ||
+        if (in.constant || in.feature >= 0 || in.alias_of >= 0 || in.cached || in.last_use != step || in.stage != out.stage ||
             in.dtype != out.dtype || !(in.declared == out.declared))
           continue;
         out.alias_of = input;
@@ -149,8 +170,9 @@ void AllocationInfo::find_in_place_outputs(const schema::Model* model, OpPlannin
       }
     }
   };
-  in_place(user, 1);
-  in_place(operators_of(model->item_stage()), count_of(user) + 2);
+  in_place(stages.user, 1);
+  in_place(stages.item, count_of(stages.user) + 2);
+  in_place(stages.cross, count_of(stages.user) + 2 + count_of(stages.item));
 }
 
 Status AllocationInfo::place_buffers(const schema::Model* model, size_t user_rows, size_t item_rows,
@@ -169,6 +191,19 @@ Status AllocationInfo::place_buffers(const schema::Model* model, size_t user_row
     Result<int> buffer = planner->add_buffer(slot.planned_bytes, slot.first_use, slot.last_use);
     if (!buffer.ok()) return buffer.status();
     slot.buffer = buffer.value();
+  }
+  cache_bytes_ = 0;
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    TensorAllocation& slot = tensors_[t];
+    if (!slot.cached) continue;
+    slot.row_bytes = static_cast<size_t>(slot.declared.elements_from(1)) * dtype_size(slot.dtype);
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(slot.row_bytes), static_cast<uint64_t>(max_items), &bytes) ||
+        bytes > (uint64_t{1} << 46))
+      return Status::error(Error::kOutOfMemory, "cached tensor %zu ('%s') is too large for max_items = %zu", t,
+                           tensor_name(model->tensors()->Get(static_cast<uint32_t>(t))), max_items);
+    slot.cache_offset = cache_bytes_;
+    cache_bytes_ += (static_cast<size_t>(bytes) + extra_bytes + 63) / 64 * 64;
   }
   return planner->plan();
 }

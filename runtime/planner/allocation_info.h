@@ -5,14 +5,23 @@
 // its planner; it knows no operator type, only each type's OpPlanning.
 //
 // Execution steps (lifetimes are inclusive ranges of them):
-//   0                 user features are copied in
-//   1 .. U            user operators
-//   U + 1             item features are copied in
-//   U + 2 .. U + 1 + I item operators
-//   U + 2 + I         task outputs are gathered (the end)
-// Tensors the item stage reads from the user stage (user_to_item) and task
+//   0                         user features are copied in
+//   1 .. U                    user operators
+//   U + 1                     item features are copied in
+//   U + 2 .. U + 1 + I        item operators
+//   U + 2 + I .. U + 1 + I + C cross operators
+//   U + 2 + I + C             task outputs are gathered (the end)
+// Tensors the cross stage reads from the user stage (user_to_item) and task
 // tensors live until the end, so the user cache survives any number of score()
 // calls; everything else may be reused as soon as it is dead.
+//
+// The candidate cache: the tensors the cross stage reads from the item stage
+// (Model.item_to_cross; for a file without a cross stage, its item features)
+// also get rows for max_items candidates in a second block, outside the arena
+// (Session::set_candidates fills it, rank() runs the cross stage reading it).
+// They are planned as roots (never a view, never written in place, never
+// overwritten in place) so that their cache rows can stand in for their arena
+// rows: a tensor whose root is cached reads the cache instead.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +38,22 @@ namespace edgemtl {
 constexpr int kNoStage = -1;
 constexpr int kUserStage = 0;
 constexpr int kItemStage = 1;
+constexpr int kCrossStage = 2;
+
+using OperatorList = flatbuffers::Vector<flatbuffers::Offset<schema::Operator>>;
+
+/// The three stages as the runtime runs them. A file without cross_stage
+/// (written before it) is item and cross in one: its item stage runs as the
+/// cross stage, the item stage is empty and the candidate cache holds its
+/// ITEM feature tensors. Operator lists may be null (empty stage).
+struct StageLists {
+  const OperatorList* user = nullptr;
+  const OperatorList* item = nullptr;
+  const OperatorList* cross = nullptr;
+  std::vector<int> cached;  ///< tensors of the candidate cache, ascending
+};
+/// The stages of a verified `model`.
+StageLists stage_lists(const schema::Model* model);
 
 /// What planning needs to know about one operator type; part of its
 /// registration (runtime/ops/registry.h).
@@ -63,6 +88,9 @@ struct TensorAllocation {
   int first_use = 0, last_use = 0;
   int buffer = -1;           // planner buffer id (roots only, after place_buffers)
   size_t planned_bytes = 0;
+  bool cached = false;       // in the candidate cache (a root)
+  size_t cache_offset = 0;   // cached: its first byte in the cache block (after place_buffers)
+  size_t row_bytes = 0;      // cached: bytes of one row (its cache rows are dense)
 };
 
 /// Built once per Session from a verified model; then read only.
@@ -72,11 +100,14 @@ class AllocationInfo {
   /// every tensor of the verified `model`. `cache_user` false: user features
   /// live until the end (every score() runs the user stage again).
   void build(const schema::Model* model, bool cache_user, OpPlanningOf planning_of);
-  /// Sizes every root tensor (user-stage ones for `user_rows` rows, item-stage
-  /// ones for `item_rows`, plus `extra_bytes` of readable slack) and places them
-  /// with `planner`. `max_items` only names the limit in the error message.
+  /// Sizes every root tensor (user-stage ones for `user_rows` rows, item- and
+  /// cross-stage ones for `item_rows`, plus `extra_bytes` of readable slack) and
+  /// places them with `planner`; then lays out the candidate cache (each cached
+  /// tensor for `max_items` rows plus `extra_bytes`, 64-byte aligned).
   Status place_buffers(const schema::Model* model, size_t user_rows, size_t item_rows, size_t extra_bytes,
                        size_t max_items, MemoryPlanner* planner);
+  /// Bytes of the candidate cache block (after place_buffers); 0 without cached tensors.
+  size_t cache_bytes() const { return cache_bytes_; }
 
   const std::vector<TensorAllocation>& tensors() const { return tensors_; }
   const TensorAllocation& tensor(int index) const { return tensors_[static_cast<size_t>(index)]; }
@@ -90,6 +121,7 @@ class AllocationInfo {
 
   std::vector<TensorAllocation> tensors_;
   int end_step_ = 0;
+  size_t cache_bytes_ = 0;
 };
 
 }  // namespace edgemtl

@@ -233,6 +233,55 @@ static void test_named_inputs(const emtl_model* model, const float reference[6])
   emtl_session_free(session);
 }
 
+/* The candidate cache on a file without a cross stage (its item stage is item
+ * and cross in one): rank after set_candidates / set_user / replace equals score
+ * bitwise, and the calls refuse what they must. */
+static void test_rank(const emtl_model* model, const float reference[6]) {
+  emtl_session* session = NULL;
+  EXPECT(emtl_session_create(model, NULL, &session) == EMTL_OK);
+  if (!session) return;
+  const float* scores = NULL;
+  EXPECT(emtl_session_rank(session, &scores) == EMTL_ERROR_INVALID_STATE); /* no candidates yet */
+  EXPECT(emtl_session_num_candidates(session) == 0);
+  const float user_values[2] = {2.0f, 1.0f}, other_user[2] = {-1.0f, 0.5f};
+  const int64_t ids[3] = {1, 3, 0};
+  emtl_feature_input user, items;
+  two_tower_inputs(user_values, ids, 3, &user, &items);
+  EXPECT(emtl_session_set_candidates(session, &items, 1, 3) == EMTL_OK); /* before the user: fine */
+  EXPECT(emtl_session_num_candidates(session) == 3);
+  EXPECT(emtl_session_candidate_cache_bytes(session) > 0);
+  EXPECT(emtl_session_rank(session, &scores) == EMTL_ERROR_INVALID_STATE); /* the user is missing */
+  EXPECT(emtl_session_set_user(session, &user, 1) == EMTL_OK);
+  EXPECT(emtl_session_rank(session, &scores) == EMTL_OK);
+  EXPECT(scores != NULL && memcmp(scores, reference, 6 * sizeof(float)) == 0);
+  /* Another user, then candidate 1 (id 3) replaced by id 2: equal to a full score of {1, 2, 0}. */
+  emtl_feature_input other;
+  two_tower_inputs(other_user, ids, 3, &other, &items);
+  EXPECT(emtl_session_set_user(session, &other, 1) == EMTL_OK);
+  const size_t position = 1;
+  const int64_t replacement = 2;
+  emtl_feature_input one;
+  two_tower_inputs(other_user, &replacement, 1, &other, &one);
+  EXPECT(emtl_session_replace_candidates(session, &position, 1, &one, 1) == EMTL_OK);
+  float ranked[6];
+  EXPECT(emtl_session_rank(session, &scores) == EMTL_OK);
+  if (scores) memcpy(ranked, scores, sizeof(ranked));
+  const int64_t now[3] = {1, 2, 0};
+  two_tower_inputs(other_user, now, 3, &other, &items);
+  EXPECT(emtl_session_score(session, &items, 1, 3, &scores) == EMTL_OK);
+  EXPECT(scores != NULL && memcmp(scores, ranked, sizeof(ranked)) == 0);
+  /* score() leaves the cache alone. */
+  EXPECT(emtl_session_rank(session, &scores) == EMTL_OK);
+  EXPECT(scores != NULL && memcmp(scores, ranked, sizeof(ranked)) == 0);
+  const size_t outside = 3;
+  EXPECT(emtl_session_replace_candidates(session, &outside, 1, &one, 1) == EMTL_ERROR_INVALID_ARGUMENT);
+  EXPECT(emtl_session_replace_candidates(session, NULL, 1, &one, 1) == EMTL_ERROR_INVALID_ARGUMENT);
+  EXPECT(emtl_session_rank(NULL, &scores) == EMTL_ERROR_INVALID_ARGUMENT);
+  EXPECT(emtl_session_set_candidates(session, &items, 1, 0) == EMTL_ERROR_INVALID_ARGUMENT);
+  EXPECT(emtl_session_num_candidates(session) == 0); /* a failed set_candidates keeps none */
+  emtl_session_free(session);
+}
+
 static void test_log_callback(void) {
   size_t size = 0;
   const void* bytes = emtl_test_two_tower_model_variant(0, 1, &size); /* default row 0 */
@@ -366,6 +415,7 @@ int main(void) {
   test_struct_sizes(model);
   test_loading(bytes, size, reference);
   test_named_inputs(model, reference);
+  test_rank(model, reference);
   test_log_callback();
 
   emtl_model_free(model);
