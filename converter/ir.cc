@@ -35,7 +35,8 @@ bool is_binary_elementwise(Op op) {
 bool is_elementwise(Op op) {
   switch (op) {
     case Op::kEqual: case Op::kNot: case Op::kWhere: case Op::kCast: case Op::kRelu: case Op::kSigmoid: case Op::kTanh:
-    case Op::kLeakyRelu: case Op::kClip: case Op::kPRelu:
+    case Op::kLeakyRelu: case Op::kClip: case Op::kPRelu: case Op::kUnary: case Op::kCompare: case Op::kLogical:
+    case Op::kIsNan: case Op::kIsInf:
       return true;
     default:
       return is_binary_elementwise(op);

@@ -143,7 +143,7 @@ int add_copy(Graph& g, int v, const std::string& suffix, const std::string& node
 
 bool broadcasts_rows(Op op) {
   return is_binary_elementwise(op) || op == Op::kEqual || op == Op::kWhere || op == Op::kConcat || op == Op::kMatMul ||
-         op == Op::kMix;
+         op == Op::kMix || op == Op::kCompare || op == Op::kLogical;
 }
 
 }  // namespace

@@ -74,7 +74,23 @@ std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::Flat
       return {fb::OpOptions::ClipOptions, fb::CreateClipOptions(b, o.clip_min, o.clip_max).Union()};
     case Op::kSoftmax: case Op::kConcat:
       return {fb::OpOptions::AxisOptions, fb::CreateAxisOptions(b, static_cast<int32_t>(o.axis)).Union()};
-    case Op::kReduceSum: case Op::kReduceMean: {
+    case Op::kUnary:
+      return {fb::OpOptions::UnaryOptions,
+              fb::CreateUnaryOptions(b, static_cast<fb::UnaryFunction>(o.function), o.exponent).Union()};
+    case Op::kCompare:
+      return {fb::OpOptions::CompareOptions,
+              fb::CreateCompareOptions(b, static_cast<fb::ComparePredicate>(o.predicate)).Union()};
+    case Op::kLogical:
+      return {fb::OpOptions::LogicalOptions,
+              fb::CreateLogicalOptions(b, static_cast<fb::LogicalFunction>(o.logical)).Union()};
+    case Op::kIsInf:
+      if (o.detect_positive && o.detect_negative) return {fb::OpOptions::NONE, 0};
+      return {fb::OpOptions::IsInfOptions, fb::CreateIsInfOptions(b, o.detect_positive, o.detect_negative).Union()};
+    case Op::kLayerNorm:
+      return {fb::OpOptions::LayerNormOptions,
+              fb::CreateLayerNormOptions(b, static_cast<int32_t>(o.axis), o.epsilon).Union()};
+    case Op::kReduceSum: case Op::kReduceMean: case Op::kReduceMax: case Op::kReduceMin: case Op::kReduceProd:
+    case Op::kReduceL2: {
       auto axes = to_int32(o.axes);
       return {fb::OpOptions::ReduceOptions, fb::CreateReduceOptionsDirect(b, &axes, o.keepdims).Union()};
     }
@@ -174,7 +190,8 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
     fb::FeatureKind kind = f.kind == FeatureKind::kId ? fb::FeatureKind::ID
                          : f.kind == FeatureKind::kIdList ? fb::FeatureKind::ID_LIST : fb::FeatureKind::DENSE;
     features.push_back(fb::CreateFeature(b, name(f.name), f.user ? fb::Side::USER : fb::Side::ITEM, kind, f.width,
-                                               f.padding_id, f.table_size, l.tensor_of[f.value]));
+                                               f.padding_id, f.table_size, l.tensor_of[f.value],
+                                               f.kind == FeatureKind::kDense && f.accepts_nan));
   }
   std::vector<flatbuffers::Offset<fb::Task>> tasks;
   for (const Task& t : g.tasks)
