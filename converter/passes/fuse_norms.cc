@@ -57,13 +57,19 @@ struct Matcher {
     else if (mul && by_scalar(mul, mul->inputs[0], 1.0 / std::sqrt(2.0))) x = mul->inputs[0];
     else if (mul && by_scalar(mul, mul->inputs[1], 1.0 / std::sqrt(2.0))) x = mul->inputs[1];
     if (x < 0 || outputs[scaled] || consumers[scaled].size() != 1) return false;
-    Node* plus_one = only_reader(erf.outputs[0], Op::kAdd);
-    if (!by_scalar(plus_one, erf.outputs[0], 1.0)) return false;
+    return gelu_tail(erf.outputs[0], x, UnaryFunction::kGelu);
+  }
+
+  // Both forms end in (1 + f) * x * 0.5 after f = erf(..) or tanh(..): the last
+  // MUL becomes the UNARY.
+  bool gelu_tail(int f, int x, UnaryFunction function) {
+    Node* plus_one = only_reader(f, Op::kAdd);
+    if (!by_scalar(plus_one, f, 1.0)) return false;
     Node* times_x = only_reader(plus_one->outputs[0], Op::kMul);
     if (!times_x || other(*times_x, plus_one->outputs[0]) != x) return false;
     Node* half = only_reader(times_x->outputs[0], Op::kMul);
     if (!by_scalar(half, times_x->outputs[0], 0.5)) return false;
-    return replace(*half, x, UnaryFunction::kGelu);
+    return replace(*half, x, function);
   }
 
   // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), matched from the TANH
@@ -84,13 +90,7 @@ struct Matcher {
       for (int j = 0; j < 2; ++j)
         if (scalar(times->inputs[j], 0.044715)) cube = times->inputs[1 - j];
       if (cube < 0 || !is_cube(cube, x)) continue;
-      Node* plus_one = only_reader(tanh.outputs[0], Op::kAdd);
-      if (!by_scalar(plus_one, tanh.outputs[0], 1.0)) return false;
-      Node* times_x = only_reader(plus_one->outputs[0], Op::kMul);
-      if (!times_x || other(*times_x, plus_one->outputs[0]) != x) return false;
-      Node* half = only_reader(times_x->outputs[0], Op::kMul);
-      if (!by_scalar(half, times_x->outputs[0], 0.5)) return false;
-      return replace(*half, x, UnaryFunction::kGeluTanh);
+      return gelu_tail(tanh.outputs[0], x, UnaryFunction::kGeluTanh);
     }
     return false;
   }
