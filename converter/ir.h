@@ -36,7 +36,7 @@ const char* dtype_name(DType dtype);
   X(kLeakyRelu, LEAKY_RELU) X(kClip, CLIP) X(kPRelu, PRELU) X(kSoftmax, SOFTMAX)                   \
   X(kReduceSum, REDUCE_SUM) X(kReduceMean, REDUCE_MEAN) X(kConcat, CONCAT) X(kTake, TAKE)          \
   X(kTranspose, TRANSPOSE) X(kMatMul, MATMUL) X(kReshape, RESHAPE) X(kBroadcastRows, BROADCAST_ROWS) \
-  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX)
+  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX) X(kBag, BAG)
 
 #define EDGEMTL_CONVERTER_ENUMERATOR(ir, schema) ir,
 enum class Op { EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_ENUMERATOR) };
@@ -87,7 +87,8 @@ struct NodeOptions {
   bool keepdims = true;                       // REDUCE_*
   float clip_min = -3.4e38f, clip_max = 3.4e38f;
   DType cast_to = DType::kFloat32;            // CAST
-  int64_t default_row = -1;                   // EMBEDDING
+  int64_t default_row = -1;                   // EMBEDDING, BAG
+  int64_t bag_mode = 0;                       // BAG: 0 sum, 1 mean, 2 max (schema::BagMode)
   std::vector<int64_t> shape;                 // RESHAPE target (kRows first for activations)
   // EMBEDDING_MULTI, one entry per ids input: its rows of the stacked table and
   // its default row (relative to its rows, -1: none)
@@ -114,6 +115,8 @@ struct Feature {
   int64_t padding_id = 0;
   int64_t table_size = 0;
   int value = -1;
+  bool pad_before = false;  // ID_LIST: short lists padded before the ids (schema ListPadding)
+  bool keep_last = false;   // ID_LIST: long lists keep their last `width` ids
 };
 
 struct Task {

@@ -56,6 +56,9 @@ std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::Flat
     }
     case Op::kEmbedding:
       return {fb::OpOptions::GatherOptions, fb::CreateGatherOptions(b, o.default_row).Union()};
+    case Op::kBag:
+      return {fb::OpOptions::BagOptions,
+              fb::CreateBagOptions(b, static_cast<fb::BagMode>(o.bag_mode), o.default_row).Union()};
     case Op::kEmbeddingMulti: {
       // default_rows only when some input has one
       bool any_default = false;
@@ -174,7 +177,9 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
     fb::FeatureKind kind = f.kind == FeatureKind::kId ? fb::FeatureKind::ID
                          : f.kind == FeatureKind::kIdList ? fb::FeatureKind::ID_LIST : fb::FeatureKind::DENSE;
     features.push_back(fb::CreateFeature(b, name(f.name), f.user ? fb::Side::USER : fb::Side::ITEM, kind, f.width,
-                                               f.padding_id, f.table_size, l.tensor_of[f.value]));
+                                               f.padding_id, f.table_size, l.tensor_of[f.value],
+                                               f.pad_before ? fb::ListPadding::BEFORE : fb::ListPadding::AFTER,
+                                               f.keep_last));
   }
   std::vector<flatbuffers::Offset<fb::Task>> tasks;
   for (const Task& t : g.tasks)
