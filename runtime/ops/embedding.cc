@@ -21,6 +21,16 @@ Status verify_table_dtype(const OpVerifier& v) {
   return Status::ok();
 }
 
+// EMBEDDING and BAG: a constant table, run-time INT64 ids (input 1), a FLOAT32 output.
+Status verify_table_and_ids(const OpVerifier& v) {
+  EMTL_RETURN_IF_ERROR(v.expect_constant_input(0, "table"));
+  EMTL_RETURN_IF_ERROR(v.expect_activation_input(1));
+  EMTL_RETURN_IF_ERROR(verify_table_dtype(v));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("ids", v.input(1), DType::INT64));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
+  return Status::ok();
+}
+
 EmbeddingTable table_of(const PrepareContext& context, const PreparedOp& p) {
   const int table = p.input(0);
   const Shape& shape = context.tensor(table).declared;
@@ -41,11 +51,7 @@ Status verify_embedding(const OpVerifier& v) {
   EMTL_RETURN_IF_ERROR(v.arity(2, 2));
   const schema::GatherOptions* options;
   EMTL_RETURN_IF_ERROR(v.get_options(schema::OpOptions::GatherOptions, false, &options));
-  EMTL_RETURN_IF_ERROR(v.expect_constant_input(0, "table"));
-  EMTL_RETURN_IF_ERROR(v.expect_activation_input(1));
-  EMTL_RETURN_IF_ERROR(verify_table_dtype(v));
-  EMTL_RETURN_IF_ERROR(v.expect_dtype("ids", v.input(1), DType::INT64));
-  EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
+  EMTL_RETURN_IF_ERROR(verify_table_and_ids(v));
   const Shape table = v.input_shape(0), ids = v.input_shape(1);
   if (table.rank != 2 || table[0] < 1)
     return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V >= 1", v.where());
@@ -188,11 +194,7 @@ Status verify_bag(const OpVerifier& v) {
   EMTL_RETURN_IF_ERROR(v.arity(2, 3));
   const schema::BagOptions* options;
   EMTL_RETURN_IF_ERROR(v.get_options(schema::OpOptions::BagOptions, true, &options));
-  EMTL_RETURN_IF_ERROR(v.expect_constant_input(0, "table"));
-  EMTL_RETURN_IF_ERROR(v.expect_activation_input(1));
-  EMTL_RETURN_IF_ERROR(verify_table_dtype(v));
-  EMTL_RETURN_IF_ERROR(v.expect_dtype("ids", v.input(1), DType::INT64));
-  EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
+  EMTL_RETURN_IF_ERROR(verify_table_and_ids(v));
   const Shape table = v.input_shape(0), ids = v.input_shape(1);
   if (table.rank != 2 || table[0] < 1 || table[1] < 1)
     return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V, D >= 1", v.where());
