@@ -36,7 +36,7 @@ const char* dtype_name(DType dtype);
   X(kLeakyRelu, LEAKY_RELU) X(kClip, CLIP) X(kPRelu, PRELU) X(kSoftmax, SOFTMAX)                   \
   X(kReduceSum, REDUCE_SUM) X(kReduceMean, REDUCE_MEAN) X(kConcat, CONCAT) X(kTake, TAKE)          \
   X(kTranspose, TRANSPOSE) X(kMatMul, MATMUL) X(kReshape, RESHAPE) X(kBroadcastRows, BROADCAST_ROWS) \
-  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX)
+  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX) X(kRecurrent, RECURRENT)
 
 #define EDGEMTL_CONVERTER_ENUMERATOR(ir, schema) ir,
 enum class Op { EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_ENUMERATOR) };
@@ -92,6 +92,11 @@ struct NodeOptions {
   // EMBEDDING_MULTI, one entry per ids input: its rows of the stacked table and
   // its default row (relative to its rows, -1: none)
   std::vector<int64_t> row_offsets, row_counts, default_rows;
+  // RECURRENT (schema RecurrentOptions): direction 0 forward, 1 reverse, 2 bidirectional
+  bool lstm = true;
+  int64_t direction = 0;
+  int64_t hidden_size = 0;
+  bool linear_before_reset = false, initial_state = false, sequence_lens = false;
 };
 
 struct Node {

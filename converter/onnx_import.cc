@@ -80,7 +80,8 @@ void Importer::lower(const NodeProto& node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") throw ConversionError("unsupported operator domain '" + node.domain() + "'");
   OnnxHandler handler = onnx_handler(node.op_type());
   if (!handler) throw ConversionError("unsupported operator");
-  handler(*this);
+  if (moves_rows(*this)) lower_moved_rows(*this);
+  else handler(*this);
 }
 
 namespace {
@@ -142,7 +143,10 @@ Graph import_model(const onnx::ModelProto& model, const ImportOptions& options) 
     }
   }
   std::vector<std::pair<std::string, int>> outputs;
-  for (const auto& output : graph.output()) outputs.emplace_back(output.name(), importer.value(output.name()));
+  for (const auto& output : graph.output()) {
+    importer.expect_rows_first(output.name());
+    outputs.emplace_back(output.name(), importer.value(output.name()));
+  }
   assign_features(g, input_names, input_values, options.user_inputs);
   assign_tasks(g, outputs, options.tasks);
   apply_oov_row(g, options.oov_row);

@@ -93,6 +93,11 @@ std::pair<fb::OpOptions, flatbuffers::Offset<void>> options_of(flatbuffers::Flat
       auto perm = to_int32(o.axes);
       return {fb::OpOptions::TransposeOptions, fb::CreateTransposeOptionsDirect(b, &perm).Union()};
     }
+    case Op::kRecurrent:
+      return {fb::OpOptions::RecurrentOptions,
+              fb::CreateRecurrentOptions(b, o.lstm ? fb::RecurrentCell::LSTM : fb::RecurrentCell::GRU,
+                                         static_cast<fb::RecurrentDirection>(o.direction), o.hidden_size,
+                                         o.linear_before_reset, o.initial_state, o.sequence_lens).Union()};
     default:
       return {fb::OpOptions::NONE, 0};
   }

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "runtime/executor/session.h"
+#include "schema/edgemtl_generated.h"
 #include "tests/fixture_util.h"
 #include "requests/scorer.h"
 
@@ -107,6 +108,39 @@ TEST_CASE("every PyTorch fixture converts and matches PyTorch within 1e-5, split
       CHECK(close_enough(stages_only[i], unsplit[i], kTolerance));
     }
   }
+}
+
+// Operators of `type` in one stage of the converted file (the model's plan).
+size_t count_ops(const Model& model, bool item_stage, schema::OpType type) {
+  const schema::Stage* stage = item_stage ? model.root()->item_stage() : model.root()->user_stage();
+  size_t n = 0;
+  if (stage && stage->operators())
+    for (const schema::Operator* op : *stage->operators()) n += op->type() == type;
+  return n;
+}
+
+TEST_CASE("a recurrent user tower runs in the user stage, once per request; target attention in the item stage") {
+  for (const char* name : {"dupn_lstm", "dupn_gru", "dupn_bigru"}) {
+    CAPTURE(name);
+    Fixture fixture = load_fixture(name);
+    auto split = Model::load_file(convert_fixture(name, "split", user_inputs_argument(fixture.meta)).c_str());
+    REQUIRE(split.ok());
+    CHECK(count_ops(**split, false, schema::OpType::RECURRENT) == 1);
+    CHECK(count_ops(**split, true, schema::OpType::RECURRENT) == 0);
+    // The attention over the steps (bmm of the sequence and the user query) is user-side too.
+    CHECK(count_ops(**split, false, schema::OpType::MATMUL) == 1);
+    CHECK(count_ops(**split, true, schema::OpType::MATMUL) == 0);
+    auto unsplit = Model::load_file(convert_fixture(name, "all-items", "").c_str());
+    REQUIRE(unsplit.ok());
+    CHECK(count_ops(**unsplit, true, schema::OpType::RECURRENT) == 1);
+  }
+  // DIN: the candidate item attends over the user's history: item-stage MATMUL over a user-stage operand.
+  Fixture din = load_fixture("din");
+  auto model = Model::load_file(convert_fixture("din", "split", user_inputs_argument(din.meta)).c_str());
+  REQUIRE(model.ok());
+  CHECK(count_ops(**model, true, schema::OpType::MATMUL) >= 1);
+  CHECK(count_ops(**model, true, schema::OpType::SOFTMAX) == 1);
+  CHECK(count_ops(**model, false, schema::OpType::SOFTMAX) == 0);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ extern const OpRegistration kAddOp, kSubOp, kMulOp, kDivOp, kMaximumOp, kMinimum
 extern const OpRegistration kEqualOp, kNotOp, kWhereOp, kCastOp;
 extern const OpRegistration kReluOp, kSigmoidOp, kTanhOp, kLeakyReluOp, kClipOp, kPreluOp;
 extern const OpRegistration kSoftmaxOp, kReduceSumOp, kReduceMeanOp, kMatmulOp, kMixOp;
+extern const OpRegistration kRecurrentOp;
 extern const OpRegistration kConcatOp, kTakeOp, kTransposeOp, kReshapeOp, kBroadcastRowsOp;
 
 namespace {
@@ -21,6 +22,7 @@ const OpRegistration* const kRegistrations[] = {
     &kReluOp, &kSigmoidOp, &kTanhOp, &kLeakyReluOp, &kClipOp, &kPreluOp,
     &kSoftmaxOp, &kReduceSumOp, &kReduceMeanOp, &kMatmulOp, &kMixOp,
     &kConcatOp, &kTakeOp, &kTransposeOp, &kReshapeOp, &kBroadcastRowsOp,
+    &kRecurrentOp,
 };
 
 constexpr size_t kNumTypes = static_cast<size_t>(schema::OpType::MAX) + 1;
