@@ -1,4 +1,7 @@
 // RECURRENT: one LSTM or GRU layer over [rows, T, D] (import/recurrent.cc).
+#include <algorithm>
+#include <cmath>
+
 #include "converter/ir_ops/ir_ops.h"
 
 namespace edgemtl::converter {
@@ -40,9 +43,75 @@ void infer_recurrent(const OpCall& call, DType* dtype, std::vector<int64_t>* sha
   *shape = {kRows, T + (o.lstm ? 2 : 1), dirs * H};
 }
 
-// The sequence is always an activation (infer requires it): nothing to fold.
-void evaluate_recurrent(const OpCall&, Value*) {
-  throw ConversionError("RECURRENT over a constant sequence is not supported");
+float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// For calibration, which evaluates the graph on concrete rows (the sequence is
+// then a constant with real rows): the ONNX recurrences, one row and direction
+// at a time, in f32 like the runtime. 1-row states are used for every row.
+void evaluate_recurrent(const OpCall& call, Value* out) {
+  const NodeOptions& o = call.options;
+  const Value &x = call.in(0), &w = call.in(1), &r = call.in(2), &b = call.in(3);
+  const int64_t rows = x.shape[0], T = x.shape[1], D = x.shape[2], H = o.hidden_size;
+  const int64_t dirs = o.direction == 2 ? 2 : 1, G = o.lstm ? 4 : 3, S = o.lstm ? 2 : 1, width = dirs * H;
+  const size_t states = o.initial_state ? (o.lstm ? 2 : 1) : 0;
+  const Value* lens = o.sequence_lens ? &call.in(4 + states) : nullptr;
+  out->floats.assign(static_cast<size_t>(rows * (T + S) * width), 0.0f);
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t L = lens ? lens->ints.at(lens->shape[0] == 1 ? 0 : row) : T;
+    require(L >= 0 && L <= T, "RECURRENT sequence length outside [0, T]");
+    for (int64_t d = 0; d < dirs; ++d) {
+      std::vector<float> h(H, 0.0f), c(H, 0.0f), gate(G * H), rh(H);
+      for (size_t k = 0; k < states; ++k) {
+        const Value& s = call.in(4 + k);
+        const float* from = s.floats.data() + ((s.shape[0] == 1 ? 0 : row) * dirs + d) * H;
+        std::copy(from, from + H, k == 0 ? h.begin() : c.begin());
+      }
+      const float* W = w.floats.data() + d * G * H * D;
+      const float* R = r.floats.data() + d * G * H * H;
+      const float* Wb = b.floats.data() + d * 2 * G * H;
+      const float* Rb = Wb + G * H;
+      for (int64_t s = 0; s < L; ++s) {
+        const int64_t t = (d == 1 || o.direction == 1) ? L - 1 - s : s;
+        const float* xt = x.floats.data() + (row * T + t) * D;
+        for (int64_t k = 0; k < G * H; ++k) {  // x·Wᵀ + Wb (+ h·Rᵀ + Rb below)
+          float v = Wb[k];
+          for (int64_t e = 0; e < D; ++e) v += xt[e] * W[k * D + e];
+          gate[k] = v;
+        }
+        auto recurrent = [&](const std::vector<float>& state, int64_t k) {
+          float v = Rb[k];
+          for (int64_t e = 0; e < H; ++e) v += state[e] * R[k * H + e];
+          return v;
+        };
+        std::vector<float> next(H);
+        if (o.lstm) {
+          for (int64_t j = 0; j < H; ++j) {
+            const float i = sigmoid(gate[j] + recurrent(h, j)), og = sigmoid(gate[H + j] + recurrent(h, H + j));
+            const float f = sigmoid(gate[2 * H + j] + recurrent(h, 2 * H + j));
+            c[j] = f * c[j] + i * std::tanh(gate[3 * H + j] + recurrent(h, 3 * H + j));
+            next[j] = og * std::tanh(c[j]);
+          }
+        } else {
+          std::vector<float> reset(H);
+          for (int64_t j = 0; j < H; ++j) {
+            reset[j] = sigmoid(gate[H + j] + recurrent(h, H + j));
+            rh[j] = reset[j] * h[j];
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const float z = sigmoid(gate[j] + recurrent(h, j));
+            const float candidate = o.linear_before_reset
+                                        ? std::tanh(gate[2 * H + j] + reset[j] * recurrent(h, 2 * H + j))
+                                        : std::tanh(gate[2 * H + j] + recurrent(rh, 2 * H + j));
+            next[j] = (1.0f - z) * candidate + z * h[j];
+          }
+        }
+        h = next;
+        std::copy(h.begin(), h.end(), out->floats.begin() + (row * (T + S) + t) * width + d * H);
+      }
+      std::copy(h.begin(), h.end(), out->floats.begin() + (row * (T + S) + T) * width + d * H);
+      if (o.lstm) std::copy(c.begin(), c.end(), out->floats.begin() + (row * (T + S) + T + 1) * width + d * H);
+    }
+  }
 }
 
 }  // namespace
