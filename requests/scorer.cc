@@ -13,8 +13,12 @@ RequestScorer::RequestScorer(const Model& model, Session& session, size_t max_it
 
 bool RequestScorer::load(const Request& request, size_t first, size_t n, std::string* error) {
   user_.clear();
-  items_.clear();
   if (has_user_features_ && !user_.append_row(request.user, nullptr, error)) return false;
+  return load_items(request, first, n, error);
+}
+
+bool RequestScorer::load_items(const Request& request, size_t first, size_t n, std::string* error) {
+  items_.clear();
   for (size_t i = first; i < first + n && i < request.items.size(); ++i) {
     if (!items_.append_row(request.items[i], &request.user, error)) {
       if (request.items.size() > 1) *error = "item " + std::to_string(i) + ": " + *error;
@@ -30,16 +34,16 @@ Result<Span<const float>> RequestScorer::run_items() { return session_.score(ite
 
 bool RequestScorer::score(const Request& request, std::vector<float>* scores, std::string* error) {
   const size_t tasks = model_.num_tasks();
+  // The user row is read and its stage run once; the items go in chunks of max_items.
+  if (!load(request, 0, std::min(max_items_, request.items.size()), error)) return false;
+  const Status status = run_user();
+  if (!status.is_ok()) {
+    *error = status.message();
+    return false;
+  }
   for (size_t first = 0; first < request.items.size(); first += max_items_) {
     const size_t n = std::min(max_items_, request.items.size() - first);
-    if (!load(request, first, n, error)) return false;
-    if (first == 0) {
-      const Status status = run_user();
-      if (!status.is_ok()) {
-        *error = status.message();
-        return false;
-      }
-    }
+    if (first > 0 && !load_items(request, first, n, error)) return false;
     auto result = run_items();
     if (!result.ok()) {
       *error = result.status().message();

@@ -37,6 +37,9 @@ class RequestScorer {
   bool has_user_features() const { return has_user_features_; }
 
  private:
+  /// Fills the item buffers alone (the user row stays as loaded).
+  bool load_items(const Request& request, size_t first, size_t n, std::string* error);
+
   const Model& model_;
   Session& session_;
   size_t max_items_;

@@ -226,7 +226,7 @@ Session::~Session() { delete impl_; }
 
 Status Session::Impl::load_features(const char* call, Side side, Span<const FeatureInput> inputs, size_t rows,
                                     size_t first_row, size_t copy_rows) {
-  std::memset(feature_given.data(), 0, feature_given.size());
+  std::fill(feature_given.begin(), feature_given.end(), uint8_t{0});  // memset on an empty vector's null data() is UB
   const size_t num_features = feature_given.size();
   for (size_t k = 0; k < inputs.size(); ++k) {
     const FeatureInput& input = inputs[k];
