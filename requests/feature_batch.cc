@@ -1,6 +1,7 @@
 #include "requests/feature_batch.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -45,6 +46,11 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
     if (is_id_kind(info.kind)) {
       if (!element->is_number_integer()) {
         *error = name + ": ids are integers, got " + describe(*element);
+        return false;
+      }
+      // Above INT64_MAX (parsed as unsigned): would wrap to a negative id.
+      if (element->is_number_unsigned() && element->get<uint64_t>() > uint64_t{INT64_MAX}) {
+        *error = name + ": id " + describe(*element) + " is larger than any table";
         return false;
       }
       column.ids.push_back(element->get<int64_t>());

@@ -1,5 +1,6 @@
 #include "requests/request.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "requests/feature_batch.h"
@@ -9,13 +10,22 @@ namespace {
 
 bool is_blank(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
 
-// Deepest nesting of arrays and objects in `text`, counted outside strings,
-// stopping once it passes `limit`. Checked before parsing because the JSON
-// library parses and destroys nested values recursively: a line of a million
-// '[' would overflow the stack.
-int nesting_depth(const std::string& text, int limit) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
+// What a scan of a line's text tells before it is parsed.
+struct LineShape {
+  int depth = 0;           ///< deepest nesting of arrays and objects (stops counting past the limit)
+  size_t top_lists = 0;    ///< most elements in one list directly inside the top-level value
+};
+
+// Scans `text` outside strings, stopping once the nesting passes `depth_limit`.
+// Checked before parsing because the JSON library parses and destroys nested
+// values recursively (a line of a million '[' would overflow the stack), and
+// because parsing a million items takes seconds and hundreds of megabytes
+// before their number could be checked.
+LineShape scan_line(const std::string& text, int depth_limit) {
+  LineShape shape;
+  int depth = 0;
+  bool in_string = false, escaped = false, in_top_list = false, top_list_empty = true;
+  size_t elements = 0;
   for (char c : text) {
     if (in_string) {
       if (escaped) escaped = false;
@@ -23,16 +33,28 @@ int nesting_depth(const std::string& text, int limit) {
       else if (c == '"') in_string = false;
       continue;
     }
+    if (in_top_list && depth == 2 && top_list_empty && c != ' ' && c != '\t' && c != '\r' && c != ']') {
+      top_list_empty = false;
+      elements = 1;
+    }
     if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > limit) return deepest;
+      shape.depth = std::max(shape.depth, ++depth);
+      if (shape.depth > depth_limit) return shape;
+      if (depth == 2 && c == '[') in_top_list = true, top_list_empty = true, elements = 0;
     } else if (c == ']' || c == '}') {
+      if (depth == 2 && in_top_list) {
+        shape.top_lists = std::max(shape.top_lists, elements);
+        in_top_list = false;
+      }
       --depth;
+    } else if (c == ',' && depth == 2 && in_top_list) {
+      ++elements;
     }
   }
-  return deepest;
+  if (in_top_list) shape.top_lists = std::max(shape.top_lists, elements);  // unterminated: parsing fails anyway
+  return shape;
 }
 
 bool looks_like_request(const nlohmann::json& object) {
@@ -77,9 +99,16 @@ RequestReader::Next RequestReader::next(Request* request, std::string* error) {
   if (!read_line(error)) return Next::kEnd;
   if (!error->empty()) return Next::kError;
   if (is_blank(line_)) return Next::kBlank;
-  const int depth = nesting_depth(line_, limits_.max_depth);
-  if (depth > limits_.max_depth) {
+  const LineShape shape = scan_line(line_, limits_.max_depth);
+  if (shape.depth > limits_.max_depth) {
     *error = "JSON nested deeper than " + std::to_string(limits_.max_depth) + " levels";
+    return Next::kError;
+  }
+  // In a requests file the only list at the top level is "items" (rows hold
+  // feature lists there, which this limit is not about).
+  if (format_ == LineFormat::kRequests && shape.top_lists > limits_.max_items) {
+    *error = "request has " + std::to_string(shape.top_lists) + " items, more than the limit of " +
+             std::to_string(limits_.max_items);
     return Next::kError;
   }
   nlohmann::json object = nlohmann::json::parse(line_, nullptr, /*allow_exceptions=*/false);

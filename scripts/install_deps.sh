@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev                                   # census example (reads the .gz data)
   python3-dev pybind11-dev python3-numpy       # Python binding (bindings/python, /usr/bin/python3)
   default-jdk-headless junit4                  # Java binding (bindings/java) and its tests
+  clang-14 libclang-rt-14-dev                  # fuzz targets (libFuzzer, ASan, UBSan)
 )
 
 missing=()

@@ -248,5 +248,25 @@ TEST_CASE("the converter refuses what it cannot convert exactly, naming the node
   CHECK(run_converter(fixtures_dir() + "/no-such-dir/model.onnx -o " + out, &log) == 1);
 }
 
+TEST_CASE("the converter refuses a cycle, a missing initializer, a truncated or a non-ONNX file") {
+  const std::string dir = std::string(EDGEMTL_SOURCE_DIR) + "/tests/bad_models/";
+  const std::string out = scratch_dir() + "/refused.emtl";
+  std::string log;
+  // tests/bad_models/make_graph_errors.py
+  CHECK(run_converter(dir + "cycle.onnx -o " + out, &log) == 1);
+  INFO(log);
+  CHECK(log.find("edgemtl-convert: error: ") != std::string::npos);
+  CHECK(run_converter(dir + "missing_initializer.onnx -o " + out, &log) == 1);
+  CHECK(log.find("weight") != std::string::npos);
+
+  std::vector<char> onnx = read_file(fixtures_dir() + "/" + kFixture + "/model.onnx");
+  const std::string truncated = scratch_dir() + "/truncated.onnx";
+  write_file(truncated, std::vector<char>(onnx.begin(), onnx.begin() + static_cast<long>(onnx.size() / 3)));
+  CHECK(run_converter(truncated + " -o " + out, &log) == 1);
+  CHECK(log.find("edgemtl-convert: error: ") != std::string::npos);
+  CHECK(run_converter(fixtures_dir() + "/" + kFixture + "/rows.jsonl -o " + out, &log) == 1);
+  CHECK(log.find("edgemtl-convert: error: ") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace edgemtl::test

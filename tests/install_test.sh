@@ -7,6 +7,8 @@
 # Usage: install_test.sh SOURCE_DIR BINARY_DIR CONVERTER C_COMPILER CMAKE_GENERATOR
 set -euo pipefail
 source_dir="$1" binary_dir="$2" converter="$3" c_compiler="$4" generator="$5"
+# A sanitized build (scripts/test_sanitizers.sh) builds the apps with its flags.
+extra_flags="${EDGEMTL_INSTALL_TEST_FLAGS:-}"
 work="$binary_dir/tests/install"
 rm -rf "$work"
 mkdir -p "$work"
@@ -22,12 +24,13 @@ for file in include/edgemtl.h include/edgemtl/runtime/executor/session.h lib/lib
 done
 
 cmake -S "$source_dir/examples/app" -B "$work/app" -G "$generator" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$prefix" >> "$log" 2>&1 || fail "configuring examples/app against the prefix failed"
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$extra_flags" -DCMAKE_CXX_FLAGS="$extra_flags" \
+  -DCMAKE_EXE_LINKER_FLAGS="$extra_flags" >> "$log" 2>&1 || fail "configuring examples/app against the prefix failed"
 cmake --build "$work/app" >> "$log" 2>&1 || fail "building examples/app failed"
 
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-# shellcheck disable=SC2046  # pkg-config prints several flags
-"$c_compiler" -std=c99 -Wall -Werror $(pkg-config --cflags edgemtl) "$source_dir/examples/app/rank_items.c" \
+# shellcheck disable=SC2046,SC2086  # pkg-config and extra_flags hold several flags
+"$c_compiler" -std=c99 -Wall -Werror $extra_flags $(pkg-config --cflags edgemtl) "$source_dir/examples/app/rank_items.c" \
   -o "$work/rank_items_pkgconfig" $(pkg-config --libs edgemtl) -Wl,-rpath,"$prefix/lib" >> "$log" 2>&1 ||
   fail "building the C app with pkg-config failed"
 

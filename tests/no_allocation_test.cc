@@ -1,6 +1,7 @@
 // A warm Session does no heap allocation at all: this binary replaces malloc,
 // calloc, realloc, free and the aligned allocators (forwarding to glibc's
-// __libc_* functions) and counts every call made, from any thread, while a
+// __libc_* functions; under ASan or TSan it counts through the sanitizer's
+// malloc/free hooks instead) and counts every call made, from any thread, while a
 // converted PyTorch fixture scores its users, for 1 and 2 threads and without
 // the user cache. The same requests are checked against PyTorch's scores, with
 // item tiles smaller than a request, so the tiled item stage and the
@@ -20,6 +21,39 @@
 #include "requests/scorer.h"
 
 // ---- counting allocator ---------------------------------------------------------------
+// Plain builds replace the allocator itself. Under ASan or TSan the sanitizer
+// owns malloc (a replacement would bypass it and mix two heaps), so the same
+// calls are counted through its malloc and free hooks instead: every malloc,
+// calloc, realloc, aligned allocation, operator new and free reaches them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define EDGEMTL_COUNT_WITH_SANITIZER_HOOKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define EDGEMTL_COUNT_WITH_SANITIZER_HOOKS 1
+#endif
+#endif
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_calls{0};
+inline void count_call() {
+  if (g_counting.load(std::memory_order_relaxed)) g_calls.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+#ifdef EDGEMTL_COUNT_WITH_SANITIZER_HOOKS
+// From <sanitizer/allocator_interface.h>, which gcc does not ship; both gcc's
+// and clang's ASan and TSan runtimes define it.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
+                                                         void (*free_hook)(const volatile void*));
+
+namespace {
+void on_malloc(const volatile void*, size_t) { count_call(); }
+void on_free(const volatile void*) { count_call(); }
+// Installed before main, so the test cases below count from the start.
+const bool g_hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free) != 0;
+}  // namespace
+#else
 extern "C" {
 void* __libc_malloc(size_t size);
 void* __libc_calloc(size_t count, size_t size);
@@ -29,11 +63,7 @@ void __libc_free(void* pointer);
 }
 
 namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_calls{0};
-inline void count_call() {
-  if (g_counting.load(std::memory_order_relaxed)) g_calls.fetch_add(1, std::memory_order_relaxed);
-}
+constexpr bool g_hooks_installed = true;
 }  // namespace
 
 extern "C" {
@@ -70,6 +100,7 @@ int posix_memalign(void** out, size_t alignment, size_t size) {
   return 0;
 }
 }
+#endif
 
 namespace edgemtl::test {
 namespace {
@@ -81,10 +112,12 @@ struct Request {
 };
 
 TEST_CASE("the counting allocator sees allocations") {
+  REQUIRE(g_hooks_installed);
   g_calls = 0;
   g_counting = true;
-  std::vector<int>* sample = new std::vector<int>(100);
-  void* raw = std::malloc(10);
+  // volatile: the compiler may not drop a malloc/free or new/delete pair.
+  std::vector<int>* volatile sample = new std::vector<int>(100);
+  void* volatile raw = std::malloc(10);
   std::free(raw);
   delete sample;
   g_counting = false;

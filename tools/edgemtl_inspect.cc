@@ -1,11 +1,14 @@
 // edgemtl-inspect: prints what a model file holds: features, tasks, the
 // operators of each stage, and tensor and weight sizes.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "requests/model_file.h"
 #include "runtime/executor/session.h"
 #include "schema/edgemtl_generated.h"
 #include "tools/flags.h"
@@ -74,16 +77,26 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
 }  // namespace
 
 constexpr const char* kUsage =
-    "usage: edgemtl-inspect MODEL.emtl [--operators]\n"
-    "  --operators, -v  list every operator with its tensors\n"
-    "  --version        print the version and exit\n";
+    "usage: edgemtl-inspect MODEL.emtl [--operators] [--max-model-bytes N]\n"
+    "  --operators, -v        list every operator with its tensors\n"
+    "  --max-model-bytes N    largest model file (default 2147483648, 2 GiB)\n"
+    "  --version              print the version and exit\n";
 
 int main(int argc, char** argv) {
   const char* path = nullptr;
   bool verbose = false;
+  uint64_t max_model_bytes = edgemtl::requests::kDefaultMaxModelBytes;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--operators") == 0 || std::strcmp(argv[i], "-v") == 0) verbose = true;
-    else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+    else if (std::strcmp(argv[i], "--max-model-bytes") == 0 && i + 1 < argc) {
+      long long value = 0;
+      std::string error;
+      if (!edgemtl::tools::parse_integer_flag("--max-model-bytes", argv[++i], 1, 1LL << 62, &value, &error)) {
+        std::fprintf(stderr, "edgemtl-inspect: %s\n", error.c_str());
+        return 2;
+      }
+      max_model_bytes = static_cast<uint64_t>(value);
+    } else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (std::strcmp(argv[i], "--version") == 0) {
@@ -99,7 +112,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgemtl-inspect: no model file given\n%s", kUsage);
     return 2;
   }
-  auto model = edgemtl::Model::load_file(path);
+  auto model = edgemtl::requests::load_model_file(path, max_model_bytes);
   if (!model.ok()) {
     std::fprintf(stderr, "edgemtl-inspect: %s: %s\n", path, model.status().message());
     return 1;

@@ -1,5 +1,9 @@
 // edgemtl-run: scores requests (or single rows) from a JSONL file with an
 // edgemtl model and prints one JSON line of scores per input line.
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "requests/model_file.h"
 #include "requests/scorer.h"
 #include "runtime/executor/session.h"
 #include "tools/flags.h"
@@ -27,11 +32,30 @@ constexpr const char* kUsage =
     "  --map-oov        map out-of-range ids to the model's default row instead of failing\n"
     "  --version        print the version and exit\n"
     "\n"
+    "Limits (a line over one is answered with an error, and reading goes on):\n"
+    "  --max-line-bytes N     longest input line (default 67108864, 64 MiB); the rest\n"
+    "                         of a longer line is skipped without being held in memory\n"
+    "  --max-depth N          deepest JSON nesting (default 16; a request needs 4)\n"
+    "  --max-request-items N  items in one request (default 100000)\n"
+    "  --max-model-bytes N    largest model file (default 2147483648, 2 GiB)\n"
+    "\n"
     "A value is a number, or a list of numbers for list and vector features. User\n"
     "features belong in \"user\" (an item naming one is an error). Output line k answers\n"
     "input line k: a blank input line prints a blank line, and a line that cannot be\n"
-    "scored prints {\"error\": \"...\"} (the exit code is then 1). Limits: lines of\n"
-    "64 MiB, JSON nested 16 deep, 100000 items per request.\n";
+    "scored prints {\"error\": \"...\"} (the exit code is then 1); values echoed in an\n"
+    "error are cut to about 80 characters.\n";
+
+// A whole decimal number >= 1 (no sign, no suffix), or exits with the usage.
+// A whole number >= 1 (at most `max`), or exit 2 saying what is wrong.
+long long positive_number(const char* option, const char* text, long long max = 1LL << 62) {
+  long long value = 0;
+  std::string error;
+  if (!edgemtl::tools::parse_integer_flag(option, text, 1, max, &value, &error)) {
+    std::fprintf(stderr, "edgemtl-run: %s\n", error.c_str());
+    std::exit(2);
+  }
+  return value;
+}
 
 }  // namespace
 
@@ -40,6 +64,8 @@ int main(int argc, char** argv) {
   const char* requests_path = nullptr;
   const char* rows_path = nullptr;
   edgemtl::SessionOptions options;
+  edgemtl::requests::ReadLimits limits;
+  uint64_t max_model_bytes = edgemtl::requests::kDefaultMaxModelBytes;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&](const char* what) -> const char* {
@@ -51,22 +77,19 @@ int main(int argc, char** argv) {
     };
     if (arg == "--requests") requests_path = next("--requests");
     else if (arg == "--rows") rows_path = next("--rows");
-    else if (arg == "--threads" || arg == "--max-items") {
-      long long value = 0;
-      std::string error;
-      if (!edgemtl::tools::parse_integer_flag(arg.c_str(), next(arg.c_str()), 1, arg == "--threads" ? 1024 : 1LL << 40,
-                                              &value, &error)) {
-        std::fprintf(stderr, "edgemtl-run: %s\n", error.c_str());
-        return 2;
-      }
-      if (arg == "--threads") options.threads = static_cast<int>(value);
-      else options.max_items = static_cast<size_t>(value);
-    } else if (arg == "--version") {
+    else if (arg == "--threads") options.threads = static_cast<int>(positive_number("--threads", next("--threads"), 1024));
+    else if (arg == "--max-items") options.max_items = positive_number("--max-items", next("--max-items"), 1LL << 40);
+    else if (arg == "--max-line-bytes") limits.max_line_bytes = positive_number("--max-line-bytes", next("--max-line-bytes"));
+    else if (arg == "--max-depth")
+      limits.max_depth = static_cast<int>(positive_number("--max-depth", next("--max-depth"), INT_MAX));
+    else if (arg == "--max-request-items")
+      limits.max_items = positive_number("--max-request-items", next("--max-request-items"));
+    else if (arg == "--max-model-bytes") max_model_bytes = positive_number("--max-model-bytes", next("--max-model-bytes"));
+    else if (arg == "--map-oov") options.map_out_of_range_ids = true;
+    else if (arg == "--version") {
       edgemtl::tools::print_version("edgemtl-run");
       return 0;
-    }
-    else if (arg == "--map-oov") options.map_out_of_range_ids = true;
-    else if (arg == "-h" || arg == "--help") {
+    } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -84,7 +107,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto model = edgemtl::Model::load_file(model_path);
+  auto model = edgemtl::requests::load_model_file(model_path, max_model_bytes);
   if (!model.ok()) {
     std::fprintf(stderr, "edgemtl-run: %s: %s\n", model_path, model.status().message());
     return 1;
@@ -108,7 +131,8 @@ int main(int argc, char** argv) {
 
   edgemtl::requests::RequestScorer scorer(**model, **session, options.max_items);
   edgemtl::requests::RequestReader reader(
-      input, requests_path != nullptr ? edgemtl::requests::LineFormat::kRequests : edgemtl::requests::LineFormat::kRows);
+      input, requests_path != nullptr ? edgemtl::requests::LineFormat::kRequests : edgemtl::requests::LineFormat::kRows,
+      limits);
   int exit_code = 0;
   edgemtl::requests::Request request;
   std::vector<float> scores;
