@@ -12,8 +12,9 @@ host_convert="${EDGEMTL_HOST_CONVERT:-$PWD/build/converter/edgemtl-convert}"
 [ -x "$host_convert" ] || { echo "test_arm64: no host converter at $host_convert (run scripts/build.sh first)"; exit 1; }
 
 bash toolchains/make-aarch64-sysroot.sh build-arm64/sysroot
+source scripts/ccache.sh
 log=build-arm64/build.log
-cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release \
+cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
   -DCMAKE_TOOLCHAIN_FILE="$PWD/toolchains/aarch64-linux-gnu.cmake" -DEDGEMTL_ARM64_SYSROOT="$PWD/build-arm64/sysroot" \
   -DEDGEMTL_HOST_CONVERT="$host_convert" \
   > "$log" 2>&1 || { cat "$log"; exit 1; }

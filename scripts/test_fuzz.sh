@@ -18,9 +18,10 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(model c_api requests converter)
 jobs="${EDGEMTL_JOBS:-2}"
 
+source scripts/ccache.sh
 log=build-fuzz/build.log
 mkdir -p build-fuzz
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DEDGEMTL_FUZZ=ON \
   -DEDGEMTL_BUILD_TESTS=OFF -DEDGEMTL_BUILD_TOOLS=OFF -DEDGEMTL_BUILD_EXAMPLES=OFF \
   > "$log" 2>&1 || { cat "$log"; exit 1; }
