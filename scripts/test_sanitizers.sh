@@ -44,11 +44,12 @@ for suite in "${suites[@]}"; do
     export EDGEMTL_INSTALL_TEST_FLAGS="$flags"
     (cd build-asan && ctest --output-on-failure --timeout 1800 -E '^(python|java)$')
     # The bindings' tests run in an interpreter that is not built with ASan:
-    # the runtime comes first by preloading it. Python's and the JVM's own
-    # allocations outlive the process on purpose, so leaks are not checked
-    # there, and the JVM takes SIGSEGV for its own null checks.
-    libasan=$(gcc -print-file-name=libasan.so)
-    (cd build-asan && LD_PRELOAD="$libasan" \
+    # the ASan runtime comes first by preloading it, with libstdc++ (python
+    # does not link it, and ASan must find __cxa_throw at start). Python's and
+    # the JVM's own allocations outlive the process on purpose, so leaks are
+    # not checked there, and the JVM takes SIGSEGV for its own null checks.
+    preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
+    (cd build-asan && LD_PRELOAD="$preload" \
       ASAN_OPTIONS="detect_leaks=0:handle_segv=0:halt_on_error=1:allow_user_segv_handler=1" \
       ctest --output-on-failure --timeout 1800 -R '^(python|java)$')
     unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS EDGEMTL_INSTALL_TEST_FLAGS
