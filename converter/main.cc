@@ -1,4 +1,5 @@
 // edgemtl-convert: ONNX multi-task ranking model -> .emtl file.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -21,7 +22,7 @@ constexpr const char* kUsage =
     "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures]\n"
     "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
-    "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n"
+    "                       [--int8-tables int8|fp16] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
     "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
@@ -52,6 +53,15 @@ Args parse(int argc, char** argv) {
   auto value = [&](int& i) -> std::string {
     if (i + 1 >= argc) throw UsageError{std::string(argv[i]) + " needs a value"};
     return argv[++i];
+  };
+  // A number in [min, max] for FLAG, else a usage error that says so.
+  auto number = [](const std::string& flag, const std::string& text, double min, double max) {
+    char* end = nullptr;
+    const double x = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(x >= min && x <= max))
+      throw UsageError{flag + " " + text + ": must be a number >= " + std::to_string(min).substr(0, 4) +
+                       (max < INFINITY ? " and <= " + std::to_string(max).substr(0, 4) : std::string())};
+    return x;
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -102,11 +112,11 @@ Args parse(int argc, char** argv) {
       if (v != "int8" && v != "fp16") throw UsageError{"--int8-tables takes int8 or fp16"};
       a.quantize.int8_tables = v == "int8";
     } else if (arg == "--max-mean-delta") {
-      std::string v = value(i);
-      char* end = nullptr;
-      double x = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || !(x >= 0)) throw UsageError{"--max-mean-delta needs a number >= 0"};
-      a.quantize.max_mean_delta = x;
+      a.quantize.max_mean_delta = number(arg, value(i), 0.0, INFINITY);
+    } else if (arg == "--min-spearman") {
+      a.quantize.ranking.min_spearman = number(arg, value(i), -1.0, 1.0);
+    } else if (arg == "--min-top10") {
+      a.quantize.ranking.min_top10_overlap = number(arg, value(i), 0.0, 1.0);
     } else if (arg == "--no-split") a.options.split_user_item_fc = false;
     else if (arg == "--verbose") a.verbose = true;
     else if (arg == "--keep-names") a.quantize.write.keep_names = true;

@@ -13,6 +13,7 @@
 
 #include "converter/ir.h"
 #include "converter/quantize/encode.h"
+#include "converter/quantize/ranking.h"
 #include "converter/quantize_plan.h"
 #include "converter/writer.h"
 
@@ -30,6 +31,9 @@ struct QuantizeOptions {
   // int8: layers go back to f32, most harmful first, until the mean |score
   // difference| to f32 on the calibration rows is at most this.
   double max_mean_delta = 0.002;
+  // int8: ... and until every task ranks each calibration request's items as
+  // f32 does, to this target (docs/QUANTIZATION.md).
+  RankingTarget ranking;
   WriteOptions write;            // how the file is written (names); also the f32 file it is compared with
 };
 

@@ -1,7 +1,8 @@
 // The per-layer plan search: fp16 stores every FC weight and table in half;
 // int8 measures each fully-connected layer alone in int8 against f32 on the
 // calibration rows, then sends layers back to f32, most harmful first, until
-// the mean score difference fits the budget.
+// the mean score difference fits the budget and each task ranks the
+// calibration requests' items as f32 does (converter/quantize/ranking.h).
 #include <algorithm>
 #include <cmath>
 
@@ -58,6 +59,7 @@ struct Int8Layer {
   bool has_bias = false;
   FullyConnectedQuantization activations;
   double mean_delta = 0.0, max_delta = 0.0;  // alone in int8, on the calibration rows
+  double worst_spearman = 1.0;               // alone in int8: the lowest task's median Spearman
   bool usable = true;
 };
 
@@ -105,6 +107,21 @@ struct Delta {
   double mean = 0.0, max = 0.0;
 };
 
+// Every task's ranking fidelity of `scores` against f32 on the calibration requests.
+std::vector<RankingFidelity> fidelity_per_task(const std::vector<float>& reference, const std::vector<float>& scores,
+                                               const std::vector<Request>& requests, size_t tasks) {
+  std::vector<RankingFidelity> per_task;
+  for (size_t t = 0; t < tasks; ++t) per_task.push_back(ranking_fidelity(reference, scores, requests, tasks, t));
+  return per_task;
+}
+
+double worst_spearman(const std::vector<RankingFidelity>& per_task) {
+  double worst = 1.0;
+  for (const RankingFidelity& f : per_task)
+    if (f.spearman.count > 0) worst = std::min(worst, f.spearman.median);
+  return worst;
+}
+
 Delta score_delta(const std::vector<float>& reference, const std::vector<float>& scores) {
   Delta d;
   if (scores.size() != reference.size() || reference.empty()) return {INFINITY, INFINITY};
@@ -132,6 +149,7 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
                  "users, and check with --validate on held-out requests.\n",
                  count_items(calibration), calibration.size(), kFewItems, kFewRequests);
   const std::vector<float> reference = score_requests(f32_file, calibration);
+  const size_t tasks = tasks_of(f32_file).size();
   const RowValues rows = evaluate_on_rows(g, f32_file, calibration);
   std::vector<Int8Layer> layers = int8_layers(g, rows, options);
   QuantizationPlan tables;
@@ -150,32 +168,48 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
     const Delta d = score_delta(reference, scores);
     layer.mean_delta = d.mean;
     layer.max_delta = d.max;
+    layer.worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
   }
   // All usable layers int8 with the tables, then back to f32 the most harmful
-  // ones until the mean |difference| fits the budget.
+  // ones (to the ranking first, then to the scores) until the mean |difference|
+  // fits the budget and every task meets the ranking target.
   std::vector<Int8Layer*> chosen;
   for (Int8Layer& layer : layers)
     if (layer.usable) chosen.push_back(&layer);
-  std::sort(chosen.begin(), chosen.end(),
-            [](const Int8Layer* a, const Int8Layer* b) { return a->mean_delta < b->mean_delta; });
+  std::sort(chosen.begin(), chosen.end(), [](const Int8Layer* a, const Int8Layer* b) {
+    if (a->worst_spearman != b->worst_spearman) return a->worst_spearman > b->worst_spearman;
+    return a->mean_delta < b->mean_delta;
+  });
   Delta total;
+  std::vector<RankingFidelity> fidelity;
   for (;;) {
     plan = tables;
     for (const Int8Layer* layer : chosen) add_layer(g, *layer, &plan);
-    total = score_delta(reference, score_requests(write_model(g, &plan), calibration));
-    if (total.mean <= options.max_mean_delta || chosen.empty()) break;
+    const std::vector<float> scores = score_requests(write_model(g, &plan), calibration);
+    total = score_delta(reference, scores);
+    fidelity = fidelity_per_task(reference, scores, calibration, tasks);
+    const bool ranks_well = std::all_of(fidelity.begin(), fidelity.end(),
+                                        [&](const RankingFidelity& f) { return meets(f, options.ranking); });
+    if ((total.mean <= options.max_mean_delta && ranks_well) || chosen.empty()) break;
     chosen.pop_back();
   }
   if (log) {
-    std::fprintf(log, "int8 calibration: %zu items; per layer alone, mean / max |score difference| to f32:\n",
+    std::fprintf(log,
+                 "int8 calibration: %zu items; per layer alone, mean / max |score difference| to f32 and the lowest "
+                 "task's median Spearman:\n",
                  count_items(calibration));
     for (const Int8Layer& layer : layers) {
       const bool kept = std::find(chosen.begin(), chosen.end(), &layer) != chosen.end();
-      std::fprintf(log, "  %-48s %10.3g %10.3g %s\n", layer_label(g.nodes[layer.node]).c_str(), layer.mean_delta,
-                   layer.max_delta, kept ? "int8" : "f32");
+      std::fprintf(log, "  %-48s %10.3g %10.3g %8.4f %s\n", layer_label(g.nodes[layer.node]).c_str(),
+                   layer.mean_delta, layer.max_delta, layer.worst_spearman, kept ? "int8" : "f32");
     }
     std::fprintf(log, "  all chosen layers + tables: mean %.3g, max %.3g (budget: mean <= %g)\n", total.mean,
                  total.max, options.max_mean_delta);
+    const std::vector<TaskDescription> names = tasks_of(f32_file);
+    for (size_t t = 0; t < fidelity.size(); ++t)
+      std::fprintf(log, "  ranking, %s: %s (target: median Spearman >= %g, median top-10 >= %g)\n",
+                   names[t].name.c_str(), describe(fidelity[t]).c_str(), options.ranking.min_spearman,
+                   options.ranking.min_top10_overlap);
   }
   return plan;
 }

@@ -1,6 +1,7 @@
 // The quantisation report: per-layer sizes and stored types, the file size
 // against f32, and with a validation file the AUC and score differences of
-// each task, quantised against f32.
+// each task, quantised against f32, and how each task ranks each request's
+// items against f32.
 #include "converter/quantize/report.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "converter/quantize.h"
 #include "converter/quantize/calibration.h"
+#include "converter/quantize/ranking.h"
 
 namespace edgemtl::converter {
 
@@ -77,6 +79,27 @@ void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
                after, before ? double(after) / double(before) : 0.0);
 }
 
+// Per task, over the requests of two or more items: the median and 10th
+// percentile of Spearman's rank correlation and of the top-k overlaps.
+void print_ranking(const std::vector<float>& reference, const std::vector<float>& scores,
+                   const std::vector<Request>& requests, const std::vector<TaskDescription>& task_list, FILE* log) {
+  std::fprintf(log, "ranking against f32, per request (median / 10th percentile, number of requests):\n");
+  std::fprintf(log, "  %-24s %22s", "task", "Spearman");
+  for (size_t k : kTopK) std::fprintf(log, "   top-%-2zu overlap      ", k);
+  std::fprintf(log, "\n");
+  auto print_spread = [&](const Spread& s) {
+    if (s.count == 0) std::fprintf(log, " %22s", "-");
+    else std::fprintf(log, " %8.4f / %6.4f (%4zu)", s.median, s.p10, s.count);
+  };
+  for (size_t t = 0; t < task_list.size(); ++t) {
+    const RankingFidelity f = ranking_fidelity(reference, scores, requests, task_list.size(), t);
+    std::fprintf(log, "  %-24s", task_list[t].name.c_str());
+    print_spread(f.spearman);
+    for (const Spread& s : f.overlap) print_spread(s);
+    std::fprintf(log, "\n");
+  }
+}
+
 void print_validation(const std::vector<uint8_t>& f32_file, const std::vector<uint8_t>& file,
                       const std::string& path, FILE* log) {
   const std::vector<Request> requests = read_requests(path);
@@ -105,6 +128,7 @@ void print_validation(const std::vector<uint8_t>& f32_file, const std::vector<ui
     else
       std::fprintf(log, "  %-24s %10s %10s %12.3g %12.3g\n", task.name.c_str(), "-", "-", mean / double(n), max);
   }
+  print_ranking(reference, scores, requests, task_list, log);
 }
 
 }  // namespace

@@ -17,12 +17,14 @@
 #include "converter/onnx_import.h"
 #include "converter/pipeline.h"
 #include "converter/quantize.h"
+#include "converter/quantize/ranking.h"
 #include "converter/quantize/report.h"
 #include "converter/test/onnx_builder.h"
 #include "converter/writer.h"
 #include "runtime/executor/session.h"
 #include "runtime/kernels/half.h"
 #include "schema/edgemtl_generated.h"
+#include "tests/ranking_reference.h"
 
 namespace edgemtl::converter::test {
 namespace {
@@ -92,6 +94,19 @@ std::string write_rows(const char* name, size_t count, unsigned seed) {
   for (size_t r = 0; r < count; ++r)
     out << "{\"user_id\": " << rng() % kUsers << ", \"item_id\": " << rng() % kItems
         << ", \"labels\": {\"ctr\": " << rng() % 2 << "}}\n";
+  return path;
+}
+
+// `count` requests {"user": {"user_id": u}, "items": [{"item_id": i}, ...]} of `items` items each.
+std::string write_requests(const char* name, size_t count, size_t items, unsigned seed) {
+  const std::string path = temp_path(name);
+  std::ofstream out(path);
+  std::mt19937 rng(seed);
+  for (size_t r = 0; r < count; ++r) {
+    out << "{\"user\": {\"user_id\": " << rng() % kUsers << "}, \"items\": [";
+    for (size_t i = 0; i < items; ++i) out << (i ? ", " : "") << "{\"item_id\": " << rng() % kItems << "}";
+    out << "]}\n";
+  }
   return path;
 }
 
@@ -215,6 +230,80 @@ TEST_CASE("roc_auc equals the fraction of correctly ordered positive/negative pa
       }
   CHECK(roc_auc(scores, labels) == doctest::Approx(good / pairs).epsilon(1e-12));
   CHECK(std::isnan(roc_auc({1.0f, 2.0f}, {1, 1})));
+}
+
+TEST_CASE("spearman: the naive definition with ties, and its extremes") {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 20; ++trial) {
+    const size_t n = 2 + rng() % 60;
+    std::vector<float> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = static_cast<float>(rng() % 7);  // many ties
+      b[i] = a[i] + static_cast<float>(rng() % 5) - 2.0f;
+    }
+    if (edgemtl::test::naive_spearman(a, b) != edgemtl::test::naive_spearman(a, b)) continue;  // a constant side
+    CHECK(spearman(a.data(), b.data(), n) == doctest::Approx(edgemtl::test::naive_spearman(a, b)).epsilon(1e-12));
+  }
+  const std::vector<float> up = {1, 2, 3, 4, 5}, down = {9, 7, 5, 3, 1}, flat = {2, 2, 2, 2, 2};
+  CHECK(spearman(up.data(), up.data(), 5) == doctest::Approx(1.0));
+  CHECK(spearman(up.data(), down.data(), 5) == doctest::Approx(-1.0));
+  CHECK(std::isnan(spearman(up.data(), flat.data(), 5)));
+  CHECK(std::isnan(spearman(up.data(), up.data(), 1)));
+}
+
+TEST_CASE("top_k_overlap counts the candidates both put in their top k") {
+  std::mt19937 rng(6);
+  for (int trial = 0; trial < 20; ++trial) {
+    const size_t n = 1 + rng() % 60, k = 1 + rng() % n;
+    std::vector<float> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<float>(rng() % 9), b[i] = static_cast<float>(rng() % 9);
+    CHECK(top_k_overlap(a.data(), b.data(), n, k) == edgemtl::test::naive_top_k_overlap(a, b, k));
+  }
+  const std::vector<float> reference = {5, 4, 3, 2, 1};
+  const std::vector<float> reversed = {1, 2, 3, 4, 5}, swapped = {5, 3, 4, 1, 2};
+  CHECK(top_k_overlap(reference.data(), reversed.data(), 5, 2) == 0.0);
+  CHECK(top_k_overlap(reference.data(), swapped.data(), 5, 2) == 0.5);  // {0, 1} against {0, 2}
+  CHECK(top_k_overlap(reference.data(), swapped.data(), 5, 3) == 1.0);
+  const std::vector<float> tied = {1, 1, 1, 1, 0};  // the earlier candidates win the ties
+  CHECK(top_k_overlap(reference.data(), tied.data(), 5, 2) == 1.0);
+  CHECK(std::isnan(top_k_overlap(reference.data(), reversed.data(), 5, 6)));
+}
+
+TEST_CASE("spread_of: median and 10th percentile of the values that are numbers") {
+  std::vector<double> values = {std::nan("")};
+  for (int v = 20; v >= 1; --v) values.push_back(v);
+  const Spread s = spread_of(values);
+  CHECK(s.count == 20);
+  CHECK(s.median == 10.0);  // the lower of the two middle values
+  CHECK(s.p10 == 2.0);
+  CHECK(spread_of({}).count == 0);
+}
+
+TEST_CASE("int8: the ranking target sends layers back to f32 by measurement, and --validate reports it") {
+  const Graph g = convert(false);
+  const std::string calibration = write_requests("calibration_ranking.jsonl", 12, 40, 51);
+  QuantizeOptions options;
+  options.mode = QuantizeMode::kInt8;
+  options.calibration_path = calibration;
+  options.validation_path = calibration;
+  options.max_mean_delta = 1.0;        // the score budget takes anything
+  options.ranking.min_spearman = -1.0;  // and so does the ranking target
+  options.ranking.min_top10_overlap = 0.0;
+  CHECK(weight_dtypes(quantized(g, options, nullptr), schema::OpType::FULLY_CONNECTED) ==
+        std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8});
+  options.ranking.min_spearman = 1.0;  // only f32's own order: no int8 layer can keep it exactly
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* log = open_memstream(&text, &size);
+  CHECK(weight_dtypes(quantized(g, options, log), schema::OpType::FULLY_CONNECTED) ==
+        std::vector<schema::DType>{schema::DType::FLOAT32, schema::DType::FLOAT32});
+  std::fclose(log);
+  const std::string printed(text, size);
+  std::free(text);
+  CHECK(printed.find("ranking, ctr: Spearman") != std::string::npos);
+  CHECK(printed.find("ranking against f32, per request") != std::string::npos);
+  CHECK(printed.find("(  12)") != std::string::npos);  // 12 requests of 40 items: Spearman, top-5 and top-10
+  std::remove(calibration.c_str());
 }
 
 TEST_CASE("an embedding-heavy model: int8 <= 0.30x and fp16 <= 0.52x of f32, scores close to f32") {

@@ -5,6 +5,9 @@
 // task's AUC must be within 0.001 of f32 for int8 and within 0.0002 for fp16.
 // Sizes against the f32 file: the weight segment and the whole file must be
 // <= 0.30x (int8) and <= 0.52x (fp16).
+// Ranking (issue 16): the test rows grouped in requests of 50 consecutive rows,
+// each task's median Spearman >= 0.98 and median top-10 overlap >= 0.9 against
+// f32, for int8 and fp16.
 // Exits with kSkipped (the test's SKIP_RETURN_CODE) when the data file is absent.
 #include <cmath>
 #include <cstdio>
@@ -12,12 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "census_test_util.h"
 #include "schema/edgemtl_generated.h"
+#include "tests/ranking_reference.h"
 
 namespace {
 
@@ -48,12 +53,60 @@ bool sizes_of(const std::string& path, Sizes* sizes) {
   return true;
 }
 
+// census-eval --scores: one line per row, its index then the task scores; [rows][tasks].
+std::vector<std::vector<float>> read_scores(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<float>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    unsigned long long index = 0;
+    fields >> index;
+    std::vector<float> scores;
+    for (float x; fields >> x;) scores.push_back(x);
+    rows.push_back(std::move(scores));
+  }
+  return rows;
+}
+
+constexpr size_t kRequestItems = 50;
+constexpr double kMinSpearman = 0.98, kMinTop10 = 0.9;
+
+// Each task's ranking of requests of kRequestItems consecutive rows against f32.
+bool check_ranking(const std::string& label, const std::vector<std::vector<float>>& reference,
+                   const std::vector<std::vector<float>>& scores) {
+  if (reference.empty() || scores.size() != reference.size()) {
+    std::printf("FAIL %s: %zu scored rows, f32 %zu\n", label.c_str(), scores.size(), reference.size());
+    return false;
+  }
+  bool ok = true;
+  for (size_t t = 0; t < reference[0].size(); ++t) {
+    std::vector<double> rho, top10;
+    for (size_t first = 0; first + kRequestItems <= reference.size(); first += kRequestItems) {
+      std::vector<float> a(kRequestItems), b(kRequestItems);
+      for (size_t i = 0; i < kRequestItems; ++i) a[i] = reference[first + i][t], b[i] = scores[first + i][t];
+      rho.push_back(edgemtl::test::naive_spearman(a, b));
+      top10.push_back(edgemtl::test::naive_top_k_overlap(a, b, 10));
+    }
+    const double median_rho = edgemtl::test::naive_median(rho), median_top10 = edgemtl::test::naive_median(top10);
+    const bool good = median_rho >= kMinSpearman && median_top10 >= kMinTop10;
+    std::printf("%s %s task %zu ranking: median Spearman %.4f (>= %.2f), median top-10 overlap %.3f (>= %.2f) over %zu "
+                "requests of %zu rows\n",
+                good ? "ok  " : "FAIL", label.c_str(), t, median_rho, kMinSpearman, median_top10, kMinTop10, rho.size(),
+                kRequestItems);
+    ok = ok && good;
+  }
+  return ok;
+}
+
 bool check_model(const std::string& name, const std::string& data) {
   const std::string f32 = kOutDir + "/" + name + ".quantized-reference.emtl";
   if (!convert_committed(name, f32)) return false;
   nlohmann::json f32_auc;
   Sizes f32_sizes;
-  if (!evaluate(f32, data, &f32_auc) || !sizes_of(f32, &f32_sizes)) return false;
+  const std::string f32_scores = f32 + ".scores";
+  if (!evaluate(f32, data, &f32_auc, f32_scores) || !sizes_of(f32, &f32_sizes)) return false;
+  const std::vector<std::vector<float>> reference = read_scores(f32_scores);
   bool ok = true;
   for (const Variant& variant : kVariants) {
     const std::string model = kDir + "/models/" + name + "." + variant.suffix + ".emtl";
@@ -65,10 +118,12 @@ bool check_model(const std::string& name, const std::string& data) {
       ok = false;
       continue;
     }
-    if (!evaluate(model, data, &auc)) {
+    const std::string scores_path = kOutDir + "/" + name + "." + variant.suffix + ".scores";
+    if (!evaluate(model, data, &auc, scores_path)) {
       ok = false;
       continue;
     }
+    ok = check_ranking(name + " " + variant.suffix, reference, read_scores(scores_path)) && ok;
     for (const auto& [task, reference] : f32_auc.items()) {
       if (!auc.contains(task) || !auc[task].is_number() || !reference.is_number()) {
         std::printf("FAIL %s %s %s: AUC missing\n", name.c_str(), variant.suffix, task.c_str());

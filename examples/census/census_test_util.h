@@ -47,12 +47,15 @@ inline bool convert_committed(const std::string& name, const std::string& out) {
 }
 
 /// Scores the test split of `data` with `model` through census-eval; `auc`
-/// gets {task: AUC}. Results go to the build tree, also for committed models.
-inline bool evaluate(const std::string& model, const std::string& data, nlohmann::json* auc) {
+/// gets {task: AUC}, and each row's scores go to `scores_path` when given
+/// (census-eval --scores). Results go to the build tree, also for committed models.
+inline bool evaluate(const std::string& model, const std::string& data, nlohmann::json* auc,
+                     const std::string& scores_path = "") {
   const std::string result_path = kOutDir + "/" + std::filesystem::path(model).filename().string() + ".auc.json";
   nlohmann::json result;
   if (!run(std::string(CENSUS_EVAL) + " " + model + " --data " + data + " --preprocessing " + kDir +
-           "/preprocessing.json --json > " + result_path) ||
+           "/preprocessing.json --json" + (scores_path.empty() ? "" : " --scores " + scores_path) + " > " +
+           result_path) ||
       !read_json(result_path, &result) || !result.contains("auc")) {
     std::printf("FAIL: census-eval failed on %s\n", model.c_str());
     return false;

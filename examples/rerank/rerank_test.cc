@@ -13,6 +13,7 @@
 #include "examples/rerank/ranking.h"
 #include "runtime/executor/session.h"
 #include "requests/scorer.h"
+#include "tests/ranking_reference.h"
 
 namespace {
 
@@ -29,17 +30,17 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
 }
 
 // Converts models/NAME.onnx with the arguments in models/NAME.convert (the
-// same file the main job's script uses).
-std::string convert(const std::string& name) {
+// same file the main job's script uses), and `extra` arguments into NAME.SUFFIX.emtl.
+std::string convert(const std::string& name, const std::string& extra = "", const std::string& suffix = "test") {
   std::ifstream args_file(kDir + "/models/" + name + ".convert");
   REQUIRE(args_file.good());
   std::string args;
   std::getline(args_file, args);
   std::string out_dir = EDGEMTL_BINARY_DIR "/examples/rerank";
   std::filesystem::create_directories(out_dir);
-  std::string out = out_dir + "/" + name + ".test.emtl";
+  std::string out = out_dir + "/" + name + "." + suffix + ".emtl";
   std::string command = std::string(EDGEMTL_CONVERT) + " " + kDir + "/models/" + name + ".onnx -o " + out + " " + args +
-                        " > " + out + ".log 2>&1";
+                        " " + extra + " > " + out + ".log 2>&1";
   REQUIRE_MESSAGE(std::system(command.c_str()) == 0, command);
   return out;
 }
@@ -136,6 +137,46 @@ TEST_CASE("ESMM and MMoE rankings beat the original order on the hidden purchase
     auto [model_ndcg, original_ndcg] = mean_ndcg(convert(name), weights);
     MESSAGE(name << ": mean NDCG@10 " << model_ndcg << " ranked by edgemtl vs " << original_ndcg << " in the original order");
     CHECK(model_ndcg > original_ndcg + 0.1);
+  }
+}
+
+TEST_CASE("int8 ranks each user's candidates as f32 does (the quantisation gate, issue 16)") {
+  // Calibrated on the first half of the evaluation users, judged on the other half.
+  std::vector<nlohmann::json> requests = read_jsonl(kDir + "/data/eval_requests.jsonl");
+  REQUIRE(requests.size() >= 20);
+  const std::string calibration = EDGEMTL_BINARY_DIR "/examples/rerank/gate_calibration.jsonl";
+  {
+    std::ofstream out(calibration);
+    for (size_t u = 0; u < requests.size() / 2; ++u) out << requests[u].dump() << "\n";
+  }
+  for (const std::string name : {"esmm", "mmoe"}) {
+    CAPTURE(name);
+    auto f32 = edgemtl::Model::load_file(convert(name).c_str());
+    auto int8 = edgemtl::Model::load_file(convert(name, "--quantize int8 --calibration " + calibration, "gate.int8").c_str());
+    REQUIRE(f32.ok());
+    REQUIRE(int8.ok());
+    auto f32_session = edgemtl::Session::create(**f32, {});
+    auto int8_session = edgemtl::Session::create(**int8, {});
+    REQUIRE(f32_session.ok());
+    REQUIRE(int8_session.ok());
+    const size_t tasks = (*f32)->num_tasks();
+    for (size_t t = 0; t < tasks; ++t) {
+      std::vector<double> rho, top10;
+      for (size_t u = requests.size() / 2; u < requests.size(); ++u) {
+        const std::vector<float> a = score_request(**f32_session, requests[u]);
+        const std::vector<float> b = score_request(**int8_session, requests[u]);
+        const size_t n = a.size() / tasks;
+        std::vector<float> at(n), bt(n);
+        for (size_t i = 0; i < n; ++i) at[i] = a[i * tasks + t], bt[i] = b[i * tasks + t];
+        rho.push_back(edgemtl::test::naive_spearman(at, bt));
+        if (n > 10) top10.push_back(edgemtl::test::naive_top_k_overlap(at, bt, 10));
+      }
+      const double median_rho = edgemtl::test::naive_median(rho), median_top10 = edgemtl::test::naive_median(top10);
+      MESSAGE(name << " int8, task " << std::string((*f32)->task(t).name) << ": median Spearman " << median_rho
+                   << ", median top-10 overlap " << median_top10 << " over " << rho.size() << " users");
+      CHECK(median_rho >= 0.98);
+      CHECK(median_top10 >= 0.9);
+    }
   }
 }
 
