@@ -24,6 +24,7 @@
 #include "runtime/kernels/fully_connected.h"
 #include "schema/edgemtl_generated.h"
 #include "tools/flags.h"
+#include "tools/peak.h"
 
 namespace {
 
@@ -43,6 +44,8 @@ constexpr const char* kUsage =
     "                     set_user + rank() per request (cross stage only) next to set_user + score()\n"
     "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
     "  --no-roofline      skip the reference GEMM (item stage GFLOP/s vs XNNPACK's own FC)\n"
+    "  --peak             also measure this core's f32 FMA and int8 dot-product peak (widest units,\n"
+    "                     registers only) and report the item stage as a fraction of each\n"
     "  --seed S           input generator seed (default 1)\n"
     "  --json             print one JSON object instead of the text report\n"
     "  --version          print the version and exit\n";
@@ -268,7 +271,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   size_t tile = edgemtl::SessionOptions().item_tile_rows;
   uint64_t seed = 1;
-  bool json = false, profile = false, user_cache = true, roofline = true, vnni = true, rerank = false;
+  bool json = false, profile = false, user_cache = true, roofline = true, vnni = true, rerank = false, peak = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -316,6 +319,7 @@ int main(int argc, char** argv) {
     else if (arg == "--no-user-cache") user_cache = false;
     else if (arg == "--no-vnni") vnni = false;
     else if (arg == "--no-roofline") roofline = false;
+    else if (arg == "--peak") peak = true;
     else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -421,6 +425,11 @@ int main(int argc, char** argv) {
       rerank_times.push_back(rerank_once(r));
   }
   const double rerank_p50 = percentile(rerank_times, 50);
+  // After the timed requests, so that it does not warm or heat the core for them.
+  const edgemtl::tools::Peak core = peak ? edgemtl::tools::measure_peak() : edgemtl::tools::Peak{};
+  const double f32_fraction = core.f32_gflops > 0 ? item_gflops / core.f32_gflops : 0.0;
+  const double int8_fraction = core.int8_gops > 0 ? item_gflops / core.int8_gops : 0.0;
+  const std::string cpu = edgemtl::tools::cpu_model();
 
   if (json) {
     std::printf(
@@ -441,12 +450,17 @@ int main(int argc, char** argv) {
     if (rerank)
       std::printf(", \"set_candidates_ms\": %.4f, \"rerank_runs\": %zu, \"rerank_p50_ms\": %.4f, \"rerank_speedup\": %.3f",
                   candidates_ms, rerank_times.size(), rerank_p50, rerank_p50 > 0 ? p50 / rerank_p50 : 0.0);
+    if (peak)
+      std::printf(", \"peak_f32_gflops\": %.2f, \"peak_f32_isa\": \"%s\", \"peak_int8_gops\": %.2f, "
+                  "\"peak_int8_isa\": \"%s\", \"item_f32_peak_fraction\": %.4f, \"item_int8_peak_fraction\": %.4f",
+                  core.f32_gflops, core.f32_isa, core.int8_gops, core.int8_isa, f32_fraction, int8_fraction);
     if (profile) std::printf(", \"operators\": %s", profile_json((*session)->profile(), timed).c_str());
-    std::printf("}\n");
+    std::printf(", \"cpu\": \"%s\"}\n", cpu.c_str());
     return 0;
   }
   std::printf("model %s: %zu bytes, %zu features, %zu tasks\n", path, (*model)->size(), (*model)->num_features(),
               (*model)->num_tasks());
+  std::printf("cpu             %s\n", cpu.c_str());
   std::printf("items per request %zu, threads %d, %zu timed requests%s\n", items, threads, timed,
               user_cache ? "" : ", NO user cache (user stage on every item row, inside score)");
   std::printf("load            %10.3f ms\n", load_ms);
@@ -463,6 +477,13 @@ int main(int argc, char** argv) {
                 "(%.1f GFLOP/s)\n",
                 item_gflops, 100.0 * roofline_ratio, reference_rows, reference_k, reference_k, reference_k,
                 reference_gflops);
+  if (peak) {
+    std::printf("peak (1 core)   f32 FMA %.1f GFLOP/s (%s); item stage %.1f GFLOP/s = %.0f%% of it\n", core.f32_gflops,
+                core.f32_isa, item_gflops, 100.0 * f32_fraction);
+    if (core.int8_gops > 0)
+      std::printf("                int8 dot %.1f GOP/s (%s); item stage = %.0f%% of it (the fraction for an int8 model)\n",
+                  core.int8_gops, core.int8_isa, 100.0 * int8_fraction);
+  }
   std::printf("  of items       item stage %.3f MFLOP (cacheable), cross stage %.3f MFLOP (%.0f%%)\n",
               static_cast<double>(flops.item_only) / 1e6, static_cast<double>(flops.cross) / 1e6,
               flops.item > 0 ? 100.0 * static_cast<double>(flops.cross) / static_cast<double>(flops.item) : 0.0);
