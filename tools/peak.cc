@@ -32,7 +32,9 @@ __attribute__((target("avx512f"))) void fma_avx512(uint64_t iterations) {
     for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   __m512 sum = acc[0];
   for (int i = 1; i < kAccumulators; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  g_float_sink = _mm512_reduce_add_ps(sum);
+  float lanes[16];  // (not _mm512_reduce_add_ps: gcc 12 warns inside it)
+  _mm512_storeu_ps(lanes, sum);
+  g_float_sink = lanes[0];
 }
 
 __attribute__((target("avx2,fma"))) void fma_avx2(uint64_t iterations) {
@@ -56,7 +58,9 @@ __attribute__((target("avx512f,avx512vnni"))) void dot_avx512vnni(uint64_t itera
     for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
   __m512i sum = acc[0];
   for (int i = 1; i < kAccumulators; ++i) sum = _mm512_add_epi32(sum, acc[i]);
-  g_int_sink = _mm512_reduce_add_epi32(sum);
+  int32_t lanes[16];
+  _mm512_storeu_si512(lanes, sum);
+  g_int_sink = lanes[0];
 }
 #elif defined(__aarch64__)
 void fma_neon(uint64_t iterations) {
