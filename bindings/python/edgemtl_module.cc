@@ -162,6 +162,14 @@ Inputs convert_inputs(const edgemtl::Model& model, const py::dict& features) {
 }
 
 class PySession {
+  // A copy of n rows of scores (owned by the session until its next call) as a float32 array [n, tasks].
+  py::array_t<float> scores_array(edgemtl::Span<const float> scores, size_t n) const {
+    const size_t tasks = model_->model().num_tasks();
+    py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(tasks)});
+    std::memcpy(out.mutable_data(), scores.data(), n * tasks * sizeof(float));
+    return out;
+  }
+
  public:
   PySession(std::shared_ptr<PyModel> model, size_t max_items, int threads, bool map_out_of_range_ids)
       : model_(std::move(model)) {
@@ -189,14 +197,36 @@ class PySession {
                   "score: no item rows (give item features, or n= for a model without item features)");
     auto scores = session_->score(inputs.span(), n);
     if (!scores.ok()) raise_status(scores.status());
-    const size_t tasks = model_->model().num_tasks();
-    py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(tasks)});
-    std::memcpy(out.mutable_data(), scores.value().data(), n * tasks * sizeof(float));
-    return out;
+    return scores_array(scores.value(), n);
+  }
+
+  void set_candidates(const py::dict& features, py::object n_given) {
+    Inputs inputs = convert_inputs(model_->model(), features);
+    const size_t n = n_given.is_none() ? inputs.rows : py::cast<size_t>(n_given);
+    if (n == 0)
+      raise_error(edgemtl::Error::kInvalidArgument,
+                  "set_candidates: no item rows (give item features, or n= for a model without item features)");
+    const edgemtl::Status status = session_->set_candidates(inputs.span(), n);
+    if (!status.is_ok()) raise_status(status);
+  }
+
+  void replace_candidates(const std::vector<size_t>& positions, const py::dict& features) {
+    Inputs inputs = convert_inputs(model_->model(), features);
+    const edgemtl::Status status =
+        session_->replace_candidates(edgemtl::Span<const size_t>(positions.data(), positions.size()), inputs.span());
+    if (!status.is_ok()) raise_status(status);
+  }
+
+  py::array_t<float> rank() {
+    auto scores = session_->rank();
+    if (!scores.ok()) raise_status(scores.status());
+    return scores_array(scores.value(), session_->num_candidates());
   }
 
   std::shared_ptr<PyModel> model() const { return model_; }
   size_t arena_bytes() const { return session_->arena_bytes(); }
+  size_t num_candidates() const { return session_->num_candidates(); }
+  size_t candidate_cache_bytes() const { return session_->candidate_cache_bytes(); }
 
  private:
   std::shared_ptr<PyModel> model_;  // keeps the model alive as long as the session
@@ -311,6 +341,17 @@ PYBIND11_MODULE(edgemtl, m) {
       .def("score", &PySession::score, py::arg("features"), py::arg("n") = py::none(),
            "Scores n items: {name: array} for every item feature (n rows; n from the first one unless given). "
            "Returns a float32 array [n, tasks].")
+      .def("set_candidates", &PySession::set_candidates, py::arg("features"), py::arg("n") = py::none(),
+           "Runs the item stage on n candidates ({name: array} for every item feature) and keeps what the "
+           "cross stage reads (the candidate cache); needs no user.")
+      .def("replace_candidates", &PySession::replace_candidates, py::arg("positions"), py::arg("features"),
+           "Replaces the cached candidates at `positions` by new ones (k rows per item feature, row j becomes "
+           "candidate positions[j]).")
+      .def("rank", &PySession::rank,
+           "Scores the cached candidates for the user of the last set_user (the cross stage only). Returns a "
+           "float32 array [num_candidates, tasks], equal to score() of the same user and items.")
+      .def_property_readonly("num_candidates", &PySession::num_candidates)
+      .def_property_readonly("candidate_cache_bytes", &PySession::candidate_cache_bytes)
       .def_property_readonly("model", &PySession::model)
       .def_property_readonly("arena_bytes", &PySession::arena_bytes);
 

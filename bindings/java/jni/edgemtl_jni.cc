@@ -135,6 +135,14 @@ class PinnedInputs {
   std::vector<Held> held_;
 };
 
+// A new Java array of n rows of scores (n * num_tasks floats, owned by the session until its next call).
+jfloatArray scores_array(JNIEnv* env, emtl_session* session, const float* scores, size_t n) {
+  const size_t count = n * emtl_model_num_tasks(emtl_session_model(session));
+  jfloatArray out = env->NewFloatArray(static_cast<jsize>(count));
+  if (out) env->SetFloatArrayRegion(out, 0, static_cast<jsize>(count), scores);
+  return out;
+}
+
 }  // namespace
 
 extern "C" {
@@ -346,10 +354,52 @@ JNIEXPORT jfloatArray JNICALL Java_org_edgemtl_NativeApi_sessionScore(JNIEnv* en
     status = emtl_session_score(session, inputs.data(), inputs.size(), static_cast<size_t>(n), &scores);
   }
   if (status != EMTL_OK) return throw_last(env, status), nullptr;
-  const size_t count = static_cast<size_t>(n) * emtl_model_num_tasks(emtl_session_model(session));
-  jfloatArray out = env->NewFloatArray(static_cast<jsize>(count));
-  if (out) env->SetFloatArrayRegion(out, 0, static_cast<jsize>(count), scores);
-  return out;
+  return scores_array(env, session, scores, static_cast<size_t>(n));
+}
+
+JNIEXPORT void JNICALL Java_org_edgemtl_NativeApi_sessionSetCandidates(JNIEnv* env, jclass, jlong session,
+                                                                       jintArray features, jobjectArray arrays,
+                                                                       jint n) {
+  if (n < 1) return throw_status(env, EMTL_ERROR_INVALID_ARGUMENT, "n must be at least 1");
+  PinnedInputs inputs(env, features, arrays);
+  if (!inputs.ok()) return;
+  const emtl_status status =
+      emtl_session_set_candidates(session_of(session), inputs.data(), inputs.size(), static_cast<size_t>(n));
+  if (status != EMTL_OK) throw_last(env, status);
+}
+
+JNIEXPORT void JNICALL Java_org_edgemtl_NativeApi_sessionReplaceCandidates(JNIEnv* env, jclass, jlong session,
+                                                                           jlongArray positions, jintArray features,
+                                                                           jobjectArray arrays) {
+  const jsize k = positions ? env->GetArrayLength(positions) : 0;
+  std::vector<size_t> at(static_cast<size_t>(k));
+  std::vector<jlong> given(static_cast<size_t>(k));
+  if (k > 0) env->GetLongArrayRegion(positions, 0, k, given.data());
+  for (jsize j = 0; j < k; ++j) {
+    if (given[j] < 0) return throw_status(env, EMTL_ERROR_INVALID_ARGUMENT, "a candidate position is negative");
+    at[j] = static_cast<size_t>(given[j]);
+  }
+  PinnedInputs inputs(env, features, arrays);
+  if (!inputs.ok()) return;
+  const emtl_status status =
+      emtl_session_replace_candidates(session_of(session), at.data(), at.size(), inputs.data(), inputs.size());
+  if (status != EMTL_OK) throw_last(env, status);
+}
+
+JNIEXPORT jfloatArray JNICALL Java_org_edgemtl_NativeApi_sessionRank(JNIEnv* env, jclass, jlong handle) {
+  emtl_session* session = session_of(handle);
+  const float* scores = nullptr;
+  const emtl_status status = emtl_session_rank(session, &scores);
+  if (status != EMTL_OK) return throw_last(env, status), nullptr;
+  return scores_array(env, session, scores, emtl_session_num_candidates(session));
+}
+
+JNIEXPORT jlong JNICALL Java_org_edgemtl_NativeApi_sessionNumCandidates(JNIEnv*, jclass, jlong session) {
+  return static_cast<jlong>(emtl_session_num_candidates(session_of(session)));
+}
+
+JNIEXPORT jlong JNICALL Java_org_edgemtl_NativeApi_sessionCandidateCacheBytes(JNIEnv*, jclass, jlong session) {
+  return static_cast<jlong>(emtl_session_candidate_cache_bytes(session_of(session)));
 }
 
 JNIEXPORT jlong JNICALL Java_org_edgemtl_NativeApi_sessionArenaBytes(JNIEnv*, jclass, jlong session) {

@@ -122,6 +122,42 @@ class FixtureScores(unittest.TestCase):
                             checked += 1
                 self.assertEqual(checked, len(fixture.rows) * len(model.tasks))
 
+    def test_rank_over_cached_candidates_equals_score(self):
+        """set_candidates once, then set_user + rank(): bitwise equal to score(), and to PyTorch within 1e-5;
+        replace_candidates swaps one candidate."""
+        for fixture in self.fixtures:
+            with self.subTest(fixture=fixture.name):
+                model = edgemtl.Model(fixture.model_path)
+                session = model.session(max_items=len(fixture.rows))
+                item_names = [f.name for f in model.features if f.side == "item"]
+                if not item_names:
+                    continue
+                user_names, groups = users_of(model, fixture.rows)
+                group = max(groups, key=len)
+                items = {name: np.array([fixture.rows[i][name] for i in group]) for name in item_names}
+                self.assertEqual(session.num_candidates, 0)
+                session.set_candidates(items)
+                self.assertEqual(session.num_candidates, len(group))
+                self.assertGreater(session.candidate_cache_bytes, 0)
+                first = fixture.rows[group[0]]
+                if user_names:
+                    session.set_user({name: first[name] for name in user_names})
+                ranked = session.rank()
+                scored = session.score(items)
+                self.assertEqual(ranked.shape, (len(group), len(model.tasks)))
+                self.assertTrue(np.array_equal(ranked, scored))
+                for row, index in enumerate(group):
+                    for t, task in enumerate(model.task_names):
+                        self.assertTrue(close_enough(float(ranked[row, t]), fixture.expected[index][task]))
+                if len(group) > 1:
+                    last = {name: values[-1:] for name, values in items.items()}
+                    session.replace_candidates([0], last)
+                    swapped = session.rank()
+                    self.assertTrue(np.array_equal(swapped[0], scored[-1]))
+                    self.assertTrue(np.array_equal(swapped[1:], scored[1:]))
+                with self.assertRaisesRegex(edgemtl.Error, f"there are {len(group)} candidates"):
+                    session.replace_candidates([len(group)], {name: values[:1] for name, values in items.items()})
+
     def test_scores_equal_the_cpp_api(self):
         """edgemtl-run --rows (C++ API) scores each row alone; so does this, bitwise equal."""
         for fixture in self.fixtures:

@@ -64,4 +64,14 @@ final class NativeApi {
   static native float[] sessionScore(long session, int[] features, Object[] arrays, int n);
 
   static native long sessionArenaBytes(long session);
+
+  static native void sessionSetCandidates(long session, int[] features, Object[] arrays, int n);
+
+  static native void sessionReplaceCandidates(long session, long[] positions, int[] features, Object[] arrays);
+
+  static native float[] sessionRank(long session);
+
+  static native long sessionNumCandidates(long session);
+
+  static native long sessionCandidateCacheBytes(long session);
 }

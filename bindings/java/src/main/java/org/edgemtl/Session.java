@@ -78,6 +78,50 @@ public final class Session implements AutoCloseable {
     return score(Features.of(model, items), n);
   }
 
+  /**
+   * Runs the item stage on {@code n} candidates (every ITEM feature with n rows) and keeps what the
+   * cross stage reads (the candidate cache); needs no user. Replaces the previous candidates.
+   */
+  public void setCandidates(Features items, int n) {
+    check(items);
+    NativeApi.sessionSetCandidates(handle(), items.indexArray(), items.arrayArray(), n);
+  }
+
+  public void setCandidates(Map<String, ?> items, int n) {
+    setCandidates(Features.of(model, items), n);
+  }
+
+  /**
+   * Replaces the cached candidates at {@code positions} by new ones given with positions.length
+   * rows per ITEM feature: row j becomes candidate positions[j]. On failure no candidates are kept.
+   */
+  public void replaceCandidates(long[] positions, Features items) {
+    check(items);
+    NativeApi.sessionReplaceCandidates(handle(), positions, items.indexArray(), items.arrayArray());
+  }
+
+  public void replaceCandidates(long[] positions, Map<String, ?> items) {
+    replaceCandidates(positions, Features.of(model, items));
+  }
+
+  /**
+   * Scores the cached candidates for the user of the last setUser (the cross stage only):
+   * numCandidates() * numTasks scores, row-major, equal to score() of the same user and items.
+   */
+  public float[] rank() {
+    return NativeApi.sessionRank(handle());
+  }
+
+  /** Candidates in the cache (0 before setCandidates or after a failed one). */
+  public long numCandidates() {
+    return NativeApi.sessionNumCandidates(handle());
+  }
+
+  /** Bytes of the candidate cache, allocated by the first setCandidates. */
+  public long candidateCacheBytes() {
+    return NativeApi.sessionCandidateCacheBytes(handle());
+  }
+
   /** Bytes of the activation arena. */
   public long arenaBytes() {
     return NativeApi.sessionArenaBytes(handle());

@@ -111,6 +111,44 @@ public class EdgemtlTest {
   }
 
   @Test
+  public void rankOverCachedCandidatesEqualsScore() throws Exception {
+    for (Fixtures fixture : fixtures) {
+      try (Model model = Model.fromFile(models.get(fixture.name).toString());
+           Session session = model.newSession(new Session.Options().maxItems(fixture.rows.size()))) {
+        if (model.features().stream().noneMatch(f -> f.side == FeatureInfo.Side.ITEM)) continue;
+        List<Integer> group = users(model, fixture).stream().max((a, b) -> a.size() - b.size()).get();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (int i : group) rows.add(fixture.rows.get(i));
+        assertEquals(0, session.numCandidates());
+        session.setCandidates(itemMap(model, rows), rows.size());
+        assertEquals(rows.size(), session.numCandidates());
+        assertTrue(session.candidateCacheBytes() > 0);
+        session.setUser(userMap(model, rows.get(0)));
+        float[] ranked = session.rank();
+        float[] scored = session.score(itemMap(model, rows), rows.size());
+        assertArrayEquals(fixture.name, scored, ranked, 0.0f);
+        int tasks = model.numTasks();
+        for (int r = 0; r < rows.size(); ++r)
+          for (TaskInfo task : model.tasks()) {
+            double expected = ((Number) fixture.expected.get(group.get(r)).get(task.name)).doubleValue();
+            assertTrue(fixture.name, closeEnough(ranked[r * tasks + task.index], expected));
+          }
+        if (rows.size() > 1) {
+          session.replaceCandidates(new long[] {0}, itemMap(model, rows.subList(rows.size() - 1, rows.size())));
+          float[] swapped = session.rank();
+          for (int t = 0; t < tasks; ++t) {
+            assertEquals(scored[(rows.size() - 1) * tasks + t], swapped[t], 0.0f);
+            assertEquals(scored[tasks + t], swapped[tasks + t], 0.0f);
+          }
+        }
+        final int past = rows.size();
+        expectError(EdgemtlException.INVALID_ARGUMENT, "there are " + past + " candidates",
+            () -> session.replaceCandidates(new long[] {past}, itemMap(model, rows.subList(0, 1))));
+      }
+    }
+  }
+
+  @Test
   public void scoresEqualTheCppApiRowByRow() throws Exception {
     for (Fixtures fixture : fixtures) {
       Path path = models.get(fixture.name);
