@@ -6,6 +6,7 @@
 #include <string>
 
 #include "converter/convert_api.h"
+#include "converter/onnx_import.h"
 #include "converter/pipeline.h"
 #include "converter/quantize.h"
 #include "converter/writer.h"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|fp16] [--max-mean-delta X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
+    "       edgemtl-convert --list-operators   (the supported ONNX ops as markdown: docs/OPERATORS.md)\n"
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
     "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
 
@@ -118,7 +120,8 @@ Args parse(int argc, char** argv) {
       } catch (const ConversionError& e) {
         throw UsageError{std::string("--metadata: ") + e.what()};
       }
-    } else if (arg == "--version") { std::printf("edgemtl-convert %s (writes format %u)\n", EMTL_VERSION_STRING, kFormatVersion); std::exit(0); }
+    } else if (arg == "--list-operators") { std::fputs(operators_markdown().c_str(), stdout); std::exit(0); }
+    else if (arg == "--version") { std::printf("edgemtl-convert %s (writes format %u)\n", EMTL_VERSION_STRING, kFormatVersion); std::exit(0); }
     else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option " + arg};
     else if (a.input.empty()) a.input = arg;

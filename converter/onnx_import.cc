@@ -131,6 +131,22 @@ Graph import_model(const onnx::ModelProto& model, const ImportOptions& options) 
     input_values.push_back(v);
     input_names.push_back(input.name());
   }
+  // Every unsupported node at once (one line each, as the single error reads),
+  // before lowering any: a new user sees the whole list in one run.
+  std::string unsupported;
+  int unsupported_count = 0;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const NodeProto& node = graph.node(i);
+    const bool foreign = !node.domain().empty() && node.domain() != "ai.onnx";
+    if (!foreign && onnx_handler(node.op_type())) continue;
+    const std::string name = node.name().empty() ? node.op_type() + "_" + std::to_string(i) : node.name();
+    if (unsupported_count++) unsupported += "\n";
+    unsupported += "node '" + name + "' (" + node.op_type() + "): " +
+                   (foreign ? "unsupported operator domain '" + node.domain() + "'" : std::string("unsupported operator"));
+  }
+  if (unsupported_count > 1)
+    throw ConversionError(std::to_string(unsupported_count) + " unsupported operators:\n" + unsupported);
+  if (unsupported_count == 1) throw ConversionError(unsupported);
   for (int i = 0; i < graph.node_size(); ++i) {
     const NodeProto& node = graph.node(i);
     NodeProto named = node;

@@ -33,4 +33,8 @@ Graph import_onnx_bytes(const std::string& bytes, const ImportOptions& options);
 /// (import/*.cc). Any other op type is refused: "node 'NAME' (TYPE): unsupported operator".
 std::vector<std::string> supported_onnx_ops();
 
+/// docs/OPERATORS.md: every supported ONNX op with its opsets and constraints,
+/// from the importer's table (edgemtl-convert --list-operators).
+std::string operators_markdown();
+
 }  // namespace edgemtl::converter

@@ -41,6 +41,19 @@ void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, i
   }
 }
 
+// Whether the model tests (part of) `value` for NaN: an IS_NAN reads it, directly
+// or through ops that only move its elements.
+bool tested_for_nan(const Graph& g, const std::vector<std::vector<int>>& consumers, int value) {
+  for (int n : consumers[value]) {
+    const Node& node = g.nodes[n];
+    if (node.op == Op::kIsNan) return true;
+    const bool moves = node.op == Op::kReshape || node.op == Op::kTake || node.op == Op::kBroadcastRows ||
+                       node.op == Op::kConcat || node.op == Op::kTranspose;
+    if (moves && tested_for_nan(g, consumers, node.outputs[0])) return true;
+  }
+  return false;
+}
+
 // Whether element `column` of a row of `value` is a Sigmoid output.
 bool column_is_sigmoid(const Graph& g, int value, int64_t column) {
   const Value& v = g.values[value];
@@ -93,6 +106,7 @@ void assign_features(Graph& g, const std::vector<std::string>& input_names, cons
       if (f.table_size == 0) f.table_size = INT64_MAX;
     } else if (v.dtype == DType::kFloat32) {
       f.kind = FeatureKind::kDense;
+      f.accepts_nan = tested_for_nan(g, consumers, f.value);
     } else {
       throw ConversionError("input '" + f.name + "' has dtype " + dtype_name(v.dtype) + " (features are int64 or float32)");
     }

@@ -28,6 +28,12 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
   const std::string name = std::string("feature '") + info.name + "'";
   // A scalar is accepted for width-1 features; otherwise a list of exactly `width` numbers.
   std::vector<const nlohmann::json*> elements;
+  if (value.is_null() && info.kind == FeatureKind::kDense) {
+    // A whole missing dense feature: every value missing (NaN), accepted by the
+    // runtime only when the model tests the feature for NaN.
+    column.values.insert(column.values.end(), static_cast<size_t>(info.width), std::nanf(""));
+    return true;
+  }
   if (value.is_array()) {
     for (const nlohmann::json& element : value) elements.push_back(&element);
   } else {
@@ -49,6 +55,10 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
       }
       column.ids.push_back(element->get<int64_t>());
     } else {
+      if (element->is_null()) {  // a missing dense value: NaN
+        column.values.push_back(std::nanf(""));
+        continue;
+      }
       if (!element->is_number()) {
         *error = name + ": expected numbers, got " + describe(*element);
         return false;

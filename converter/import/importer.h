@@ -20,10 +20,15 @@ namespace edgemtl::converter {
 class Importer;
 using OnnxHandler = void (*)(Importer& node);
 
-/// One line of a family's list: an ONNX op type and its handler.
+/// One line of a family's list: an ONNX op type, its handler, and for
+/// docs/OPERATORS.md (edgemtl-convert --list-operators) a short note of its
+/// constraints and the opsets it is accepted in (within the importer's 11..17).
 struct OnnxOp {
   const char* type;
   OnnxHandler lower;
+  const char* constraints = "";
+  int first_opset = 11;
+  int last_opset = 17;
 };
 
 // The families' lists, gathered by onnx_handler.
@@ -32,12 +37,15 @@ std::vector<OnnxOp> constant_onnx_ops();
 std::vector<OnnxOp> elementwise_onnx_ops();
 std::vector<OnnxOp> gemm_matmul_onnx_ops();
 std::vector<OnnxOp> indexing_onnx_ops();
+std::vector<OnnxOp> math_onnx_ops();
 std::vector<OnnxOp> normalization_onnx_ops();
 std::vector<OnnxOp> reduce_onnx_ops();
 std::vector<OnnxOp> shape_onnx_ops();
 
 /// The handler of ONNX op type `type` (default domain), or null when unsupported.
 OnnxHandler onnx_handler(const std::string& type);
+/// Every line of every family's list, sorted by type.
+std::vector<OnnxOp> onnx_op_table();
 
 /// A constant from an initializer or attribute tensor (throws on external data or an unsupported type).
 Value constant_from_tensor(const onnx::TensorProto& tensor);

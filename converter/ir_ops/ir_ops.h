@@ -74,6 +74,7 @@ std::vector<OpRules> elementwise_op_rules();
 std::vector<OpRules> activation_op_rules();
 std::vector<OpRules> reduce_op_rules();
 std::vector<OpRules> layout_op_rules();
+std::vector<OpRules> math_op_rules();
 
 // ---- shared by the families ----------------------------------------------------
 

@@ -257,6 +257,90 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       return out;
     case Op::kBroadcastRows:
       return repeat_rows(*in[0], stage_rows);
+    case Op::kUnary: {
+      // Written from the ONNX / torch definitions.
+      const double pi = 3.14159265358979323846;
+      elementwise([&](auto& a) {
+        const double x = a[0];
+        switch (o.function) {
+          case UnaryFunction::kLog: return std::log(x);
+          case UnaryFunction::kExp: return std::exp(x);
+          case UnaryFunction::kSqrt: return std::sqrt(x);
+          case UnaryFunction::kReciprocal: return 1 / x;
+          case UnaryFunction::kAbs: return x < 0 ? -x : x;
+          case UnaryFunction::kNeg: return -x;
+          case UnaryFunction::kPow: return std::pow(x, static_cast<double>(o.exponent));
+          case UnaryFunction::kErf: return std::erf(x);
+          case UnaryFunction::kSoftplus: return std::log(1 + std::exp(x));
+          case UnaryFunction::kFloor: return std::floor(x);
+          case UnaryFunction::kCeil: return std::ceil(x);
+          case UnaryFunction::kGelu: return x * 0.5 * (1 + std::erf(x / std::sqrt(2.0)));
+          case UnaryFunction::kGeluTanh: return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x)));
+        }
+        return x;
+      });
+      return out;
+    }
+    case Op::kCompare:
+      elementwise([&](auto& a) {
+        switch (o.predicate) {
+          case Compare::kGreater: return a[0] > a[1] ? 1.0 : 0.0;
+          case Compare::kLess: return a[0] < a[1] ? 1.0 : 0.0;
+          case Compare::kGreaterEqual: return a[0] >= a[1] ? 1.0 : 0.0;
+          case Compare::kLessEqual: return a[0] <= a[1] ? 1.0 : 0.0;
+        }
+        return 0.0;
+      });
+      return out;
+    case Op::kLogical:
+      elementwise([&](auto& a) {
+        const bool p = a[0] != 0, q = a[1] != 0;
+        return (o.logical == Logical::kAnd ? p && q : o.logical == Logical::kOr ? p || q : p != q) ? 1.0 : 0.0;
+      });
+      return out;
+    case Op::kIsNan: elementwise([](auto& a) { return std::isnan(a[0]) ? 1.0 : 0.0; }); return out;
+    case Op::kIsInf:
+      elementwise([&](auto& a) {
+        return std::isinf(a[0]) && (a[0] > 0 ? o.detect_positive : o.detect_negative) ? 1.0 : 0.0;
+      });
+      return out;
+    case Op::kReduceMax: case Op::kReduceMin: case Op::kReduceProd: case Op::kReduceL2: {
+      const RefTensor& x = *in[0];
+      std::vector<int64_t> kept = x.shape;
+      for (int64_t a : o.axes) kept[a] = 1;
+      std::vector<std::vector<double>> groups(count(kept));
+      for (int64_t e = 0; e < count(x.shape); ++e) {
+        auto index = unravel(e, x.shape);
+        for (int64_t a : o.axes) index[a] = 0;
+        groups[ravel(index, kept)].push_back(x.data[e]);
+      }
+      for (const std::vector<double>& values : groups) {
+        double r = n.op == Op::kReduceProd ? 1 : 0;
+        if (n.op == Op::kReduceMax) r = *std::max_element(values.begin(), values.end());
+        else if (n.op == Op::kReduceMin) r = *std::min_element(values.begin(), values.end());
+        else for (double v : values) r = n.op == Op::kReduceProd ? r * v : r + v * v;
+        out.data.push_back(n.op == Op::kReduceL2 ? std::sqrt(r) : r);
+      }
+      for (size_t d = 0; d < kept.size(); ++d) {
+        bool is_reduced = std::find(o.axes.begin(), o.axes.end(), static_cast<int64_t>(d)) != o.axes.end();
+        if (!is_reduced || o.keepdims) out.shape.push_back(kept[d]);
+      }
+      return out;
+    }
+    case Op::kLayerNorm: {
+      const RefTensor& x = *in[0];
+      const int64_t inner = count(std::vector<int64_t>(x.shape.begin() + o.axis, x.shape.end()));
+      out.shape = x.shape;
+      for (int64_t start = 0; start < count(x.shape); start += inner) {
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < inner; ++i) mean += x.data[start + i] / inner;
+        for (int64_t i = 0; i < inner; ++i) var += (x.data[start + i] - mean) * (x.data[start + i] - mean) / inner;
+        for (int64_t i = 0; i < inner; ++i)
+          out.data.push_back((x.data[start + i] - mean) / std::sqrt(var + o.epsilon) * in[1]->data[i] +
+                             (in.size() > 2 ? in[2]->data[i] : 0.0));
+      }
+      return out;
+    }
     default:
       throw std::runtime_error(std::string("reference interpreter lacks ") + op_name(n.op));
   }

@@ -368,6 +368,7 @@ emtl_status emtl_model_feature_info(const emtl_model* model, size_t index, emtl_
   full.width = info.width;
   full.padding_id = info.padding_id;
   full.table_size = info.table_size;
+  full.accepts_nan = info.accepts_nan ? 1 : 0;
   return fill_sized("emtl_model_feature_info", full, out_info);
 }
 

@@ -254,7 +254,7 @@ Status Session::Impl::load_features(const char* call, Side side, Span<const Feat
       if (!input.values || input.ids)
         return Status::error(Error::kInvalidArgument, "%s: feature '%s' is dense: give `values`, not `ids`", call, info.name);
       for (size_t i = begin; i < end; ++i)
-        if (!std::isfinite(input.values[i]))
+        if (!std::isfinite(input.values[i]) && !(info.accepts_nan && std::isnan(input.values[i])))
           return Status::error(Error::kInvalidValue, "%s: feature '%s' has a non-finite value (%g) at row %zu", call,
                                info.name, static_cast<double>(input.values[i]), i / static_cast<size_t>(info.width));
       std::memcpy(slot.data, input.values + begin, (end - begin) * sizeof(float));

@@ -195,6 +195,8 @@ class ModelVerifier {
         default:
           return Status::error(Error::kUnsupported, "feature '%s': unknown kind %d", name, static_cast<int>(f->kind()));
       }
+      if (f->kind() != schema::FeatureKind::DENSE && f->accepts_nan())
+        return Status::error(Error::kInvalidModel, "feature '%s': accepts_nan on a feature of ids", name);
       if (f->kind() != schema::FeatureKind::DENSE && f->table_size() < 1)
         return Status::error(Error::kInvalidModel, "feature '%s': table_size %lld < 1", name,
                              static_cast<long long>(f->table_size()));
@@ -420,7 +422,8 @@ FeatureInfo Model::feature(size_t index) const {
                      static_cast<FeatureKind>(f->kind()),
                      f->width(),
                      f->padding_id(),
-                     f->table_size()};
+                     f->table_size(),
+                     f->kind() == schema::FeatureKind::DENSE && f->accepts_nan()};
 }
 
 int Model::find_feature(const char* name) const {

@@ -26,6 +26,7 @@ struct FeatureInfo {
   int64_t width;       ///< values per row: 1 for kId, L for kIdList, d for kDense
   int64_t padding_id;  ///< kIdList only
   int64_t table_size;  ///< ids only: valid ids are [0, table_size)
+  bool accepts_nan;    ///< kDense only: NaN means "missing" (the model tests it with IsNaN)
 };
 
 /// One output task.

@@ -83,6 +83,7 @@ typedef struct emtl_feature_info {
   int64_t width;      /**< values per row */
   int64_t padding_id; /**< ID_LIST only */
   int64_t table_size; /**< ids only: valid ids are [0, table_size) */
+  int32_t accepts_nan; /**< DENSE only: 1 when NaN means "missing" (see emtl_feature_input) */
 } emtl_feature_info;
 
 /** Description of one task; `name` lives as long as the model. Set
@@ -95,7 +96,13 @@ typedef struct emtl_task_info {
 
 /** Values of one feature for all rows of a call, row-major (rows * width).
  *  Set `ids` for ID / ID_LIST features and `values` for DENSE ones; the other
- *  stays NULL. Read during the call only. */
+ *  stays NULL. Read during the call only.
+ *  Missing dense values: give NaN. A DENSE feature whose model tests it for NaN
+ *  (torch.isnan, e.g. a learned default per feature: emtl_feature_info.accepts_nan
+ *  is 1) takes NaN as "missing"; any other non-finite dense value (NaN in other
+ *  features, +-infinity anywhere) is refused with EMTL_ERROR_INVALID_VALUE naming
+ *  the feature and row. The request library and edgemtl-run read JSON `null` as
+ *  such a missing value, for one value or for a whole dense feature. */
 typedef struct emtl_feature_input {
   int32_t feature; /**< index from emtl_model_find_feature */
   const int64_t* ids;

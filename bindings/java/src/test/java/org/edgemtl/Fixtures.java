@@ -200,6 +200,10 @@ final class Fixtures {
         at = end + 1;
         return s;
       }
+      if (text.startsWith("null", at)) {  // a missing dense value (rows.jsonl): NaN, as the request library reads it
+        at += 4;
+        return Double.NaN;
+      }
       int start = at;
       while (at < text.length() && "+-0123456789.eE".indexOf(text.charAt(at)) >= 0) ++at;
       String number = text.substring(start, at);
