@@ -38,7 +38,7 @@ const char* dtype_name(DType dtype);
   X(kTranspose, TRANSPOSE) X(kMatMul, MATMUL) X(kReshape, RESHAPE) X(kBroadcastRows, BROADCAST_ROWS) \
   X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX) X(kUnary, UNARY) X(kCompare, COMPARE) X(kLogical, LOGICAL)   \
   X(kIsNan, IS_NAN) X(kIsInf, IS_INF) X(kReduceMax, REDUCE_MAX) X(kReduceMin, REDUCE_MIN)                      \
-  X(kReduceProd, REDUCE_PROD) X(kReduceL2, REDUCE_L2) X(kLayerNorm, LAYER_NORM)
+  X(kReduceProd, REDUCE_PROD) X(kReduceL2, REDUCE_L2) X(kLayerNorm, LAYER_NORM) X(kBag, BAG)
 
 #define EDGEMTL_CONVERTER_ENUMERATOR(ir, schema) ir,
 enum class Op { EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_ENUMERATOR) };
@@ -109,7 +109,8 @@ struct NodeOptions {
   bool keepdims = true;                       // REDUCE_*
   float clip_min = -3.4e38f, clip_max = 3.4e38f;
   DType cast_to = DType::kFloat32;            // CAST
-  int64_t default_row = -1;                   // EMBEDDING
+  int64_t default_row = -1;                   // EMBEDDING, BAG
+  int64_t bag_mode = 0;                       // BAG: 0 sum, 1 mean, 2 max (schema::BagMode)
   std::vector<int64_t> shape;                 // RESHAPE target (kRows first for activations)
   // EMBEDDING_MULTI, one entry per ids input: its rows of the stacked table and
   // its default row (relative to its rows, -1: none)
@@ -143,6 +144,8 @@ struct Feature {
   int64_t table_size = 0;
   int value = -1;
   bool accepts_nan = false;  // DENSE read by IS_NAN: NaN means missing
+  bool pad_before = false;  // ID_LIST: short lists padded before the ids (schema ListPadding)
+  bool keep_last = false;   // ID_LIST: long lists keep their last `width` ids
 };
 
 struct Task {

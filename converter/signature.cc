@@ -13,7 +13,7 @@ void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, i
   for (int n : consumers[value]) {
     const Node& node = g.nodes[n];
     switch (node.op) {
-      case Op::kEmbedding:
+      case Op::kEmbedding: case Op::kBag:
         if (node.inputs[1] == value) {
           int64_t rows = g.values[node.inputs[0]].shape[0];
           *table_size = *table_size == 0 ? rows : std::min(*table_size, rows);
@@ -146,7 +146,7 @@ void assign_tasks(Graph& g, const std::vector<std::pair<std::string, int>>& outp
 void apply_oov_row(Graph& g, int64_t row) {
   if (row < 0) return;
   for (Node& n : g.nodes) {
-    if (n.dead || n.op != Op::kEmbedding) continue;
+    if (n.dead || (n.op != Op::kEmbedding && n.op != Op::kBag)) continue;
     int64_t rows = g.values[n.inputs[0]].shape[0];
     if (row >= rows)
       throw ConversionError("--oov-row " + std::to_string(row) + " is not a row of the embedding table of node '" + n.name +

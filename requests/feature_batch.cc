@@ -39,6 +39,7 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
   } else {
     elements.push_back(&value);
   }
+  if (info.kind == FeatureKind::kIdList && value.is_array()) return append_list(column, value, error);
   if (static_cast<int64_t>(elements.size()) != info.width || (value.is_array() && info.kind == FeatureKind::kId)) {
     *error = name + ": expected " +
              (info.kind == FeatureKind::kId ? std::string("one id")
@@ -65,6 +66,27 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
       }
       column.values.push_back(element->get<float>());
     }
+  }
+  return true;
+}
+
+// An id list of any length 0..width, padded on the model's side (pad_id_list).
+bool FeatureBatch::append_list(Column& column, const nlohmann::json& value, std::string* error) {
+  std::vector<int64_t> ids;
+  for (const nlohmann::json& element : value) {
+    if (!element.is_number_integer()) {
+      *error = std::string("feature '") + column.info.name + "': ids are integers, got " + describe(element);
+      return false;
+    }
+    ids.push_back(element.get<int64_t>());
+  }
+  const size_t at = column.ids.size();
+  column.ids.resize(at + static_cast<size_t>(column.info.width));
+  const Status status = pad_id_list(column.info, ids.data(), ids.size(), column.ids.data() + at, "request");
+  if (!status.is_ok()) {
+    column.ids.resize(at);
+    *error = status.message();
+    return false;
   }
   return true;
 }

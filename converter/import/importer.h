@@ -8,6 +8,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,7 @@ struct OnnxOp {
 
 // The families' lists, gathered by onnx_handler.
 std::vector<OnnxOp> activation_onnx_ops();
+std::vector<OnnxOp> bag_onnx_ops();
 std::vector<OnnxOp> constant_onnx_ops();
 std::vector<OnnxOp> elementwise_onnx_ops();
 std::vector<OnnxOp> gemm_matmul_onnx_ops();
@@ -41,6 +43,19 @@ std::vector<OnnxOp> math_onnx_ops();
 std::vector<OnnxOp> normalization_onnx_ops();
 std::vector<OnnxOp> reduce_onnx_ops();
 std::vector<OnnxOp> shape_onnx_ops();
+
+/// The node of the graph being imported that writes a value name, or null.
+using OnnxProducer = std::function<const onnx::NodeProto*(const std::string&)>;
+
+/// An nn.EmbeddingBag Loop (import/bag.cc): the names of its table, 2-D ids and
+/// (optional) 2-D weights, and its mode (0 sum, 1 mean, 2 max).
+struct BagLoop {
+  std::string table, ids, weights;
+  int64_t mode = 0;
+};
+/// Whether `loop` is the Loop torch 1.13 writes for nn.EmbeddingBag over a 2-D
+/// input (then fills `bag`); `outer` finds the producers in the enclosing graph.
+bool match_bag_loop(const onnx::NodeProto& loop, const OnnxProducer& outer, BagLoop* bag);
 
 /// The handler of ONNX op type `type` (default domain), or null when unsupported.
 OnnxHandler onnx_handler(const std::string& type);
@@ -68,6 +83,9 @@ class Importer {
   // ---- for the handlers: the node being lowered ----------------------------------
 
   const onnx::NodeProto& proto() const { return *node_; }
+  /// Producers of the graph's value names (set by the graph walk).
+  const OnnxProducer& producers() const { return producers_; }
+  void set_producers(OnnxProducer producers) { producers_ = std::move(producers); }
   const std::string& name() const { return name_; }
   int opset() const { return opset_; }
   Graph& graph() { return g_; }
@@ -159,6 +177,7 @@ class Importer {
   int opset_;
   std::unordered_map<std::string, int> value_of_;
   const onnx::NodeProto* node_ = nullptr;
+  OnnxProducer producers_ = [](const std::string&) -> const onnx::NodeProto* { return nullptr; };
   std::string name_;
 };
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "converter/partition.h"
+#include "converter/pipeline.h"
 #include "converter/passes/passes.h"
 #include "converter/test/graph_builders.h"
 
@@ -347,6 +348,59 @@ TEST_CASE("dead code elimination keeps what tasks need") {
   eliminate_dead_code(g);
   REQUIRE(g.nodes.size() == 1);
   CHECK(g.nodes[0].name == "used");
+}
+
+}  // namespace edgemtl::converter::test
+
+namespace edgemtl::converter::test {
+
+TEST_CASE("BAG (sum with weights, mean, max) folds on constants and survives the pipeline, split or not") {
+  for (int64_t mode = 0; mode < 3; ++mode) {
+    CAPTURE(mode);
+    std::mt19937 rng(40 + static_cast<unsigned>(mode));
+    Graph g;
+    int ids = add_feature(g, "history", {kRows, 5}, true, DType::kInt64);
+    g.features.back().kind = FeatureKind::kIdList;
+    g.features.back().table_size = 7;
+    int weights = add_feature(g, "seconds", {kRows, 5}, true);
+    int item = add_feature(g, "item", {kRows, 3});
+    NodeOptions o;
+    o.bag_mode = mode;
+    std::vector<int> inputs = {random_constant(g, rng, {7, 4}), ids};
+    if (mode == 0) inputs.push_back(weights);
+    int bag = g.emit(Op::kBag, inputs, o, "bag");
+    CHECK(g.values[bag].shape == std::vector<int64_t>{kRows, 4});
+    NodeOptions concat;
+    concat.axis = 1;
+    int x = g.emit(Op::kConcat, {bag, item}, concat, "concat");
+    add_tasks(g, g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {2, 7})}, {}, "fc"));
+    auto inputs_now = random_inputs(g, rng, 6, false);
+    for (int64_t r = 0; r < 6 * 5; ++r) inputs_now[ids].data[r] = static_cast<double>((r * 3 + mode) % 7);
+    auto before = run_reference(g, inputs_now);
+    run_pipeline(g, ConvertOptions{});
+    CHECK(live_nodes(g, Op::kBag) == 1);
+    CHECK(max_difference(before, run_reference(g, inputs_now)) < 1e-5);
+    // Constant ids: the bag is computed by evaluate_bag, checked against the interpreter's.
+    Graph folded;
+    const int table = random_constant(folded, rng, {7, 4});
+    const int constant_ids = folded.add_int_constant("ids", DType::kInt64, {2, 3}, {0, 6, 2, 5, 5, 1});
+    std::vector<int> constant_inputs = {table, constant_ids};
+    if (mode == 0) constant_inputs.push_back(folded.add_float_constant("w", {2, 3}, {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, 3.0f}));
+    const int value = folded.emit(Op::kBag, constant_inputs, o, "bag");
+    REQUIRE(folded.values[value].is_constant);
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t k = 0; k < 4; ++k) {
+        double want = mode == 2 ? -1e300 : 0.0;
+        for (int64_t j = 0; j < 3; ++j) {
+          const int64_t id = folded.values[constant_ids].ints[r * 3 + j];
+          const double v = folded.values[table].floats[id * 4 + k];
+          if (mode == 2) want = v > want ? v : want;
+          else want += (mode == 0 ? folded.values[constant_inputs[2]].floats[r * 3 + j] : 1.0) * v;
+        }
+        if (mode == 1) want /= 3.0;
+        CHECK(folded.values[value].floats[r * 4 + k] == doctest::Approx(want).epsilon(1e-6));
+      }
+  }
 }
 
 }  // namespace edgemtl::converter::test

@@ -110,6 +110,24 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       }
       return out;
     }
+    case Op::kBag: {  // every position of the list, in order; mean over all of them
+      const RefTensor& table = *in[0];
+      const RefTensor& ids = *in[1];
+      const int64_t d = table.shape[1], length = ids.shape[1], rows = ids.shape[0];
+      out.shape = {rows, d};
+      out.data.assign(static_cast<size_t>(rows * d), 0.0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < d; ++k) {
+          double acc = o.bag_mode == 2 ? -1e300 : 0.0;
+          for (int64_t j = 0; j < length; ++j) {
+            const double v = table.data[static_cast<int64_t>(ids.data[r * length + j]) * d + k];
+            if (o.bag_mode == 2) acc = v > acc ? v : acc;
+            else acc += (in.size() == 3 ? in[2]->data[r * length + j] : 1.0) * v;
+          }
+          out.data[r * d + k] = o.bag_mode == 1 ? acc / static_cast<double>(length) : acc;
+        }
+      return out;
+    }
     case Op::kEmbeddingMulti: {
       const RefTensor& table = *in[0];
       const int64_t d = table.shape[1];

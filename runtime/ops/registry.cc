@@ -3,7 +3,7 @@
 namespace edgemtl {
 
 // Defined in the operator files (runtime/ops/*.cc), one per schema::OpType.
-extern const OpRegistration kFullyConnectedOp, kEmbeddingOp, kEmbeddingMultiOp;
+extern const OpRegistration kFullyConnectedOp, kEmbeddingOp, kEmbeddingMultiOp, kBagOp;
 extern const OpRegistration kAddOp, kSubOp, kMulOp, kDivOp, kMaximumOp, kMinimumOp;
 extern const OpRegistration kEqualOp, kNotOp, kWhereOp, kCastOp;
 extern const OpRegistration kReluOp, kSigmoidOp, kTanhOp, kLeakyReluOp, kClipOp, kPreluOp;
@@ -25,6 +25,7 @@ const OpRegistration* const kRegistrations[] = {
     &kConcatOp, &kTakeOp, &kTransposeOp, &kReshapeOp, &kBroadcastRowsOp,
     &kUnaryOp, &kIsNanOp, &kIsInfOp, &kCompareOp, &kLogicalOp,
     &kReduceMaxOp, &kReduceMinOp, &kReduceProdOp, &kReduceL2Op, &kLayerNormOp,
+    &kBagOp,
 };
 
 constexpr size_t kNumTypes = static_cast<size_t>(schema::OpType::MAX) + 1;

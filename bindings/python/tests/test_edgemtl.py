@@ -26,7 +26,17 @@ def read_jsonl(path):
 
 
 def fixture_names():
-    return sorted(n for n in os.listdir(FIXTURES) if os.path.exists(os.path.join(FIXTURES, n, "model.onnx")))
+    """The fixtures edgemtl.convert can convert: those needing edgemtl-convert flags it does not take
+    (meta.json convert_flags: --input-shape, --fix-input, --outputs, --list-padding) are left to the
+    C++ and Java tests."""
+    names = []
+    for n in sorted(os.listdir(FIXTURES)):
+        meta = os.path.join(FIXTURES, n, "meta.json")
+        if os.path.exists(os.path.join(FIXTURES, n, "model.onnx")):
+            with open(meta) as f:
+                if "convert_flags" not in json.load(f):
+                    names.append(n)
+    return names
 
 
 def close_enough(actual, expected, tolerance=TOLERANCE):

@@ -210,6 +210,47 @@ TEST_CASE("embedding lookup, out-of-range ids and the default row") {
   for (size_t d = 0; d < 3; ++d) CHECK(out[3 * 3 + d] == table[d]);
 }
 
+TEST_CASE("bags (sum with weights, mean, max) match a naive loop; ids checked, weights broadcast") {
+  const size_t rows = 3, length = 4, dim = 3;
+  const std::vector<float> table = random_floats(5 * dim, 77);
+  const EmbeddingTable lookup{table.data(), 5, static_cast<int64_t>(dim)};
+  const int64_t ids[] = {0, 4, 4, 1, 2, 2, 2, 2, 3, 0, 1, 0};
+  const std::vector<float> weights = random_floats(rows * length, 78);
+  std::vector<float> out(rows * dim);
+  for (int mode = 0; mode < 3; ++mode) {
+    CAPTURE(mode);
+    const bool weighted = mode == 0;
+    REQUIRE(embedding_bag(lookup, static_cast<BagMode>(mode), ids, rows, weighted ? weights.data() : nullptr, rows,
+                          rows, length, -1, "feature 'f'", out.data())
+                .is_ok());
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t d = 0; d < dim; ++d) {
+        float want = mode == 2 ? -1e30f : 0.0f;
+        for (size_t j = 0; j < length; ++j) {
+          const float v = table[static_cast<size_t>(ids[r * length + j]) * dim + d];
+          if (mode == 2) want = v > want ? v : want;
+          else want += (weighted ? weights[r * length + j] : 1.0f) * v;
+        }
+        if (mode == 1) want /= static_cast<float>(length);
+        CHECK(out[r * dim + d] == doctest::Approx(want).epsilon(1e-6));
+      }
+    }
+  }
+  // One row of ids (a user's list) against 3 rows of weights.
+  REQUIRE(embedding_bag(lookup, BagMode::kSum, ids, 1, weights.data(), rows, rows, length, -1, "feature 'f'", out.data())
+              .is_ok());
+  for (size_t d = 0; d < dim; ++d) {
+    float want = 0.0f;
+    for (size_t j = 0; j < length; ++j) want += weights[2 * length + j] * table[static_cast<size_t>(ids[j]) * dim + d];
+    CHECK(out[2 * dim + d] == doctest::Approx(want).epsilon(1e-6));
+  }
+  const int64_t bad[] = {0, 1, 2, 3, 4, 5, 0, 0};
+  Status status = embedding_bag(lookup, BagMode::kMean, bad, 2, nullptr, 1, 2, length, -1, "feature 'f'", out.data());
+  CHECK(status.code() == Error::kIdOutOfRange);
+  CHECK(std::string(status.message()).find("feature 'f': id 5 at row 1 (position 1)") != std::string::npos);
+  REQUIRE(embedding_bag(lookup, BagMode::kMax, bad, 2, nullptr, 1, 2, length, 0, "feature 'f'", out.data()).is_ok());
+}
+
 TEST_CASE("merged lookups match a naive loop per sub-table (f32 and int8), ids checked against their own rows") {
   // Three inputs over one stacked table [5 + 3 + 4, 2]: rows 0..4, 5..7, 8..11.
   const int64_t offsets[] = {0, 5, 8}, counts[] = {5, 3, 4};
