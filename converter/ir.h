@@ -38,7 +38,7 @@ const char* dtype_name(DType dtype);
   X(kTranspose, TRANSPOSE) X(kMatMul, MATMUL) X(kReshape, RESHAPE) X(kBroadcastRows, BROADCAST_ROWS) \
   X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX) X(kUnary, UNARY) X(kCompare, COMPARE) X(kLogical, LOGICAL)   \
   X(kIsNan, IS_NAN) X(kIsInf, IS_INF) X(kReduceMax, REDUCE_MAX) X(kReduceMin, REDUCE_MIN)                      \
-  X(kReduceProd, REDUCE_PROD) X(kReduceL2, REDUCE_L2) X(kLayerNorm, LAYER_NORM) X(kBag, BAG)
+  X(kReduceProd, REDUCE_PROD) X(kReduceL2, REDUCE_L2) X(kLayerNorm, LAYER_NORM) X(kBag, BAG) X(kRecurrent, RECURRENT)
 
 #define EDGEMTL_CONVERTER_ENUMERATOR(ir, schema) ir,
 enum class Op { EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_ENUMERATOR) };
@@ -121,6 +121,11 @@ struct NodeOptions {
   Logical logical = Logical::kAnd;               // LOGICAL
   bool detect_positive = true, detect_negative = true;  // IS_INF
   float epsilon = 1e-5f;                         // LAYER_NORM (axis: `axis`)
+  // RECURRENT (schema RecurrentOptions): direction 0 forward, 1 reverse, 2 bidirectional
+  bool lstm = true;
+  int64_t direction = 0;
+  int64_t hidden_size = 0;
+  bool linear_before_reset = false, initial_state = false, sequence_lens = false;
 };
 
 struct Node {

@@ -82,7 +82,8 @@ void Importer::lower(const NodeProto& node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") throw ConversionError("unsupported operator domain '" + node.domain() + "'");
   OnnxHandler handler = onnx_handler(node.op_type());
   if (!handler) throw ConversionError("unsupported operator");
-  handler(*this);
+  if (moves_rows(*this)) lower_moved_rows(*this);
+  else handler(*this);
 }
 
 namespace {
@@ -267,6 +268,7 @@ Graph import_model(const onnx::ModelProto& model, const ImportOptions& options) 
   }
   std::vector<std::pair<std::string, int>> outputs;
   for (const std::string& name : output_names) {
+    importer.expect_rows_first(name);
     const int v = importer.value(name);
     if (!g.values[v].is_activation())
       throw ConversionError("output '" + name + "' is a constant once the fixed inputs are folded (--fix-input)");

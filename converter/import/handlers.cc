@@ -11,7 +11,8 @@ const std::unordered_map<std::string, OnnxOp>& handler_table() {
   static const auto table = [] {
     std::unordered_map<std::string, OnnxOp> handlers;
     for (auto family : {activation_onnx_ops, bag_onnx_ops, constant_onnx_ops, elementwise_onnx_ops, gemm_matmul_onnx_ops,
-                        indexing_onnx_ops, math_onnx_ops, normalization_onnx_ops, reduce_onnx_ops, shape_onnx_ops})
+                        indexing_onnx_ops, math_onnx_ops, normalization_onnx_ops, reduce_onnx_ops, shape_onnx_ops,
+                        recurrent_onnx_ops})
       for (const OnnxOp& op : family())
         if (!handlers.emplace(op.type, op).second)
           throw ConversionError(std::string("internal error: two handlers for ONNX ") + op.type);

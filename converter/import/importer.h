@@ -43,6 +43,14 @@ std::vector<OnnxOp> math_onnx_ops();
 std::vector<OnnxOp> normalization_onnx_ops();
 std::vector<OnnxOp> reduce_onnx_ops();
 std::vector<OnnxOp> shape_onnx_ops();
+std::vector<OnnxOp> recurrent_onnx_ops();
+
+/// Lowers a Transpose, Squeeze, Unsqueeze, Reshape, Gather or Shape node that reads or
+/// makes a tensor with its rows away from axis 0 (time-major sequences around LSTM and GRU,
+/// import/recurrent.cc); throws for other op types reading one.
+void lower_moved_rows(Importer& node);
+/// True when the current node reads or makes such a tensor and lower_moved_rows takes it.
+bool moves_rows(const Importer& node);
 
 /// The node of the graph being imported that writes a value name, or null.
 using OnnxProducer = std::function<const onnx::NodeProto*(const std::string&)>;
@@ -70,6 +78,13 @@ class Importer {
   Importer(Graph& graph, int opset) : g_(graph), opset_(opset) {}
 
   void add_value(const std::string& name, int value) { value_of_[name] = value; }
+  /// Where the ONNX tensor `name` has its rows: 0, or the axis of a tensor stored
+  /// row-first in the IR whose ONNX shape has the row dimension moved to `axis`
+  /// (the other dimensions in order): time-major sequences and RNN states.
+  int64_t row_axis(const std::string& name) const {
+    auto it = row_axis_of_.find(name);
+    return it == row_axis_of_.end() ? 0 : it->second;
+  }
   bool has_value(const std::string& name) const { return value_of_.count(name) != 0; }
   int value(const std::string& name) const {
     auto it = value_of_.find(name);
@@ -141,6 +156,21 @@ class Importer {
   void set_output(size_t i, int v) {
     if (static_cast<int>(i) < node_->output_size() && !node_->output(i).empty()) value_of_[node_->output(i)] = v;
   }
+  int64_t in_row_axis(size_t i) const { return has_input(i) ? row_axis(node_->input(i)) : 0; }
+  /// Output i is IR value v (row-first) whose ONNX tensor has its rows at `axis`.
+  void set_moved_output(size_t i, int v, int64_t axis) {
+    set_output(i, v);
+    if (axis != 0 && static_cast<int>(i) < node_->output_size() && !node_->output(i).empty()) {
+      row_axis_of_[node_->output(i)] = axis;
+      moved_by_[node_->output(i)] = "node '" + name_ + "' (" + node_->op_type() + ")";
+    }
+  }
+  /// Throws unless the ONNX tensor `name` (a graph output) has its rows at axis 0.
+  void expect_rows_first(const std::string& name) const {
+    if (row_axis(name) == 0) return;
+    throw ConversionError(moved_by_.at(name) + ": moves the row dimension to axis " + std::to_string(row_axis(name)) +
+                          " and graph output '" + name + "' keeps it there (only dimension 0 may be the rows)");
+  }
   std::string out_name(size_t i = 0) const {
     return static_cast<int>(i) < node_->output_size() ? node_->output(i) : name_ + "_out";
   }
@@ -176,6 +206,8 @@ class Importer {
   Graph& g_;
   int opset_;
   std::unordered_map<std::string, int> value_of_;
+  std::unordered_map<std::string, int64_t> row_axis_of_;
+  std::unordered_map<std::string, std::string> moved_by_;  // the node that made each such tensor
   const onnx::NodeProto* node_ = nullptr;
   OnnxProducer producers_ = [](const std::string&) -> const onnx::NodeProto* { return nullptr; };
   std::string name_;

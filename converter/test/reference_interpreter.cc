@@ -72,6 +72,102 @@ RefTensor constant_tensor(const Value& v) {
   return t;
 }
 
+// ONNX LSTM / GRU (default activations) written from the operator definitions in
+// their own time-major layout (X[t][b], Y[t][dir][b], Y_h[dir][b]), then stored as
+// RECURRENT's row-first output [b, T + S, dirs·H].
+RefTensor run_recurrent(const NodeOptions& o, const std::vector<const RefTensor*>& in) {
+  const RefTensor& x = *in[0];
+  const int64_t B = x.shape[0], T = x.shape[1], D = x.shape[2], H = o.hidden_size;
+  const int64_t dirs = o.direction == 2 ? 2 : 1, G = o.lstm ? 4 : 3, S = o.lstm ? 2 : 1;
+  const RefTensor &W = *in[1], &R = *in[2], &Bias = *in[3];
+  const size_t states = o.initial_state ? (o.lstm ? 2 : 1) : 0;
+  const RefTensor* lens = o.sequence_lens ? in[4 + states] : nullptr;
+  auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  // X[t][b][k]
+  auto X = [&](int64_t t, int64_t b, int64_t k) { return x.data[(b * T + t) * D + k]; };
+  std::vector<double> Y(T * dirs * B * H, 0.0), Yh(dirs * B * H), Yc(dirs * B * H);
+  for (int64_t dir = 0; dir < dirs; ++dir) {
+    // gate g's row j of W, R and its biases Wb, Rb
+    auto w = [&](int64_t g, int64_t j, int64_t k) { return W.data[(dir * G * H + g * H + j) * D + k]; };
+    auto r = [&](int64_t g, int64_t j, int64_t k) { return R.data[(dir * G * H + g * H + j) * H + k]; };
+    auto wb = [&](int64_t g, int64_t j) { return Bias.data[dir * 2 * G * H + g * H + j]; };
+    auto rb = [&](int64_t g, int64_t j) { return Bias.data[dir * 2 * G * H + G * H + g * H + j]; };
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<double> h(H, 0.0), c(H, 0.0);
+      if (states) {
+        const RefTensor& h0 = *in[4];
+        const int64_t row = h0.shape[0] == 1 ? 0 : b;
+        for (int64_t j = 0; j < H; ++j) h[j] = h0.data[(row * dirs + dir) * H + j];
+        if (o.lstm)
+          for (int64_t j = 0; j < H; ++j) c[j] = in[5]->data[((in[5]->shape[0] == 1 ? 0 : b) * dirs + dir) * H + j];
+      }
+      const int64_t L = lens ? static_cast<int64_t>(lens->data[b]) : T;
+      const bool reverse = dir == 1 || o.direction == 1;
+      for (int64_t s = 0; s < L; ++s) {
+        const int64_t t = reverse ? L - 1 - s : s;
+        // Xt*(W^T) + Wb and Ht-1*(R^T) + Rb, per gate
+        auto xw = [&](int64_t g, int64_t j) {
+          double v = wb(g, j);
+          for (int64_t k = 0; k < D; ++k) v += X(t, b, k) * w(g, j, k);
+          return v;
+        };
+        auto hr = [&](const std::vector<double>& state, int64_t g, int64_t j) {
+          double v = rb(g, j);
+          for (int64_t k = 0; k < H; ++k) v += state[k] * r(g, j, k);
+          return v;
+        };
+        std::vector<double> next(H);
+        if (o.lstm) {
+          // it = f(Xt*Wi + Ht-1*Ri + Wbi + Rbi), ft, ct = g(..), Ct = ft (.) Ct-1 + it (.) ct, ot, Ht = ot (.) h(Ct)
+          std::vector<double> cell(H);
+          for (int64_t j = 0; j < H; ++j) {
+            const double it = sigmoid(xw(0, j) + hr(h, 0, j));
+            const double ot = sigmoid(xw(1, j) + hr(h, 1, j));
+            const double ft = sigmoid(xw(2, j) + hr(h, 2, j));
+            const double ct = std::tanh(xw(3, j) + hr(h, 3, j));
+            cell[j] = ft * c[j] + it * ct;
+            next[j] = ot * std::tanh(cell[j]);
+          }
+          c = cell;
+        } else {
+          // zt = f(Xt*Wz + Ht-1*Rz + Wbz + Rbz), rt likewise; ht = g(Xt*Wh + (rt (.) Ht-1)*Rh + Rbh + Wbh)
+          // or, linear_before_reset, g(Xt*Wh + (rt (.) (Ht-1*Rh + Rbh)) + Wbh); Ht = (1 - zt) (.) ht + zt (.) Ht-1
+          std::vector<double> rt(H), rh(H);
+          for (int64_t k = 0; k < H; ++k) {
+            rt[k] = sigmoid(xw(1, k) + hr(h, 1, k));
+            rh[k] = rt[k] * h[k];
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const double zt = sigmoid(xw(0, j) + hr(h, 0, j));
+            const double ht = o.linear_before_reset ? std::tanh(xw(2, j) + rt[j] * hr(h, 2, j))
+                                                    : std::tanh(xw(2, j) + hr(rh, 2, j));
+            next[j] = (1 - zt) * ht + zt * h[j];
+          }
+        }
+        h = next;
+        for (int64_t j = 0; j < H; ++j) Y[((t * dirs + dir) * B + b) * H + j] = h[j];
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        Yh[(dir * B + b) * H + j] = h[j];
+        Yc[(dir * B + b) * H + j] = c[j];
+      }
+    }
+  }
+  RefTensor out;
+  out.shape = {B, T + S, dirs * H};
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t dir = 0; dir < dirs; ++dir)
+        for (int64_t j = 0; j < H; ++j) out.data.push_back(Y[((t * dirs + dir) * B + b) * H + j]);
+    for (int64_t dir = 0; dir < dirs; ++dir)
+      for (int64_t j = 0; j < H; ++j) out.data.push_back(Yh[(dir * B + b) * H + j]);
+    if (o.lstm)
+      for (int64_t dir = 0; dir < dirs; ++dir)
+        for (int64_t j = 0; j < H; ++j) out.data.push_back(Yc[(dir * B + b) * H + j]);
+  }
+  return out;
+}
+
 RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTensor*>& in, int64_t stage_rows) {
   const NodeOptions& o = n.options;
   RefTensor out;
@@ -359,6 +455,8 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       }
       return out;
     }
+    case Op::kRecurrent:
+      return run_recurrent(o, in);
     default:
       throw std::runtime_error(std::string("reference interpreter lacks ") + op_name(n.op));
   }

@@ -8,6 +8,7 @@ extern const OpRegistration kAddOp, kSubOp, kMulOp, kDivOp, kMaximumOp, kMinimum
 extern const OpRegistration kEqualOp, kNotOp, kWhereOp, kCastOp;
 extern const OpRegistration kReluOp, kSigmoidOp, kTanhOp, kLeakyReluOp, kClipOp, kPreluOp;
 extern const OpRegistration kSoftmaxOp, kReduceSumOp, kReduceMeanOp, kMatmulOp, kMixOp;
+extern const OpRegistration kRecurrentOp;
 extern const OpRegistration kConcatOp, kTakeOp, kTransposeOp, kReshapeOp, kBroadcastRowsOp;
 extern const OpRegistration kUnaryOp, kIsNanOp, kIsInfOp, kCompareOp, kLogicalOp;
 extern const OpRegistration kReduceMaxOp, kReduceMinOp, kReduceProdOp, kReduceL2Op, kLayerNormOp;
@@ -26,6 +27,7 @@ const OpRegistration* const kRegistrations[] = {
     &kUnaryOp, &kIsNanOp, &kIsInfOp, &kCompareOp, &kLogicalOp,
     &kReduceMaxOp, &kReduceMinOp, &kReduceProdOp, &kReduceL2Op, &kLayerNormOp,
     &kBagOp,
+    &kRecurrentOp,
 };
 
 constexpr size_t kNumTypes = static_cast<size_t>(schema::OpType::MAX) + 1;
