@@ -6,6 +6,12 @@
 namespace edgemtl::converter {
 namespace {
 
+// Ops that only move the elements of their input (ids and values pass through unchanged).
+bool moves_elements(Op op) {
+  return op == Op::kReshape || op == Op::kTake || op == Op::kBroadcastRows || op == Op::kConcat ||
+         op == Op::kTranspose;
+}
+
 // Follows ids through the ops that carry them unchanged and reports the
 // embedding tables they index and the scalars they are compared with.
 void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, int value, int64_t* table_size,
@@ -28,14 +34,12 @@ void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, i
         }
         break;
       }
-      case Op::kReshape: case Op::kTake: case Op::kBroadcastRows: case Op::kConcat: case Op::kTranspose:
-        trace_ids(g, consumers, node.outputs[0], table_size, padding_found, padding_id);
-        break;
       case Op::kCast:
         if (node.options.cast_to == DType::kInt64)
           trace_ids(g, consumers, node.outputs[0], table_size, padding_found, padding_id);
         break;
       default:
+        if (moves_elements(node.op)) trace_ids(g, consumers, node.outputs[0], table_size, padding_found, padding_id);
         break;
     }
   }
@@ -47,9 +51,7 @@ bool tested_for_nan(const Graph& g, const std::vector<std::vector<int>>& consume
   for (int n : consumers[value]) {
     const Node& node = g.nodes[n];
     if (node.op == Op::kIsNan) return true;
-    const bool moves = node.op == Op::kReshape || node.op == Op::kTake || node.op == Op::kBroadcastRows ||
-                       node.op == Op::kConcat || node.op == Op::kTranspose;
-    if (moves && tested_for_nan(g, consumers, node.outputs[0])) return true;
+    if (moves_elements(node.op) && tested_for_nan(g, consumers, node.outputs[0])) return true;
   }
   return false;
 }

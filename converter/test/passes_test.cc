@@ -3,6 +3,8 @@
 // expected structure.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "converter/partition.h"
 #include "converter/pipeline.h"
 #include "converter/passes/passes.h"
@@ -401,6 +403,75 @@ TEST_CASE("BAG (sum with weights, mean, max) folds on constants and survives the
         CHECK(folded.values[value].floats[r * 4 + k] == doctest::Approx(want).epsilon(1e-6));
       }
   }
+}
+
+}  // namespace edgemtl::converter::test
+
+namespace edgemtl::converter::test {
+
+TEST_CASE("issue 11's ops get their stages: one-input ops stay user, COMPARE/LOGICAL broadcast, BAG gets BROADCAST_ROWS") {
+  std::mt19937 rng(41);
+  Graph g;
+  const int u = add_feature(g, "user_dense", {kRows, 3}, true);
+  const int user_ids = add_feature(g, "user_history", {kRows, 4}, true, DType::kInt64);
+  g.features.back().kind = FeatureKind::kIdList;
+  g.features.back().table_size = 10;
+  const int i = add_feature(g, "item_dense", {kRows, 3});
+  const int item_ids = add_feature(g, "item_tags", {kRows, 4}, false, DType::kInt64);
+  g.features.back().kind = FeatureKind::kIdList;
+  g.features.back().table_size = 10;
+  const int weights = add_feature(g, "item_weights", {kRows, 4});
+  NodeOptions exp;
+  exp.function = UnaryFunction::kExp;
+  const int eu = g.emit(Op::kUnary, {u}, exp, "exp_u");                // user
+  const int nan_u = g.emit(Op::kIsNan, {u}, {}, "isnan_u");            // user
+  NodeOptions greater;
+  greater.predicate = Compare::kGreater;
+  const int c = g.emit(Op::kCompare, {eu, i}, greater, "greater");     // cross, eu read as 1 row
+  NodeOptions logical_or;
+  logical_or.logical = Logical::kOr;
+  const int l = g.emit(Op::kLogical, {nan_u, c}, logical_or, "or");    // cross, nan_u read as 1 row
+  const int w = g.emit(Op::kWhere, {l, i, eu}, {}, "where");           // cross
+  NodeOptions norm;
+  norm.axis = 1;
+  const int ln = g.emit(Op::kLayerNorm, {w, random_constant(g, rng, {3}), random_constant(g, rng, {3})}, norm, "ln");
+  NodeOptions bag;  // sum
+  const int item_bag = g.emit(Op::kBag, {random_constant(g, rng, {10, 2}), item_ids}, bag, "item_bag");  // item
+  const int mixed_bag = g.emit(Op::kBag, {random_constant(g, rng, {10, 2}), user_ids, weights}, bag, "mixed_bag");  // cross
+  NodeOptions concat;
+  concat.axis = 1;
+  add_tasks(g, g.emit(Op::kConcat, {ln, item_bag, mixed_bag}, concat, "concat"));
+  auto inputs = random_inputs(g, rng, 5, true);
+  inputs[u].data[1] = std::nan("");  // a missing user value
+  auto before = run_reference(g, expand_user_rows(g, inputs, 5));
+  insert_row_broadcasts(g);
+  auto stage_of = [&](const std::string& name) {
+    for (const Node& n : g.nodes)
+      if (!n.dead && n.name == name && n.op != Op::kBroadcastRows && n.op != Op::kReshape) return n.stage;
+    FAIL("no node " << name);
+    return Side::kConstant;
+  };
+  CHECK(stage_of("exp_u") == Side::kUser);
+  CHECK(stage_of("isnan_u") == Side::kUser);
+  CHECK(stage_of("greater") == Side::kCross);
+  CHECK(stage_of("or") == Side::kCross);
+  CHECK(stage_of("ln") == Side::kCross);
+  CHECK(stage_of("item_bag") == Side::kItem);
+  CHECK(stage_of("mixed_bag") == Side::kCross);
+  // COMPARE and LOGICAL (kBroadcastsRows) read the 1-row user values directly; the cross BAG, whose ids
+  // carry the rows, reads the user ids through a user-stage copy and BROADCAST_ROWS.
+  int broadcasts = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.op != Op::kBroadcastRows) continue;
+    ++broadcasts;
+    CHECK(n.name == "mixed_bag");
+  }
+  CHECK(broadcasts == 1);
+  for (const Node& n : g.nodes)
+    if (!n.dead && (n.name == "greater" || n.name == "or")) {
+      CHECK((n.inputs[0] == eu || n.inputs[0] == nan_u));
+    }
+  CHECK(max_difference(before, run_reference(g, inputs, true)) < 1e-6);
 }
 
 }  // namespace edgemtl::converter::test

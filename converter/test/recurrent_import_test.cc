@@ -168,6 +168,102 @@ TEST_CASE("the reference LSTM and GRU match the ONNX formulas on one step by han
   }
 }
 
+TEST_CASE("an initial state computed from the rows and run-time sequence_lens import into RECURRENT's inputs") {
+  // initial_h (and initial_c) = Unsqueeze(input [B, H], 0), sequence_lens an int64 [B] input; the
+  // imported graph must compute what one RECURRENT with those inputs computes (the reference
+  // interpreter's LSTM/GRU, from the ONNX definitions), for lengths 1..T.
+  constexpr int kInt64 = onnx::TensorProto::INT64;
+  for (bool lstm : {true, false}) {
+    CAPTURE(lstm);
+    const int64_t G = lstm ? 4 : 3;
+    OnnxBuilder b;
+    b.input("x_in", kFloat, {-1, T * D});
+    b.input("h_in", kFloat, {-1, H});
+    if (lstm) b.input("c_in", kFloat, {-1, H});
+    b.input("lens", kInt64, {-1});
+    b.ints("axes0", {1}, {0});
+    b.ints("shape_x", {3}, {0, T, D});
+    b.node("Reshape", {"x_in", "shape_x"}, {"x"}, "Reshape_x");
+    OnnxBuilder::attr(b.node("Transpose", {"x"}, {"xt"}, "Transpose_0"), "perm", std::vector<int64_t>{1, 0, 2});
+    b.node("Unsqueeze", {"h_in", "axes0"}, {"h0"}, "Unsqueeze_h");
+    if (lstm) b.node("Unsqueeze", {"c_in", "axes0"}, {"c0"}, "Unsqueeze_c");
+    b.floats("W", {1, G * H, D}, pattern(G * H * D, 0.15f));
+    b.floats("R", {1, G * H, H}, pattern(G * H * H, -0.1f));
+    b.floats("B", {1, 2 * G * H}, pattern(2 * G * H, 0.05f));
+    std::vector<std::string> inputs = {"xt", "W", "R", "B", "lens", "h0"};
+    if (lstm) inputs.push_back("c0");
+    auto* rnn = b.node(lstm ? "LSTM" : "GRU", inputs, {"", "Y_h"}, "RNN_1");
+    OnnxBuilder::attr(rnn, "hidden_size", H);
+    b.ints("zero", {}, {0});
+    OnnxBuilder::attr(b.node("Gather", {"Y_h", "zero"}, {"last"}, "Gather_2"), "axis", int64_t{0});
+    b.output("last");
+    Graph g = import_onnx_bytes(b.bytes(), {});
+    run_pipeline(g, {});
+    REQUIRE(live_nodes(g, Op::kRecurrent) == 1);
+    for (const Node& n : g.nodes)
+      if (!n.dead && n.op == Op::kRecurrent) {
+        CHECK(n.options.initial_state);
+        CHECK(n.options.sequence_lens);
+      }
+    std::mt19937 rng(21);
+    auto feeds = random_inputs(g, rng, 4, false);
+    auto feature = [&](const char* name) {
+      for (const Feature& f : g.features)
+        if (f.name == name) return f.value;
+      FAIL("no feature " << name);
+      return -1;
+    };
+    RefTensor& lens = feeds.at(feature("lens"));
+    lens.data = {1, 3, 2, 3};
+    const auto got = run_reference(g, feeds);
+
+    // The same RECURRENT built by hand.
+    Graph want;
+    const int xv = want.add_activation("x", DType::kFloat32, {kRows, T, D});
+    const int hv = want.add_activation("h0", DType::kFloat32, {kRows, 1, H});
+    const int cv = want.add_activation("c0", DType::kFloat32, {kRows, 1, H});
+    const int lv = want.add_activation("lens", DType::kInt64, {kRows});
+    for (auto [name, v] : {std::pair<const char*, int>{"x", xv}, {"h0", hv}, {"c0", cv}, {"lens", lv}})
+      want.features.push_back(Feature{name, false, v == lv ? FeatureKind::kId : FeatureKind::kDense, 1, 0, 0, v});
+    NodeOptions o;
+    o.lstm = lstm;
+    o.hidden_size = H;
+    o.initial_state = true;
+    o.sequence_lens = true;
+    std::vector<int> rnn_inputs = {xv, want.add_float_constant("W", {1, G * H, D}, pattern(G * H * D, 0.15f)),
+                                   want.add_float_constant("R", {1, G * H, H}, pattern(G * H * H, -0.1f)),
+                                   want.add_float_constant("B", {1, 2 * G * H}, pattern(2 * G * H, 0.05f)), hv};
+    if (lstm) rnn_inputs.push_back(cv);
+    rnn_inputs.push_back(lv);
+    const int out = want.emit(Op::kRecurrent, rnn_inputs, o, "rnn");
+    NodeOptions take;
+    take.axis = 1;
+    take.indices = {T};
+    const int last = want.emit(Op::kTake, {out}, take, "last");  // [rows, 1, H]: Y_h
+    NodeOptions flat;
+    flat.shape = {kRows, H};
+    add_tasks(want, want.emit(Op::kReshape, {last}, flat, "flat"));
+    RefTensor x = feeds.at(feature("x_in"));
+    x.shape = {4, T, D};
+    std::map<int, RefTensor> want_feeds = {{xv, x}, {lv, lens}};
+    RefTensor h0 = feeds.at(feature("h_in"));
+    h0.shape = {4, 1, H};
+    want_feeds[hv] = h0;
+    if (lstm) {
+      RefTensor c0 = feeds.at(feature("c_in"));
+      c0.shape = {4, 1, H};
+      want_feeds[cv] = c0;
+    } else {
+      want_feeds[cv] = h0;  // unused
+    }
+    const auto expected = run_reference(want, want_feeds);
+    REQUIRE(got.size() == expected.size());
+    CHECK(max_difference(got, expected) < 1e-12);
+    // A length-1 row differs from the full-length one (the lengths are read).
+    CHECK(std::abs(got[0][0] - got[1][0]) > 0);
+  }
+}
+
 TEST_CASE("a time-major tensor that reaches a graph output or another op is refused by name") {
   OnnxBuilder b;
   b.input("x", kFloat, {-1, T, D});

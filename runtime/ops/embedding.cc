@@ -31,6 +31,14 @@ Status verify_table_and_ids(const OpVerifier& v) {
   return Status::ok();
 }
 
+// EMBEDDING and BAG: a default row (-1: none) inside the table.
+Status check_default_row(const OpVerifier& v, int64_t default_row, int64_t table_rows) {
+  if (default_row >= table_rows)
+    return Status::error(Error::kInvalidModel, "%s: default_row %lld outside the table of %lld rows", v.where(),
+                         static_cast<long long>(default_row), static_cast<long long>(table_rows));
+  return Status::ok();
+}
+
 EmbeddingTable table_of(const PrepareContext& context, const PreparedOp& p) {
   const int table = p.input(0);
   const Shape& shape = context.tensor(table).declared;
@@ -56,9 +64,7 @@ Status verify_embedding(const OpVerifier& v) {
   if (table.rank != 2 || table[0] < 1)
     return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V >= 1", v.where());
   EMTL_RETURN_IF_ERROR(v.check_table_quantization(v.input(0), table[0]));
-  if (options && options->default_row() >= table[0])
-    return Status::error(Error::kInvalidModel, "%s: default_row %lld outside the table of %lld rows", v.where(),
-                         static_cast<long long>(options->default_row()), static_cast<long long>(table[0]));
+  if (options) EMTL_RETURN_IF_ERROR(check_default_row(v, options->default_row(), table[0]));
   if (ids.rank + 1 > kMaxRank) return Status::error(Error::kUnsupported, "%s: output rank exceeds %d", v.where(), kMaxRank);
   Shape y = ids;
   y[y.rank++] = table[1];
@@ -214,9 +220,7 @@ Status verify_bag(const OpVerifier& v) {
       return Status::error(Error::kInvalidModel, "%s: weights must have the ids' shape [-1, %lld]", v.where(),
                            static_cast<long long>(ids[1]));
   }
-  if (options->default_row() >= table[0])
-    return Status::error(Error::kInvalidModel, "%s: default_row %lld outside the table of %lld rows", v.where(),
-                         static_cast<long long>(options->default_row()), static_cast<long long>(table[0]));
+  EMTL_RETURN_IF_ERROR(check_default_row(v, options->default_row(), table[0]));
   Shape y;
   y.rank = 2;
   y[0] = -1;
