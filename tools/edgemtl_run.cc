@@ -27,11 +27,15 @@ constexpr const char* kUsage =
     "  --map-oov        map out-of-range ids to the model's default row instead of failing\n"
     "  --version        print the version and exit\n"
     "\n"
-    "A value is a number, or a list of numbers for list and vector features. User\n"
-    "features belong in \"user\" (an item naming one is an error). Output line k answers\n"
-    "input line k: a blank input line prints a blank line, and a line that cannot be\n"
-    "scored prints {\"error\": \"...\"} (the exit code is then 1). Limits: lines of\n"
-    "64 MiB, JSON nested 16 deep, 100000 items per request.\n";
+    "A value is a number, or a list of numbers for list and vector features. An id\n"
+    "list may hold 0 to its width ids (padded on the model's side; a longer one is an\n"
+    "error unless the model keeps the last ids). null for a dense value, or for a\n"
+    "whole dense feature, means missing: accepted when the model tests that feature\n"
+    "for NaN, an error naming it otherwise. User features belong in \"user\" (an item\n"
+    "naming one is an error). Output line k answers input line k: a blank input line\n"
+    "prints a blank line, and a line that cannot be scored prints {\"error\": \"...\"}\n"
+    "(the exit code is then 1). Limits: lines of 64 MiB, JSON nested 16 deep, 100000\n"
+    "items per request.\n";
 
 }  // namespace
 
