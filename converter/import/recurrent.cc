@@ -272,13 +272,21 @@ void lower_recurrent(Importer& node, bool lstm) {
   int c0 = lstm ? state_input(node, 6, dirs, H, batch_first) : -1;
   if (h0 >= 0 || c0 >= 0) {
     o.initial_state = true;
-    auto zeros = [&](const char* suffix) {
-      const int z = node.float_constant({1, dirs, H}, std::vector<float>(dirs * H, 0.0f), suffix);
-      node.graph().values[z].row_broadcast = true;
-      return z;
+    // A state that is the same for every row (the zeros of an absent one, or a constant with equal
+    // rows) is a plain 1-row constant: RECURRENT uses a 1-row state for every row.
+    auto one_row = [&](int state, const char* suffix) {
+      if (state >= 0 && !node.val(state).is_constant) return state;
+      std::vector<float> data(dirs * H, 0.0f);
+      if (state >= 0) {
+        const std::vector<float>& given = node.val(state).floats;
+        if (static_cast<int64_t>(given.size()) != dirs * H)
+          throw ConversionError("a constant initial state must be the same for every row");
+        data = given;
+      }
+      return node.float_constant({1, dirs, H}, data, suffix);
     };
-    inputs.push_back(h0 >= 0 ? h0 : zeros("_zero_h"));
-    if (lstm) inputs.push_back(c0 >= 0 ? c0 : zeros("_zero_c"));
+    inputs.push_back(one_row(h0, "_h0"));
+    if (lstm) inputs.push_back(one_row(c0, "_c0"));
   }
   if (node.has_input(4)) {
     const int lens = node.in(4);

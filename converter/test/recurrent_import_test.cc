@@ -169,24 +169,34 @@ TEST_CASE("the reference LSTM and GRU match the ONNX formulas on one step by han
 }
 
 TEST_CASE("an initial state computed from the rows and run-time sequence_lens import into RECURRENT's inputs") {
-  // initial_h (and initial_c) = Unsqueeze(input [B, H], 0), sequence_lens an int64 [B] input; the
+  // initial_h (and initial_c, or zeros_like(initial_h) for it: a 1-row zero constant) = Unsqueeze(input
+  // [B, H], 0), sequence_lens an int64 [B] input; the
   // imported graph must compute what one RECURRENT with those inputs computes (the reference
   // interpreter's LSTM/GRU, from the ONNX definitions), for lengths 1..T.
   constexpr int kInt64 = onnx::TensorProto::INT64;
-  for (bool lstm : {true, false}) {
+  struct Case {
+    bool lstm, zero_c;  // zero_c: initial_c = zeros_like(initial_h) (ConstantOfShape(Shape(h0)))
+  };
+  for (const Case c : {Case{true, false}, Case{true, true}, Case{false, false}}) {
+    const bool lstm = c.lstm;
     CAPTURE(lstm);
+    CAPTURE(c.zero_c);
     const int64_t G = lstm ? 4 : 3;
     OnnxBuilder b;
     b.input("x_in", kFloat, {-1, T * D});
     b.input("h_in", kFloat, {-1, H});
-    if (lstm) b.input("c_in", kFloat, {-1, H});
+    if (lstm && !c.zero_c) b.input("c_in", kFloat, {-1, H});
     b.input("lens", kInt64, {-1});
     b.ints("axes0", {1}, {0});
     b.ints("shape_x", {3}, {0, T, D});
     b.node("Reshape", {"x_in", "shape_x"}, {"x"}, "Reshape_x");
     OnnxBuilder::attr(b.node("Transpose", {"x"}, {"xt"}, "Transpose_0"), "perm", std::vector<int64_t>{1, 0, 2});
     b.node("Unsqueeze", {"h_in", "axes0"}, {"h0"}, "Unsqueeze_h");
-    if (lstm) b.node("Unsqueeze", {"c_in", "axes0"}, {"c0"}, "Unsqueeze_c");
+    if (lstm && !c.zero_c) b.node("Unsqueeze", {"c_in", "axes0"}, {"c0"}, "Unsqueeze_c");
+    if (c.zero_c) {
+      b.node("Shape", {"h0"}, {"h0_shape"}, "Shape_h");
+      b.node("ConstantOfShape", {"h0_shape"}, {"c0"}, "ConstantOfShape_c");
+    }
     b.floats("W", {1, G * H, D}, pattern(G * H * D, 0.15f));
     b.floats("R", {1, G * H, H}, pattern(G * H * H, -0.1f));
     b.floats("B", {1, 2 * G * H}, pattern(2 * G * H, 0.05f));
@@ -249,7 +259,12 @@ TEST_CASE("an initial state computed from the rows and run-time sequence_lens im
     RefTensor h0 = feeds.at(feature("h_in"));
     h0.shape = {4, 1, H};
     want_feeds[hv] = h0;
-    if (lstm) {
+    if (lstm && c.zero_c) {
+      RefTensor c0;
+      c0.shape = {4, 1, H};
+      c0.data.assign(4 * H, 0.0);
+      want_feeds[cv] = c0;
+    } else if (lstm) {
       RefTensor c0 = feeds.at(feature("c_in"));
       c0.shape = {4, 1, H};
       want_feeds[cv] = c0;
