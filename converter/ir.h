@@ -100,6 +100,8 @@ struct Value {
   bool has_rows_symbol() const;
 };
 
+// Every field takes part in the common-subexpression key (passes/common_subexpressions.cc): a new
+// field goes there too.
 struct NodeOptions {
   Activation activation = Activation::kNone;  // FULLY_CONNECTED, binary ops
   float alpha = 0.01f;                        // LEAKY_RELU (also fused)

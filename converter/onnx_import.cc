@@ -82,6 +82,11 @@ void Importer::lower(const NodeProto& node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") throw ConversionError("unsupported operator domain '" + node.domain() + "'");
   OnnxHandler handler = onnx_handler(node.op_type());
   if (!handler) throw ConversionError("unsupported operator");
+  const std::string& type = node.op_type();
+  for (const std::string& input : node.input())
+    if (widened_.count(input) && type != "IsInf" && type != "IsNaN" && type != "Cast")
+      throw ConversionError("reads '" + input + "', a float32 value cast to double (only IsInf, IsNaN and Cast " +
+                            "may read it: the runtime has no float64)");
   if (moves_rows(*this)) lower_moved_rows(*this);
   else handler(*this);
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "converter/ir.h"
@@ -165,6 +166,12 @@ class Importer {
       moved_by_[node_->output(i)] = "node '" + name_ + "' (" + node_->op_type() + ")";
     }
   }
+  /// Output i is a float32 value standing for the ONNX DOUBLE tensor of a Cast of it (exact): torch
+  /// writes torch.isinf(x) as IsInf(Cast(x, DOUBLE)). lower() lets only IsInf, IsNaN and Cast read it.
+  void set_widened_output(size_t i, int v) {
+    set_output(i, v);
+    if (static_cast<int>(i) < node_->output_size() && !node_->output(i).empty()) widened_.insert(node_->output(i));
+  }
   /// Throws unless the ONNX tensor `name` (a graph output) has its rows at axis 0.
   void expect_rows_first(const std::string& name) const {
     if (row_axis(name) == 0) return;
@@ -208,6 +215,7 @@ class Importer {
   std::unordered_map<std::string, int> value_of_;
   std::unordered_map<std::string, int64_t> row_axis_of_;
   std::unordered_map<std::string, std::string> moved_by_;  // the node that made each such tensor
+  std::unordered_set<std::string> widened_;                 // set_widened_output
   const onnx::NodeProto* node_ = nullptr;
   OnnxProducer producers_ = [](const std::string&) -> const onnx::NodeProto* { return nullptr; };
   std::string name_;

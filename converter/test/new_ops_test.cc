@@ -145,6 +145,27 @@ TEST_CASE("comparisons, logical ops, IsNaN, IsInf on run-time values") {
   }
 }
 
+TEST_CASE("torch.isinf's Cast to double before IsInf stays float32; any other reader of the double is refused") {
+  for (const char* test : {"IsInf", "IsNaN"}) {
+    CAPTURE(test);
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 4});
+    OnnxBuilder::attr(b.node("Cast", {"x"}, {"xd"}, "to_double"), "to", static_cast<int64_t>(onnx::TensorProto::DOUBLE));
+    b.node(test, {"xd"}, {"flags"}, "test");
+    OnnxBuilder::attr(b.node("Cast", {"flags"}, {"y"}, "cast"), "to", static_cast<int64_t>(onnx::TensorProto::FLOAT));
+    b.output("y");
+    Graph g = check_against_reference(b, false);
+    CHECK(live_nodes(g, std::strcmp(test, "IsNaN") == 0 ? Op::kIsNan : Op::kIsInf) == 1);
+    CHECK(live_nodes(g, Op::kCast) == 1);  // only the bool -> float one
+  }
+  OnnxBuilder b;
+  b.input("x", kFloat, {-1, 4});
+  OnnxBuilder::attr(b.node("Cast", {"x"}, {"xd"}, "to_double"), "to", static_cast<int64_t>(onnx::TensorProto::DOUBLE));
+  b.node("Relu", {"xd"}, {"y"}, "relu_of_double");
+  b.output("y");
+  CHECK(import_error(b).find("node 'relu_of_double' (Relu): reads 'xd', a float32 value cast to double") == 0);
+}
+
 TEST_CASE("ReduceMax / ReduceMin / ReduceProd / ReduceL2 over the columns") {
   for (const char* op : {"ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2"}) {
     CAPTURE(op);

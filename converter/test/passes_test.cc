@@ -341,6 +341,60 @@ TEST_CASE("common subexpressions are computed once") {
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
 }
 
+TEST_CASE("common subexpressions: nodes that differ only in an option of issue 11's ops stay apart") {
+  std::mt19937 rng(17);
+  Graph g;
+  const int x = add_feature(g, "x", {kRows, 4});
+  std::vector<int> outputs;
+  for (UnaryFunction f : {UnaryFunction::kExp, UnaryFunction::kErf, UnaryFunction::kExp}) {  // the second EXP merges
+    NodeOptions o;
+    o.function = f;
+    outputs.push_back(g.emit(Op::kUnary, {x}, o, "unary"));
+  }
+  for (float exponent : {2.0f, 3.0f}) {
+    NodeOptions o;
+    o.function = UnaryFunction::kPow;
+    o.exponent = exponent;
+    outputs.push_back(g.emit(Op::kUnary, {x}, o, "pow"));
+  }
+  const int zero = g.add_float_constant("zero", {1}, {0.0f});
+  std::vector<int> flags;
+  for (Compare c : {Compare::kGreater, Compare::kLessEqual}) {
+    NodeOptions o;
+    o.predicate = c;
+    flags.push_back(g.emit(Op::kCompare, {x, zero}, o, "compare"));
+  }
+  for (Logical l : {Logical::kAnd, Logical::kXor}) {
+    NodeOptions o;
+    o.logical = l;
+    flags.push_back(g.emit(Op::kLogical, {flags[0], flags[1]}, o, "logical"));
+  }
+  for (int flag : flags) {
+    NodeOptions cast;
+    cast.cast_to = DType::kFloat32;
+    outputs.push_back(g.emit(Op::kCast, {flag}, cast, "cast"));
+  }
+  const int scale = g.add_float_constant("scale", {4}, {1.0f, 1.0f, 1.0f, 1.0f});
+  for (float epsilon : {1e-5f, 1e-1f}) {
+    NodeOptions o;
+    o.axis = 1;
+    o.epsilon = epsilon;
+    outputs.push_back(g.emit(Op::kLayerNorm, {x, scale}, o, "layer_norm"));
+  }
+  NodeOptions cat;
+  cat.axis = 1;
+  add_tasks(g, g.emit(Op::kConcat, outputs, cat, "cat"));
+  auto inputs = random_inputs(g, rng, 3, false);
+  inputs[x].data[0] = 0.0;  // GREATER and LESS_EQUAL both decided by the equal case
+  auto before = run_reference(g, inputs);
+  eliminate_common_subexpressions(g);
+  CHECK(live_nodes(g, Op::kUnary) == 4);
+  CHECK(live_nodes(g, Op::kCompare) == 2);
+  CHECK(live_nodes(g, Op::kLogical) == 2);
+  CHECK(live_nodes(g, Op::kLayerNorm) == 2);
+  CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
+}
+
 TEST_CASE("dead code elimination keeps what tasks need") {
   Graph g;
   int x = add_feature(g, "x", {kRows, 2});
