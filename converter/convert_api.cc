@@ -19,6 +19,17 @@ const char* mode_name(QuantizeMode mode) {
   return mode == QuantizeMode::kInt8 ? "int8" : mode == QuantizeMode::kFloat16 ? "fp16" : "none";
 }
 
+template <typename T>
+std::vector<std::string> name_values(const std::vector<std::pair<std::string, T>>& entries) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : entries) {
+    std::ostringstream text;
+    text << name << "=" << value;
+    out.push_back(text.str());
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string describe_options(const ConvertOptions& options, const QuantizeOptions& quantize) {
@@ -38,6 +49,13 @@ std::string describe_options(const ConvertOptions& options, const QuantizeOption
         << ";int8_tables=" << (quantize.int8_tables ? "int8" : "fp16") << ";max_mean_delta=" << quantize.max_mean_delta;
   }
   out << ";keep_names=" << quantize.write.keep_names;
+  // Appended only when used, so that files converted without them describe their options as before.
+  const ImportOptions& import = options.import;
+  if (!import.input_shapes.empty()) out << ";input_shapes=" << join(name_values(import.input_shapes));
+  if (!import.fixed_inputs.empty()) out << ";fixed_inputs=" << join(name_values(import.fixed_inputs));
+  if (!import.outputs.empty()) out << ";outputs=" << join(import.outputs);
+  if (import.pad_lists_before) out << ";list_padding=before";
+  if (import.keep_last_ids) out << ";keep_last_ids=1";
   return out.str();
 }
 
@@ -60,12 +78,19 @@ Graph convert(const std::string& onnx_path, const std::string& output_path, cons
   std::set<std::string> keys;
   for (const auto& entry : metadata) {
     if (entry.first.empty()) throw ConversionError("metadata has an empty key");
-    if (entry.first == kOptionsMetadataKey)
-      throw ConversionError(std::string("metadata key '") + kOptionsMetadataKey + "' is reserved");
+    if (entry.first == kOptionsMetadataKey || entry.first == kFixedInputsMetadataKey ||
+        entry.first == kOutputsMetadataKey)
+      throw ConversionError("metadata key '" + entry.first + "' is reserved");
     if (!keys.insert(entry.first).second) throw ConversionError("metadata key '" + entry.first + "' is given twice");
   }
   quantize.write.metadata = metadata;
-  if (!metadata.empty()) quantize.write.metadata.emplace_back(kOptionsMetadataKey, describe_options(options, quantize));
+  // Serving-time pruning changes what the model computes: always recorded.
+  const ImportOptions& import = options.import;
+  if (!import.fixed_inputs.empty())
+    quantize.write.metadata.emplace_back(kFixedInputsMetadataKey, join(name_values(import.fixed_inputs)));
+  if (!import.outputs.empty()) quantize.write.metadata.emplace_back(kOutputsMetadataKey, join(import.outputs));
+  if (!quantize.write.metadata.empty())
+    quantize.write.metadata.emplace_back(kOptionsMetadataKey, describe_options(options, quantize));
   Graph graph = convert_onnx_file(onnx_path, options);
   const QuantizationPlan plan = plan_quantization(graph, quantize, log);
   const std::vector<uint8_t> file = write_model(graph, &plan, quantize.write);

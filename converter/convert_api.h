@@ -15,6 +15,10 @@ namespace edgemtl::converter {
 /// Key of the metadata entry that records the conversion options
 /// (written together with the caller's entries, only when there are some).
 constexpr const char* kOptionsMetadataKey = "edgemtl.convert_options";
+/// Keys of the serving-time pruning entries, written whenever --fix-input / --outputs
+/// are used: "NAME=VALUE,..." and "NAME,...".
+constexpr const char* kFixedInputsMetadataKey = "edgemtl.fixed_inputs";
+constexpr const char* kOutputsMetadataKey = "edgemtl.outputs";
 
 /// The options that change the file, one `name=value` per option joined by
 /// ';' in a fixed order, e.g. "user_inputs=a,b;tasks=ctr:prob;split=1;...".

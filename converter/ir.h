@@ -36,7 +36,9 @@ const char* dtype_name(DType dtype);
   X(kLeakyRelu, LEAKY_RELU) X(kClip, CLIP) X(kPRelu, PRELU) X(kSoftmax, SOFTMAX)                   \
   X(kReduceSum, REDUCE_SUM) X(kReduceMean, REDUCE_MEAN) X(kConcat, CONCAT) X(kTake, TAKE)          \
   X(kTranspose, TRANSPOSE) X(kMatMul, MATMUL) X(kReshape, RESHAPE) X(kBroadcastRows, BROADCAST_ROWS) \
-  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX)
+  X(kEmbeddingMulti, EMBEDDING_MULTI) X(kMix, MIX) X(kUnary, UNARY) X(kCompare, COMPARE) X(kLogical, LOGICAL)   \
+  X(kIsNan, IS_NAN) X(kIsInf, IS_INF) X(kReduceMax, REDUCE_MAX) X(kReduceMin, REDUCE_MIN)                      \
+  X(kReduceProd, REDUCE_PROD) X(kReduceL2, REDUCE_L2) X(kLayerNorm, LAYER_NORM) X(kBag, BAG) X(kRecurrent, RECURRENT)
 
 #define EDGEMTL_CONVERTER_ENUMERATOR(ir, schema) ir,
 enum class Op { EDGEMTL_CONVERTER_OPS(EDGEMTL_CONVERTER_ENUMERATOR) };
@@ -50,6 +52,13 @@ const char* op_name(Op op);
 bool is_binary_elementwise(Op op);  // ADD .. MIN: takes a fused activation
 bool is_elementwise(Op op);         // row by row: may read a row-broadcast constant
 bool broadcasts_rows(Op op);        // repeats a 1-row (user-stage) input for every row
+
+// UNARY's functions, COMPARE's predicates and LOGICAL's functions, in the order
+// and with the names of schema::UnaryFunction / ComparePredicate / LogicalFunction
+// (schema_mapping.cc holds them to it).
+enum class UnaryFunction { kLog, kExp, kSqrt, kReciprocal, kAbs, kNeg, kPow, kErf, kSoftplus, kFloor, kCeil, kGelu, kGeluTanh };
+enum class Compare { kGreater, kLess, kGreaterEqual, kLessEqual };
+enum class Logical { kAnd, kOr, kXor };
 
 // Fused activations, as schema::Activation: X(IR enumerator, schema enumerator).
 #define EDGEMTL_CONVERTER_ACTIVATIONS(X) \
@@ -91,6 +100,8 @@ struct Value {
   bool has_rows_symbol() const;
 };
 
+// Every field takes part in the common-subexpression key (passes/common_subexpressions.cc): a new
+// field goes there too.
 struct NodeOptions {
   Activation activation = Activation::kNone;  // FULLY_CONNECTED, binary ops
   float alpha = 0.01f;                        // LEAKY_RELU (also fused)
@@ -100,11 +111,23 @@ struct NodeOptions {
   bool keepdims = true;                       // REDUCE_*
   float clip_min = -3.4e38f, clip_max = 3.4e38f;
   DType cast_to = DType::kFloat32;            // CAST
-  int64_t default_row = -1;                   // EMBEDDING
+  int64_t default_row = -1;                   // EMBEDDING, BAG
+  int64_t bag_mode = 0;                       // BAG: 0 sum, 1 mean, 2 max (schema::BagMode)
   std::vector<int64_t> shape;                 // RESHAPE target (kRows first for activations)
   // EMBEDDING_MULTI, one entry per ids input: its rows of the stacked table and
   // its default row (relative to its rows, -1: none)
   std::vector<int64_t> row_offsets, row_counts, default_rows;
+  UnaryFunction function = UnaryFunction::kLog;  // UNARY
+  float exponent = 1.0f;                         // UNARY POW
+  Compare predicate = Compare::kGreater;         // COMPARE
+  Logical logical = Logical::kAnd;               // LOGICAL
+  bool detect_positive = true, detect_negative = true;  // IS_INF
+  float epsilon = 1e-5f;                         // LAYER_NORM (axis: `axis`)
+  // RECURRENT (schema RecurrentOptions): direction 0 forward, 1 reverse, 2 bidirectional
+  bool lstm = true;
+  int64_t direction = 0;
+  int64_t hidden_size = 0;
+  bool linear_before_reset = false, initial_state = false, sequence_lens = false;
 };
 
 struct Node {
@@ -127,6 +150,9 @@ struct Feature {
   int64_t padding_id = 0;
   int64_t table_size = 0;
   int value = -1;
+  bool accepts_nan = false;  // DENSE read by IS_NAN: NaN means missing
+  bool pad_before = false;  // ID_LIST: short lists padded before the ids (schema ListPadding)
+  bool keep_last = false;   // ID_LIST: long lists keep their last `width` ids
 };
 
 struct Task {

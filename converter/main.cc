@@ -7,6 +7,7 @@
 #include <string>
 
 #include "converter/convert_api.h"
+#include "converter/onnx_import.h"
 #include "converter/pipeline.h"
 #include "converter/quantize.h"
 #include "converter/writer.h"
@@ -24,6 +25,13 @@ constexpr const char* kUsage =
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|fp16] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
+    "                       [--input-shape NAME=L,...] [--fix-input NAME=VALUE,...] [--outputs NAME,...]\n"
+    "                       [--list-padding after|before] [--keep-last-ids]\n"
+    "       edgemtl-convert --list-operators   (the supported ONNX ops as markdown: docs/OPERATORS.md)\n"
+    "  --input-shape fixes the dynamic list lengths of those inputs. --fix-input folds each input to a\n"
+    "  constant (it is no longer a feature); --outputs keeps only those graph outputs. Both are recorded\n"
+    "  in the file's metadata. --list-padding: the side a short id list is padded on at run time (the\n"
+    "  side the model was trained with); --keep-last-ids: a long list keeps its last ids (else an error).\n"
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
     "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
 
@@ -37,6 +45,17 @@ std::vector<std::string> split_list(const std::string& s) {
   std::string item;
   while (std::getline(in, item, ','))
     if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// NAME=VALUE,NAME=VALUE (names may hold '='; the last one separates).
+std::vector<std::pair<std::string, std::string>> name_values(const std::string& flag, const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& item : split_list(text)) {
+    const size_t equals = item.rfind('=');
+    if (equals == std::string::npos || equals == 0) throw UsageError{flag + " " + item + ": expected NAME=VALUE"};
+    out.emplace_back(item.substr(0, equals), item.substr(equals + 1));
+  }
   return out;
 }
 
@@ -117,7 +136,27 @@ Args parse(int argc, char** argv) {
       a.quantize.ranking.min_spearman = number(arg, value(i), -1.0, 1.0);
     } else if (arg == "--min-top10") {
       a.quantize.ranking.min_top10_overlap = number(arg, value(i), 0.0, 1.0);
-    } else if (arg == "--no-split") a.options.split_user_item_fc = false;
+    } else if (arg == "--input-shape") {
+      for (const auto& [name, text] : name_values("--input-shape", value(i))) {
+        char* end = nullptr;
+        const long long length = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || length < 1) throw UsageError{"--input-shape " + name + ": the length is an integer >= 1"};
+        a.options.import.input_shapes.emplace_back(name, length);
+      }
+    } else if (arg == "--fix-input") {
+      for (const auto& [name, text] : name_values("--fix-input", value(i))) {
+        char* end = nullptr;
+        const double x = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(x)) throw UsageError{"--fix-input " + name + ": the value is a number"};
+        a.options.import.fixed_inputs.emplace_back(name, x);
+      }
+    } else if (arg == "--outputs") a.options.import.outputs = split_list(value(i));
+    else if (arg == "--list-padding") {
+      std::string v = value(i);
+      if (v != "after" && v != "before") throw UsageError{"--list-padding takes after or before"};
+      a.options.import.pad_lists_before = v == "before";
+    } else if (arg == "--keep-last-ids") a.options.import.keep_last_ids = true;
+    else if (arg == "--no-split") a.options.split_user_item_fc = false;
     else if (arg == "--verbose") a.verbose = true;
     else if (arg == "--keep-names") a.quantize.write.keep_names = true;
     else if (arg == "--no-merge-lookups") a.options.merge_lookups = false;
@@ -128,7 +167,8 @@ Args parse(int argc, char** argv) {
       } catch (const ConversionError& e) {
         throw UsageError{std::string("--metadata: ") + e.what()};
       }
-    } else if (arg == "--version") { std::printf("edgemtl-convert %s (writes format %u)\n", EMTL_VERSION_STRING, kFormatVersion); std::exit(0); }
+    } else if (arg == "--list-operators") { std::fputs(operators_markdown().c_str(), stdout); std::exit(0); }
+    else if (arg == "--version") { std::printf("edgemtl-convert %s (writes format %u)\n", EMTL_VERSION_STRING, kFormatVersion); std::exit(0); }
     else if (arg == "-h" || arg == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
     else if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option " + arg};
     else if (a.input.empty()) a.input = arg;

@@ -9,6 +9,7 @@ void run_pipeline(Graph& g, const ConvertOptions& options) {
   fold_constants(g);
   collapse_reshapes(g);
   eliminate_dead_code(g);
+  if (options.fuse_norms) fuse_norms(g);
   fold_affine_into_fc(g);
   fuse_activations(g);
   stack_parallel_fcs(g);

@@ -22,6 +22,17 @@ static_assert(std::size(kAllOps) == std::extent_v<std::remove_reference_t<declty
 EDGEMTL_CONVERTER_ACTIVATIONS(EDGEMTL_SAME_VALUE)
 #undef EDGEMTL_SAME_VALUE
 
+// The writer casts UNARY / COMPARE / LOGICAL options by value.
+static_assert(static_cast<int>(UnaryFunction::kGeluTanh) == static_cast<int>(schema::UnaryFunction::GELU_TANH) &&
+                  static_cast<int>(UnaryFunction::kPow) == static_cast<int>(schema::UnaryFunction::POW) &&
+                  static_cast<int>(schema::UnaryFunction::MAX) == static_cast<int>(UnaryFunction::kGeluTanh),
+              "ir.h: UnaryFunction differs from the schema's");
+static_assert(static_cast<int>(Compare::kLessEqual) == static_cast<int>(schema::ComparePredicate::LESS_EQUAL) &&
+                  static_cast<int>(Compare::kGreaterEqual) == static_cast<int>(schema::ComparePredicate::GREATER_EQUAL),
+              "ir.h: Compare differs from the schema's");
+static_assert(static_cast<int>(Logical::kXor) == static_cast<int>(schema::LogicalFunction::XOR),
+              "ir.h: Logical differs from the schema's");
+
 }  // namespace
 
 schema::OpType to_schema(Op op) {

@@ -6,6 +6,12 @@
 namespace edgemtl::converter {
 namespace {
 
+// Ops that only move the elements of their input (ids and values pass through unchanged).
+bool moves_elements(Op op) {
+  return op == Op::kReshape || op == Op::kTake || op == Op::kBroadcastRows || op == Op::kConcat ||
+         op == Op::kTranspose;
+}
+
 // Follows ids through the ops that carry them unchanged and reports the
 // embedding tables they index and the scalars they are compared with.
 void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, int value, int64_t* table_size,
@@ -13,7 +19,7 @@ void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, i
   for (int n : consumers[value]) {
     const Node& node = g.nodes[n];
     switch (node.op) {
-      case Op::kEmbedding:
+      case Op::kEmbedding: case Op::kBag:
         if (node.inputs[1] == value) {
           int64_t rows = g.values[node.inputs[0]].shape[0];
           *table_size = *table_size == 0 ? rows : std::min(*table_size, rows);
@@ -28,17 +34,26 @@ void trace_ids(const Graph& g, const std::vector<std::vector<int>>& consumers, i
         }
         break;
       }
-      case Op::kReshape: case Op::kTake: case Op::kBroadcastRows: case Op::kConcat: case Op::kTranspose:
-        trace_ids(g, consumers, node.outputs[0], table_size, padding_found, padding_id);
-        break;
       case Op::kCast:
         if (node.options.cast_to == DType::kInt64)
           trace_ids(g, consumers, node.outputs[0], table_size, padding_found, padding_id);
         break;
       default:
+        if (moves_elements(node.op)) trace_ids(g, consumers, node.outputs[0], table_size, padding_found, padding_id);
         break;
     }
   }
+}
+
+// Whether the model tests (part of) `value` for NaN: an IS_NAN reads it, directly
+// or through ops that only move its elements.
+bool tested_for_nan(const Graph& g, const std::vector<std::vector<int>>& consumers, int value) {
+  for (int n : consumers[value]) {
+    const Node& node = g.nodes[n];
+    if (node.op == Op::kIsNan) return true;
+    if (moves_elements(node.op) && tested_for_nan(g, consumers, node.outputs[0])) return true;
+  }
+  return false;
 }
 
 // Whether element `column` of a row of `value` is a Sigmoid output.
@@ -93,6 +108,7 @@ void assign_features(Graph& g, const std::vector<std::string>& input_names, cons
       if (f.table_size == 0) f.table_size = INT64_MAX;
     } else if (v.dtype == DType::kFloat32) {
       f.kind = FeatureKind::kDense;
+      f.accepts_nan = tested_for_nan(g, consumers, f.value);
     } else {
       throw ConversionError("input '" + f.name + "' has dtype " + dtype_name(v.dtype) + " (features are int64 or float32)");
     }
@@ -132,7 +148,7 @@ void assign_tasks(Graph& g, const std::vector<std::pair<std::string, int>>& outp
 void apply_oov_row(Graph& g, int64_t row) {
   if (row < 0) return;
   for (Node& n : g.nodes) {
-    if (n.dead || n.op != Op::kEmbedding) continue;
+    if (n.dead || (n.op != Op::kEmbedding && n.op != Op::kBag)) continue;
     int64_t rows = g.values[n.inputs[0]].shape[0];
     if (row >= rows)
       throw ConversionError("--oov-row " + std::to_string(row) + " is not a row of the embedding table of node '" + n.name +

@@ -118,7 +118,10 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
     fb::FeatureKind kind = f.kind == FeatureKind::kId ? fb::FeatureKind::ID
                          : f.kind == FeatureKind::kIdList ? fb::FeatureKind::ID_LIST : fb::FeatureKind::DENSE;
     features.push_back(fb::CreateFeature(b, name(f.name), f.user ? fb::Side::USER : fb::Side::ITEM, kind, f.width,
-                                               f.padding_id, f.table_size, l.tensor_of[f.value]));
+                                               f.padding_id, f.table_size, l.tensor_of[f.value],
+                                               f.kind == FeatureKind::kDense && f.accepts_nan,
+                                               f.pad_before ? fb::ListPadding::BEFORE : fb::ListPadding::AFTER,
+                                               f.keep_last));
   }
   std::vector<flatbuffers::Offset<fb::Task>> tasks;
   for (const Task& t : g.tasks)

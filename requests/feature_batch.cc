@@ -29,11 +29,18 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
   const std::string name = std::string("feature '") + info.name + "'";
   // A scalar is accepted for width-1 features; otherwise a list of exactly `width` numbers.
   std::vector<const nlohmann::json*> elements;
+  if (value.is_null() && info.kind == FeatureKind::kDense) {
+    // A whole missing dense feature: every value missing (NaN), accepted by the
+    // runtime only when the model tests the feature for NaN.
+    column.values.insert(column.values.end(), static_cast<size_t>(info.width), std::nanf(""));
+    return true;
+  }
   if (value.is_array()) {
     for (const nlohmann::json& element : value) elements.push_back(&element);
   } else {
     elements.push_back(&value);
   }
+  if (info.kind == FeatureKind::kIdList && value.is_array()) return append_list(column, value, error);
   if (static_cast<int64_t>(elements.size()) != info.width || (value.is_array() && info.kind == FeatureKind::kId)) {
     *error = name + ": expected " +
              (info.kind == FeatureKind::kId ? std::string("one id")
@@ -55,12 +62,37 @@ bool FeatureBatch::append_value(Column& column, const nlohmann::json& value, std
       }
       column.ids.push_back(element->get<int64_t>());
     } else {
+      if (element->is_null()) {  // a missing dense value: NaN
+        column.values.push_back(std::nanf(""));
+        continue;
+      }
       if (!element->is_number()) {
         *error = name + ": expected numbers, got " + describe(*element);
         return false;
       }
       column.values.push_back(element->get<float>());
     }
+  }
+  return true;
+}
+
+// An id list of any length 0..width, padded on the model's side (pad_id_list).
+bool FeatureBatch::append_list(Column& column, const nlohmann::json& value, std::string* error) {
+  std::vector<int64_t> ids;
+  for (const nlohmann::json& element : value) {
+    if (!element.is_number_integer()) {
+      *error = std::string("feature '") + column.info.name + "': ids are integers, got " + describe(element);
+      return false;
+    }
+    ids.push_back(element.get<int64_t>());
+  }
+  const size_t at = column.ids.size();
+  column.ids.resize(at + static_cast<size_t>(column.info.width));
+  const Status status = pad_id_list(column.info, ids.data(), ids.size(), column.ids.data() + at, "request");
+  if (!status.is_ok()) {
+    column.ids.resize(at);
+    *error = status.message();
+    return false;
   }
   return true;
 }

@@ -36,6 +36,7 @@ class FeatureBatch {
     std::vector<float> values;
   };
   bool append_value(Column& column, const nlohmann::json& value, std::string* error);
+  bool append_list(Column& column, const nlohmann::json& value, std::string* error);
   /// Keeps the batch rectangular after a row failed half-way.
   void drop_partial_row();
 

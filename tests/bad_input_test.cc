@@ -149,10 +149,21 @@ TEST_CASE("request errors: missing feature, wrong length, id out of range, NaN, 
     requests::FeatureBatch user(model, Side::kUser);
     REQUIRE(user.append_row(request.row, nullptr, &error));
     std::vector<FeatureInput> inputs(user.inputs().begin(), user.inputs().end());
-    for (FeatureInput& input : inputs)
-      if (input.feature == list) input.count -= 1;
+    // One row of a list may be shorter than the width (it is padded), not longer.
+    std::vector<int64_t> longer;
+    for (FeatureInput& input : inputs) {
+      if (input.feature != list) continue;
+      longer.assign(input.ids, input.ids + input.count);
+      longer.push_back(0);
+      input.ids = longer.data();
+      input.count = longer.size();
+    }
     Status status = request.session->set_user(Span<const FeatureInput>(inputs.data(), inputs.size()));
     CHECK(status.code() == Error::kInvalidArgument);
+    CHECK(std::string(status.message()).find(model.feature(static_cast<size_t>(list)).name) != std::string::npos);
+    for (FeatureInput& input : inputs)
+      if (input.feature == list) input.count -= 2;
+    CHECK(request.session->set_user(Span<const FeatureInput>(inputs.data(), inputs.size())).is_ok());
     // The JSON reader catches it before the runtime does.
     nlohmann::json row = request.row;
     row[model.feature(static_cast<size_t>(list)).name].push_back(0);

@@ -78,6 +78,8 @@ std::string user_inputs_argument(const nlohmann::json& meta) {
   return joined.empty() ? "" : "--user-inputs " + shell_quote(joined);
 }
 
+std::string convert_flags(const nlohmann::json& meta) { return meta.value("convert_flags", std::string()); }
+
 int run_converter(const std::string& args, std::string* log) {
   std::string log_path = scratch_dir() + "/convert.log";
   std::string command = std::string(EDGEMTL_CONVERT) + " " + args + " > " + log_path + " 2>&1";
@@ -96,7 +98,7 @@ std::string convert_fixture(const std::string& name, const std::string& variant,
   const nlohmann::json meta = read_json(dir + "/meta.json");
   const std::string out = scratch_dir() + "/" + name + "." + variant + ".emtl";
   const std::string args = shell_quote(dir + "/model.onnx") + " -o " + shell_quote(out) + " --tasks " +
-                           shell_quote(meta["tasks"].get<std::string>()) + " " + extra_args;
+                           shell_quote(meta["tasks"].get<std::string>()) + " " + convert_flags(meta) + " " + extra_args;
   std::string log;
   const int code = run_converter(args, &log);
   INFO("edgemtl-convert " << args << "\n" << log);

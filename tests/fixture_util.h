@@ -34,8 +34,11 @@ nlohmann::json read_json(const std::string& path);
 std::string shell_quote(const std::string& text);
 /// Comma-joined `user_inputs` of a fixture's meta.json, shell-quoted, or "" when it has none.
 std::string user_inputs_argument(const nlohmann::json& meta);
+/// The fixture's own edgemtl-convert flags (meta.json `convert_flags`: --input-shape,
+/// --fix-input, --outputs, --list-padding), or "".
+std::string convert_flags(const nlohmann::json& meta);
 /// Converts tests/fixtures/NAME/model.onnx with its meta.json task names and
-/// `extra_args` (e.g. user_inputs_argument(meta)) into the scratch folder as
+/// its convert_flags and `extra_args` (e.g. user_inputs_argument(meta)) into the scratch folder as
 /// NAME.VARIANT.emtl; fails the test, with the converter's log, if it fails.
 std::string convert_fixture(const std::string& name, const std::string& variant, const std::string& extra_args);
 /// Runs edgemtl-convert with `args`; returns its exit code, stderr in `log`.

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "runtime/executor/session.h"
+#include "schema/edgemtl_generated.h"
 #include "tests/fixture_util.h"
 #include "requests/scorer.h"
 
@@ -107,6 +108,49 @@ TEST_CASE("every PyTorch fixture converts and matches PyTorch within 1e-5, split
       CHECK(close_enough(stages_only[i], unsplit[i], kTolerance));
     }
   }
+}
+
+// Operators of `type` in one stage of the converted file (the model's plan).
+enum class StageOf { kUser, kItem, kCross };
+size_t count_ops(const Model& model, StageOf which, schema::OpType type) {
+  const schema::Model* root = model.root();
+  const schema::Stage* stage = which == StageOf::kUser   ? root->user_stage()
+                               : which == StageOf::kItem ? root->item_stage()
+                                                         : root->cross_stage();
+  size_t n = 0;
+  if (stage && stage->operators())
+    for (const schema::Operator* op : *stage->operators()) n += op->type() == type;
+  return n;
+}
+
+TEST_CASE("a recurrent user tower runs in the user stage, once per request; target attention in the cross stage") {
+  for (const char* name : {"dupn_lstm", "dupn_gru", "dupn_bigru"}) {
+    CAPTURE(name);
+    Fixture fixture = load_fixture(name);
+    auto split = Model::load_file(convert_fixture(name, "split", user_inputs_argument(fixture.meta)).c_str());
+    REQUIRE(split.ok());
+    REQUIRE((*split)->root()->cross_stage() != nullptr);
+    CHECK(count_ops(**split, StageOf::kUser, schema::OpType::RECURRENT) == 1);
+    CHECK(count_ops(**split, StageOf::kItem, schema::OpType::RECURRENT) == 0);
+    CHECK(count_ops(**split, StageOf::kCross, schema::OpType::RECURRENT) == 0);
+    // The attention over the steps (bmm of the sequence and the user query) is user-side too.
+    CHECK(count_ops(**split, StageOf::kUser, schema::OpType::MATMUL) == 1);
+    CHECK(count_ops(**split, StageOf::kItem, schema::OpType::MATMUL) == 0);
+    CHECK(count_ops(**split, StageOf::kCross, schema::OpType::MATMUL) == 0);
+    auto unsplit = Model::load_file(convert_fixture(name, "all-items", "").c_str());
+    REQUIRE(unsplit.ok());
+    CHECK(count_ops(**unsplit, StageOf::kUser, schema::OpType::RECURRENT) == 0);
+    CHECK(count_ops(**unsplit, StageOf::kItem, schema::OpType::RECURRENT) == 1);
+  }
+  // DIN: the candidate item attends over the user's history: cross-stage MATMUL and masked softmax
+  // over a user-stage operand (the history's embeddings, from the user cache) and the item's query.
+  Fixture din = load_fixture("din");
+  auto model = Model::load_file(convert_fixture("din", "split", user_inputs_argument(din.meta)).c_str());
+  REQUIRE(model.ok());
+  CHECK(count_ops(**model, StageOf::kCross, schema::OpType::MATMUL) >= 1);
+  CHECK(count_ops(**model, StageOf::kCross, schema::OpType::SOFTMAX) == 1);
+  CHECK(count_ops(**model, StageOf::kUser, schema::OpType::SOFTMAX) == 0);
+  CHECK(count_ops(**model, StageOf::kItem, schema::OpType::SOFTMAX) == 0);
 }
 
 }  // namespace

@@ -225,3 +225,138 @@ TEST_CASE("edgemtl-convert --metadata: entries and options readable through the 
 
 }  // namespace
 }  // namespace edgemtl::test
+
+namespace edgemtl::test {
+namespace {
+
+// dynamic_list: exported with the list length dynamic, lists padded before the ids; rows.jsonl
+// gives each list unpadded (0..10 ids).
+TEST_CASE("edgemtl-run takes id lists of any length 0..L, padded on the model's side; longer ones are errors") {
+  const std::string dir = fixtures_dir() + "/dynamic_list";
+  const nlohmann::json meta = read_json(dir + "/meta.json");
+  // Without --input-shape the error names the flag and the input.
+  std::string log;
+  CHECK(run_converter(shell_quote(dir + "/model.onnx") + " -o " + scratch_dir() + "/no_shape.emtl", &log) == 1);
+  CHECK(log.find("dynamic dimension 1") != std::string::npos);
+  CHECK(log.find("--input-shape recent_items=L") != std::string::npos);
+
+  const std::string model = convert_fixture("dynamic_list", "tools", user_inputs_argument(meta));
+  const std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
+  const std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
+  size_t short_lists = 0;
+  for (const nlohmann::json& row : rows) short_lists += row["recent_items"].size() < 10;
+  CHECK(short_lists > 8);
+  CommandResult by_rows = run(std::string(EDGEMTL_RUN) + " " + model + " --rows " + dir + "/rows.jsonl");
+  REQUIRE(by_rows.exit_code == 0);
+  std::vector<nlohmann::json> scores = parse_lines(by_rows.out);
+  REQUIRE(scores.size() == rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) check_scores(scores[r], expected[r]);
+  CommandResult inspect = run(std::string(EDGEMTL_INSPECT) + " " + model);
+  CHECK(inspect.out.find("(padded before the ids)") != std::string::npos);
+
+  // 11 ids: an error naming the feature, unless converted with --keep-last-ids.
+  nlohmann::json long_row = rows[8];
+  nlohmann::json eleven = nlohmann::json::array({5});
+  for (const auto& id : long_row["recent_items"]) eleven.push_back(id);
+  while (eleven.size() < 11) eleven.insert(eleven.begin() + 1, 7);
+  long_row["recent_items"] = eleven;
+  const std::string long_path = scratch_dir() + "/long_list.jsonl";
+  std::ofstream(long_path) << long_row.dump() << "\n";
+  CommandResult refused = run_merged(std::string(EDGEMTL_RUN) + " " + model + " --rows " + long_path);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.out.find("feature 'recent_items' has a list of 11 ids, longer than its width 10") != std::string::npos);
+  const std::string keeping = convert_fixture("dynamic_list", "keep-last", user_inputs_argument(meta) + " --keep-last-ids");
+  CommandResult kept = run(std::string(EDGEMTL_RUN) + " " + keeping + " --rows " + long_path);
+  REQUIRE(kept.exit_code == 0);
+  // Scored as the row holding the last 10 of the 11 ids.
+  nlohmann::json last_row = long_row;
+  last_row["recent_items"] = nlohmann::json(std::vector<int64_t>(eleven.begin() + 1, eleven.end()));
+  const std::string last_path = scratch_dir() + "/last_ten.jsonl";
+  std::ofstream(last_path) << last_row.dump() << "\n";
+  CommandResult last = run(std::string(EDGEMTL_RUN) + " " + model + " --rows " + last_path);
+  REQUIRE(last.exit_code == 0);
+  REQUIRE(parse_lines(kept.out).size() == 1);
+  check_scores(parse_lines(kept.out)[0], parse_lines(last.out)[0]);
+}
+
+TEST_CASE("the C API (over the C++ Session) takes a one-row list of any length, and pad rows with emtl_model_pad_list") {
+  const std::string dir = fixtures_dir() + "/dynamic_list";
+  const nlohmann::json meta = read_json(dir + "/meta.json");
+  const std::string path = convert_fixture("dynamic_list", "c-api", user_inputs_argument(meta));
+  const std::vector<nlohmann::json> rows = read_jsonl(dir + "/rows.jsonl");
+  const std::vector<nlohmann::json> expected = read_jsonl(dir + "/expected.jsonl");
+  emtl_model* model = nullptr;
+  REQUIRE(emtl_model_load_file(path.c_str(), &model) == EMTL_OK);
+  emtl_session* session = nullptr;
+  REQUIRE(emtl_session_create(model, nullptr, &session) == EMTL_OK);
+  const int32_t user_id = emtl_model_find_feature(model, "user_id"), list = emtl_model_find_feature(model, "recent_items");
+  emtl_feature_info info;
+  info.struct_size = sizeof(info);
+  REQUIRE(emtl_model_feature_info(model, static_cast<size_t>(list), &info) == EMTL_OK);
+  CHECK(info.pad_before == 1);
+  CHECK(info.keep_last_ids == 0);
+  for (size_t r = 0; r < rows.size(); r += 8) {
+    CAPTURE(r);
+    const int64_t uid = rows[r]["user_id"].get<int64_t>();
+    const std::vector<int64_t> ids = rows[r]["recent_items"].get<std::vector<int64_t>>();
+    const emtl_feature_input user[] = {{user_id, &uid, nullptr, 1}, {list, ids.data(), nullptr, ids.size()}};
+    REQUIRE(emtl_session_set_user(session, user, 2) == EMTL_OK);
+    // Items: the three item features of rows r .. r + 7.
+    std::vector<int64_t> item_ids, categories;
+    std::vector<float> dense;
+    for (size_t i = r; i < r + 8; ++i) {
+      item_ids.push_back(rows[i]["item_id"].get<int64_t>());
+      categories.push_back(rows[i]["item_category"].get<int64_t>());
+      for (const auto& v : rows[i]["item_dense"]) dense.push_back(v.get<float>());
+    }
+    const emtl_feature_input items[] = {{emtl_model_find_feature(model, "item_id"), item_ids.data(), nullptr, 8},
+                                        {emtl_model_find_feature(model, "item_category"), categories.data(), nullptr, 8},
+                                        {emtl_model_find_feature(model, "item_dense"), nullptr, dense.data(), 24}};
+    const float* scores = nullptr;
+    REQUIRE(emtl_session_score(session, items, 3, 8, &scores) == EMTL_OK);
+    for (size_t i = 0; i < 8; ++i) {
+      CHECK(close_enough(scores[i * 2], expected[r + i]["ctr"].get<double>(), 1e-5));
+      CHECK(close_enough(scores[i * 2 + 1], expected[r + i]["cvr"].get<double>(), 1e-5));
+    }
+    // emtl_model_pad_list writes the row the session would have padded.
+    int64_t padded[10];
+    REQUIRE(emtl_model_pad_list(model, list, ids.data(), ids.size(), padded) == EMTL_OK);
+    for (size_t j = 0; j < 10; ++j)
+      CHECK(padded[j] == (j < 10 - ids.size() ? 0 : ids[j - (10 - ids.size())]));
+  }
+  const std::vector<int64_t> eleven(11, 3);
+  int64_t padded[10];
+  CHECK(emtl_model_pad_list(model, list, eleven.data(), eleven.size(), padded) == EMTL_ERROR_INVALID_ARGUMENT);
+  CHECK(std::string(emtl_last_error_message()).find("feature 'recent_items' has a list of 11 ids") != std::string::npos);
+  emtl_session_free(session);
+  emtl_model_free(model);
+}
+
+TEST_CASE("--fix-input folds the position tower away; --outputs drops the training-only output; inspect shows both") {
+  const std::string dir = fixtures_dir() + "/youtube";
+  const nlohmann::json meta = read_json(dir + "/meta.json");
+  const std::string model = convert_fixture("youtube", "tools", user_inputs_argument(meta));
+  CommandResult inspect = run(std::string(EDGEMTL_INSPECT) + " " + model);
+  REQUIRE(inspect.exit_code == 0);
+  CHECK(inspect.out.find("fixed inputs (folded to constants): position=0") != std::string::npos);
+  CHECK(inspect.out.find("outputs kept (the others pruned): scores") != std::string::npos);
+  CHECK(inspect.out.find("position_bias") == std::string::npos);
+  CHECK(inspect.out.find("features: 6") != std::string::npos);  // 7 inputs, the position fixed
+  CHECK(inspect.out.find(" position ") == std::string::npos);
+  // Without the flags: the position is a feature and position_bias an output (a task).
+  const std::string full = scratch_dir() + "/youtube.unpruned.emtl";
+  std::string log;
+  REQUIRE(run_converter(shell_quote(dir + "/model.onnx") + " -o " + full, &log) == 0);
+  CommandResult unpruned = run(std::string(EDGEMTL_INSPECT) + " " + full);
+  CHECK(unpruned.out.find("features: 7") != std::string::npos);
+  CHECK(unpruned.out.find("position_bias") != std::string::npos);
+  CHECK(unpruned.out.find("metadata") == std::string::npos);
+  // Unknown names are errors naming the flag.
+  CHECK(run_converter(shell_quote(dir + "/model.onnx") + " -o " + full + " --fix-input place=0", &log) == 1);
+  CHECK(log.find("--fix-input names 'place', which is not a model input") != std::string::npos);
+  CHECK(run_converter(shell_quote(dir + "/model.onnx") + " -o " + full + " --outputs score", &log) == 1);
+  CHECK(log.find("--outputs names 'score', which is not a model output") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgemtl::test

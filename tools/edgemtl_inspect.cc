@@ -128,7 +128,21 @@ int main(int argc, char** argv) {
                 static_cast<long long>(f.width));
     if (f.kind != edgemtl::FeatureKind::kDense) std::printf(" table %lld", static_cast<long long>(f.table_size));
     if (f.kind == edgemtl::FeatureKind::kIdList) std::printf(" padding %lld", static_cast<long long>(f.padding_id));
+    if (f.kind == edgemtl::FeatureKind::kIdList && f.pad_before) std::printf(" (padded before the ids)");
+    if (f.kind == edgemtl::FeatureKind::kIdList && f.keep_last_ids) std::printf(" (keeps the last ids)");
     std::printf("\n");
+  }
+  // Serving-time pruning (edgemtl-convert --fix-input / --outputs) and the other metadata.
+  if (root->metadata() != nullptr && root->metadata()->size() > 0) {
+    std::printf("\nmetadata: %u entries\n", root->metadata()->size());
+    for (const fbs::KeyValue* entry : *root->metadata()) {
+      const char* key = entry->key() != nullptr ? entry->key()->c_str() : "";
+      const char* value = entry->value() != nullptr ? entry->value()->c_str() : "";
+      const std::string k = key;
+      if (k == "edgemtl.fixed_inputs") std::printf("  fixed inputs (folded to constants): %s\n", value);
+      else if (k == "edgemtl.outputs") std::printf("  outputs kept (the others pruned): %s\n", value);
+      else std::printf("  %s = %s\n", key, value);
+    }
   }
   std::printf("\ntasks: %zu\n", (*model)->num_tasks());
   for (size_t i = 0; i < (*model)->num_tasks(); ++i) {

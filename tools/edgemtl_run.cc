@@ -39,13 +39,15 @@ constexpr const char* kUsage =
     "  --max-request-items N  items in one request (default 100000)\n"
     "  --max-model-bytes N    largest model file (default 2147483648, 2 GiB)\n"
     "\n"
-    "A value is a number, or a list of numbers for list and vector features. User\n"
-    "features belong in \"user\" (an item naming one is an error). Output line k answers\n"
-    "input line k: a blank input line prints a blank line, and a line that cannot be\n"
-    "scored prints {\"error\": \"...\"} (the exit code is then 1); values echoed in an\n"
-    "error are cut to about 80 characters.\n";
+    "A value is a number, or a list of numbers for list and vector features. An id\n"
+    "list may hold 0 to its width ids (padded on the model's side; a longer one is an\n"
+    "error unless the model keeps the last ids). null for a dense value, or for a\n"
+    "whole dense feature, means missing: accepted when the model tests that feature\n"
+    "for NaN, an error naming it otherwise. User features belong in \"user\" (an item\n"
+    "naming one is an error). Output line k answers input line k: a blank input line\n"
+    "prints a blank line, and a line that cannot be scored prints {\"error\": \"...\"}\n"
+    "(the exit code is then 1); values echoed in an error are cut to about 80 characters.\n";
 
-// A whole decimal number >= 1 (no sign, no suffix), or exits with the usage.
 // A whole number >= 1 (at most `max`), or exit 2 saying what is wrong.
 long long positive_number(const char* option, const char* text, long long max = 1LL << 62) {
   long long value = 0;

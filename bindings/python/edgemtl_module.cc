@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -237,12 +238,28 @@ class PySession {
 void convert(const std::string& onnx_path, const std::string& out_path, const std::vector<std::string>& user_inputs,
              py::object tasks, const std::string& quantize, py::object calibration, py::object validate,
              const std::map<std::string, std::string>& metadata, bool split, py::object oov_row, bool keep_names,
-             bool verbose) {
+             bool verbose, const py::dict& input_shapes, const py::dict& fix_inputs,
+             const std::vector<std::string>& outputs, const std::string& list_padding, bool keep_last_ids) {
   using namespace edgemtl::converter;
   ConvertOptions options;
   options.import.user_inputs = user_inputs;
   options.split_user_item_fc = split;
   if (!oov_row.is_none()) options.import.oov_row = py::cast<int64_t>(oov_row);
+  // As edgemtl-convert --input-shape, --fix-input, --outputs, --list-padding, --keep-last-ids (in the dicts' order).
+  for (const auto& [name, length] : input_shapes) {
+    const int64_t l = py::cast<int64_t>(length);
+    if (l < 1) throw py::value_error("input_shapes: the length of '" + py::cast<std::string>(name) + "' must be >= 1");
+    options.import.input_shapes.emplace_back(py::cast<std::string>(name), l);
+  }
+  for (const auto& [name, value] : fix_inputs) {
+    const double x = py::cast<double>(value);
+    if (!std::isfinite(x)) throw py::value_error("fix_inputs: the value of '" + py::cast<std::string>(name) + "' must be finite");
+    options.import.fixed_inputs.emplace_back(py::cast<std::string>(name), x);
+  }
+  options.import.outputs = outputs;
+  if (list_padding != "after" && list_padding != "before") throw py::value_error("list_padding takes 'after' or 'before'");
+  options.import.pad_lists_before = list_padding == "before";
+  options.import.keep_last_ids = keep_last_ids;
   if (!tasks.is_none()) {
     // "ctr:prob,cvr:prob" or ["ctr:prob", "cvr"], as edgemtl-convert --tasks.
     std::vector<std::string> items;
@@ -361,7 +378,12 @@ PYBIND11_MODULE(edgemtl, m) {
         py::arg("quantize") = "none", py::arg("calibration") = py::none(), py::arg("validate") = py::none(),
         py::arg("metadata") = std::map<std::string, std::string>(), py::arg("split") = true,
         py::arg("oov_row") = py::none(), py::arg("keep_names") = false, py::arg("verbose") = false,
-        "Converts an ONNX model to .emtl as edgemtl-convert does. Raises edgemtl.ConversionError.");
+        py::arg("input_shapes") = py::dict(), py::arg("fix_inputs") = py::dict(),
+        py::arg("outputs") = std::vector<std::string>(), py::arg("list_padding") = "after",
+        py::arg("keep_last_ids") = false,
+        "Converts an ONNX model to .emtl as edgemtl-convert does. input_shapes={name: L} (--input-shape), "
+        "fix_inputs={name: value} (--fix-input), outputs=[names] (--outputs), list_padding='after'|'before', "
+        "keep_last_ids. Raises edgemtl.ConversionError.");
   py::register_exception<edgemtl::converter::ConversionError>(m, "ConversionError", error_type);
 #endif
 }

@@ -1,8 +1,6 @@
-// Constant, Identity, Dropout, and the ops the runtime lacks that are fine on
-// constants (computed here): Sqrt Exp Log Reciprocal Abs.
+// Constant, Identity, Dropout (math on constants folds through the IR ops, import/math.cc).
 #include "converter/import/importer.h"
 
-#include <cmath>
 
 namespace edgemtl::converter {
 namespace {
@@ -43,22 +41,6 @@ void lower_dropout(Importer& node) {
     throw ConversionError("the dropout mask output is not supported");
 }
 
-template <double (*kFunction)(double)>
-void lower_constant_unary(Importer& node) {
-  const Value& x = node.val(node.in(0));
-  if (!x.is_constant || x.dtype != DType::kFloat32)
-    throw ConversionError("only supported on float constants (the runtime has no such operator)");
-  std::vector<float> data;
-  for (float v : x.floats) data.push_back(static_cast<float>(kFunction(v)));
-  node.set_output(0, node.graph().add_float_constant(node.out_name(), x.shape, data));
-}
-
-double square_root(double x) { return std::sqrt(x); }
-double exponential(double x) { return std::exp(x); }
-double logarithm(double x) { return std::log(x); }
-double reciprocal(double x) { return 1.0 / x; }
-double absolute(double x) { return std::fabs(x); }
-
 }  // namespace
 
 std::vector<OnnxOp> constant_onnx_ops() {
@@ -66,11 +48,6 @@ std::vector<OnnxOp> constant_onnx_ops() {
       {"Constant", lower_constant},
       {"Identity", lower_identity},
       {"Dropout", lower_dropout},
-      {"Sqrt", lower_constant_unary<square_root>},
-      {"Exp", lower_constant_unary<exponential>},
-      {"Log", lower_constant_unary<logarithm>},
-      {"Reciprocal", lower_constant_unary<reciprocal>},
-      {"Abs", lower_constant_unary<absolute>},
   };
 }
 

@@ -35,6 +35,10 @@ void lower_cast(Importer& node) {
   using onnx::TensorProto;
   int64_t to = node.attr_int("to", TensorProto::FLOAT);
   const Value& x = node.val(node.in(0));
+  if (to == TensorProto::DOUBLE && !x.is_constant && x.dtype == DType::kFloat32) {
+    node.set_widened_output(0, node.in(0));  // exact: torch.isinf(x) is IsInf(Cast(x, DOUBLE))
+    return;
+  }
   DType target;
   if (to == TensorProto::FLOAT || (to == TensorProto::DOUBLE && x.is_constant)) target = DType::kFloat32;
   else if (to == TensorProto::INT64 || (to == TensorProto::INT32 && x.is_constant)) target = DType::kInt64;
@@ -64,7 +68,9 @@ std::vector<OnnxOp> elementwise_onnx_ops() {
       {"Neg", lower_neg},
       {"Not", lower_not},
       {"Where", lower_where},
-      {"Cast", lower_cast},
+      {"Cast", lower_cast,
+       "to float32, int64 or bool; to double only a float32 value read by IsInf / IsNaN (torch.isinf), or "
+       "a constant"},
   };
 }
 

@@ -1,5 +1,7 @@
 // BatchNormalization (inference): MUL and ADD by per-channel constants, which
 // passes/fold_affine.cc folds into a neighbouring FULLY_CONNECTED.
+// LayerNormalization (opset 17): LAYER_NORM (the opset-13 decomposition torch
+// writes is fused into it by passes/fuse_layer_norm.cc).
 #include "converter/import/importer.h"
 
 #include <cmath>
@@ -36,8 +38,30 @@ void lower_batch_norm(Importer& node) {
   node.set_output(0, node.emit(Op::kAdd, {scaled, node.float_constant(shape, t, "_shift")}));
 }
 
+void lower_layer_norm(Importer& node) {
+  for (int i = 1; i < node.proto().output_size(); ++i)
+    if (!node.proto().output(i).empty()) throw ConversionError("the Mean and InvStdDev outputs are not supported");
+  node.constant_input(1, "LayerNormalization scale");
+  NodeOptions o;
+  o.axis = node.attr_int("axis", -1);
+  o.epsilon = node.attr_float("epsilon", 1e-5f);
+  std::vector<int> inputs = {node.in(0), node.in(1)};
+  if (node.has_input(2)) {
+    node.constant_input(2, "LayerNormalization bias");
+    inputs.push_back(node.in(2));
+  }
+  node.set_output(0, node.emit(Op::kLayerNorm, inputs, o));
+}
+
 }  // namespace
 
-std::vector<OnnxOp> normalization_onnx_ops() { return {{"BatchNormalization", lower_batch_norm}}; }
+std::vector<OnnxOp> normalization_onnx_ops() {
+  return {
+      {"BatchNormalization", lower_batch_norm, "inference mode; constant statistics"},
+      {"LayerNormalization", lower_layer_norm,
+       "float32; scale and bias constants with one value per normalised element; axis not the rows; only output Y",
+       17},
+  };
+}
 
 }  // namespace edgemtl::converter

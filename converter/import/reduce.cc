@@ -1,4 +1,4 @@
-// ReduceSum and ReduceMean.
+// ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL2.
 #include "converter/import/importer.h"
 
 namespace edgemtl::converter {
@@ -27,9 +27,14 @@ void lower_reduce(Importer& node) {
 }  // namespace
 
 std::vector<OnnxOp> reduce_onnx_ops() {
+  const char* kNote = "float32 activations; axes other than the rows (axis 0); keepdims either way";
   return {
-      {"ReduceSum", lower_reduce<Op::kReduceSum>},
-      {"ReduceMean", lower_reduce<Op::kReduceMean>},
+      {"ReduceSum", lower_reduce<Op::kReduceSum>, kNote},
+      {"ReduceMean", lower_reduce<Op::kReduceMean>, kNote},
+      {"ReduceMax", lower_reduce<Op::kReduceMax>, kNote},
+      {"ReduceMin", lower_reduce<Op::kReduceMin>, kNote},
+      {"ReduceProd", lower_reduce<Op::kReduceProd>, kNote},
+      {"ReduceL2", lower_reduce<Op::kReduceL2>, kNote},
   };
 }
 

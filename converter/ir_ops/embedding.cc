@@ -77,6 +77,46 @@ void evaluate_embedding_multi(const OpCall& call, Value* out) {
   }
 }
 
+// BAG: table [V,D], ids int64 [rows,L], optional weights float32 [rows,L] (sum only).
+void infer_bag(const OpCall& call, DType* dtype, std::vector<int64_t>* shape) {
+  call.require_arity(2, 3);
+  const Value& table = call.in(0);
+  require_table(table);
+  const Value& ids = call.in(1);
+  require(ids.dtype == DType::kInt64 && ids.rank() == 2, "BAG ids must be int64 [rows,L]");
+  require(call.options.bag_mode >= 0 && call.options.bag_mode <= 2, "BAG mode must be sum, mean or max");
+  if (call.inputs.size() == 3) {
+    require(call.options.bag_mode == 0, "BAG weights need mode sum");
+    require(call.in(2).dtype == DType::kFloat32 && call.in(2).shape == ids.shape,
+            "BAG weights must be float32 of the ids' shape");
+  }
+  *dtype = DType::kFloat32;
+  *shape = {ids.shape[0], table.shape[1]};
+}
+
+void evaluate_bag(const OpCall& call, Value* out) {
+  const Value& table = call.in(0);
+  const Value& ids = call.in(1);
+  check_no_symbol(ids, call.op);
+  const int64_t d = table.shape[1], length = ids.shape[1], rows = ids.shape[0];
+  out->floats.assign(product(out->shape), 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* target = out->floats.data() + r * d;
+    for (int64_t j = 0; j < length; ++j) {
+      int64_t id = ids.ints[r * length + j];
+      if (id < 0 || id >= table.shape[0]) throw ConversionError("constant id out of the embedding table");
+      const float w = call.inputs.size() == 3 ? call.in(2).floats[r * length + j] : 1.0f;
+      for (int64_t k = 0; k < d; ++k) {
+        const float v = table.floats[id * d + k];
+        if (call.options.bag_mode == 2) target[k] = j == 0 || v > target[k] ? v : target[k];
+        else target[k] += w * v;
+      }
+    }
+    if (call.options.bag_mode == 1)
+      for (int64_t k = 0; k < d; ++k) target[k] /= static_cast<float>(length);
+  }
+}
+
 FileOptions write_embedding_options(const OptionsWriter& w) {
   return {schema::OpOptions::GatherOptions, schema::CreateGatherOptions(w.builder, w.node.options.default_row).Union()};
 }
@@ -90,12 +130,20 @@ FileOptions write_embedding_multi_options(const OptionsWriter& w) {
                                                     any_default ? &o.default_rows : nullptr).Union()};
 }
 
+FileOptions write_bag_options(const OptionsWriter& w) {
+  return {schema::OpOptions::BagOptions,
+          schema::CreateBagOptions(w.builder, static_cast<schema::BagMode>(w.node.options.bag_mode),
+                                   w.node.options.default_row)
+              .Union()};
+}
+
 }  // namespace
 
 std::vector<OpRules> embedding_op_rules() {
   return {
       {Op::kEmbedding, infer_embedding, evaluate_embedding, nullptr, 0, write_embedding_options},
       {Op::kEmbeddingMulti, infer_embedding_multi, evaluate_embedding_multi, nullptr, 0, write_embedding_multi_options},
+      {Op::kBag, infer_bag, evaluate_bag, nullptr, 0, write_bag_options},
   };
 }
 

@@ -1,6 +1,6 @@
 // Shape inference and constant evaluation of the IR operators: one file per
 // family (linear.cc, embedding.cc, mix.cc, elementwise.cc, activation.cc,
-// reduce.cc, layout.cc), each listing its operators' rules, one line per op.
+// reduce.cc, layout.cc, recurrent.cc), each listing its operators' rules, one line per op.
 // op_rules.cc gathers the lists into one table indexed by Op.
 #pragma once
 
@@ -74,6 +74,8 @@ std::vector<OpRules> elementwise_op_rules();
 std::vector<OpRules> activation_op_rules();
 std::vector<OpRules> reduce_op_rules();
 std::vector<OpRules> layout_op_rules();
+std::vector<OpRules> math_op_rules();
+std::vector<OpRules> recurrent_op_rules();
 
 // ---- shared by the families ----------------------------------------------------
 

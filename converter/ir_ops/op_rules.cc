@@ -11,8 +11,9 @@ namespace {
 std::vector<OpRules> gather_families() {
   std::vector<OpRules> table(std::size(kAllOps));
   std::vector<bool> listed(table.size(), false);
-  for (auto family : {linear_op_rules, embedding_op_rules, mix_op_rules, elementwise_op_rules,
-                      activation_op_rules, reduce_op_rules, layout_op_rules}) {
+  for (auto family : {linear_op_rules, embedding_op_rules, mix_op_rules, elementwise_op_rules, math_op_rules,
+                      activation_op_rules, reduce_op_rules, layout_op_rules,
+                      recurrent_op_rules}) {
     for (const OpRules& rules : family()) {
       const size_t index = static_cast<size_t>(rules.op);
       if (listed[index]) throw ConversionError(std::string("internal error: two rules for ") + op_name(rules.op));

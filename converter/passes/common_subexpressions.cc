@@ -13,19 +13,27 @@ uint32_t bits(float f) {
   return u;
 }
 
-// Everything that determines a node's result.
+void add_list(std::ostringstream& key, const std::vector<int64_t>& values) {
+  for (int64_t v : values) key << v << ',';
+  key << '|';
+}
+
+// Everything that determines a node's result: the op, its inputs and every field of
+// NodeOptions (a field left out merges nodes that differ only in it, e.g. EXP and LOG).
 std::string node_key(const Node& n) {
   const NodeOptions& o = n.options;
   std::ostringstream key;
   key << static_cast<int>(n.op) << '|';
   for (int v : n.inputs) key << v << ',';
   key << '|' << static_cast<int>(o.activation) << ',' << bits(o.alpha) << ',' << o.axis << ',' << o.keepdims << ','
-      << bits(o.clip_min) << ',' << bits(o.clip_max) << ',' << static_cast<int>(o.cast_to) << ',' << o.default_row << '|';
-  for (int64_t i : o.indices) key << i << ',';
-  key << '|';
-  for (int64_t a : o.axes) key << a << ',';
-  key << '|';
-  for (int64_t d : o.shape) key << d << ',';
+      << bits(o.clip_min) << ',' << bits(o.clip_max) << ',' << static_cast<int>(o.cast_to) << ',' << o.default_row << ','
+      << o.bag_mode << '|';
+  for (const std::vector<int64_t>* list : {&o.indices, &o.axes, &o.shape, &o.row_offsets, &o.row_counts, &o.default_rows})
+    add_list(key, *list);
+  key << static_cast<int>(o.function) << ',' << bits(o.exponent) << ',' << static_cast<int>(o.predicate) << ','
+      << static_cast<int>(o.logical) << ',' << o.detect_positive << o.detect_negative << ',' << bits(o.epsilon) << '|'
+      << o.lstm << ',' << o.direction << ',' << o.hidden_size << ',' << o.linear_before_reset << o.initial_state
+      << o.sequence_lens;
   return key.str();
 }
 

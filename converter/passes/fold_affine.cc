@@ -71,6 +71,7 @@ bool fold_before(Graph& g, Node& n, const std::vector<int>& readers) {
   int c = constant_operand(g, n, z);
   if (c < 0 || !foldable_op(n, z)) return false;
   if (g.values[z].shape != g.values[x].shape) return false;  // c must not broadcast z
+  if (g.values[z].rank() < 2) return false;  // a [rows] value has no columns (1 + x of a [B] feature)
   const int64_t k = g.values[z].shape.back();
   std::vector<float> f = per_column(g.values[c], k, g.values[z].rank());
   if (f.empty()) return false;

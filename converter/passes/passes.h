@@ -17,6 +17,15 @@ void collapse_reshapes(Graph& graph);
 /// options by the first of them (e.g. one Unsqueeze per reader in PLE gates).
 void eliminate_common_subexpressions(Graph& graph);
 
+/// Fuses the opset-13 decomposition of layer normalisation torch writes
+/// (REDUCE_MEAN, SUB, POW 2, REDUCE_MEAN, ADD eps, SQRT, DIV over the trailing axes,
+/// then optionally MUL by a constant scale and ADD of a constant bias) into one
+/// LAYER_NORM, and GELU in its erf form (x * (1 + erf(x / sqrt 2)) * 0.5) and its
+/// tanh form (0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))) into one UNARY
+/// GELU / GELU_TANH, when the intermediate values have no other reader. Runs
+/// before fold_affine_into_fc, which would take their constant MULs.
+void fuse_norms(Graph& graph);
+
 /// Folds MUL/ADD/SUB/DIV by per-column constants into a neighbouring
 /// FULLY_CONNECTED: after it (its output's only consumer) or before it (every
 /// consumer of the scaled value is a FULLY_CONNECTED). Covers BatchNorm, which

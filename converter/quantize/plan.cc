@@ -28,7 +28,7 @@ bool only_read_as(const Graph& g, const std::vector<std::vector<int>>& consumers
 void add_tables(const Graph& g, bool int8, QuantizationPlan* plan) {
   auto consumers = g.consumers();
   for (const Node& node : g.nodes) {
-    if (node.dead || (node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti)) continue;
+    if (node.dead || (node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti && node.op != Op::kBag)) continue;
     const int table = node.inputs[0];
     if (plan->constants.count(table) || !only_read_as(g, consumers, table, node.op, 0)) continue;
     const Value& v = g.values[table];

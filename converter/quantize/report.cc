@@ -50,7 +50,8 @@ void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
   size_t before = 0, after = 0;
   for (size_t index = 0; index < g.nodes.size(); ++index) {
     const Node& node = g.nodes[index];
-    if (node.dead || (node.op != Op::kFullyConnected && node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti))
+    if (node.dead || (node.op != Op::kFullyConnected && node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti &&
+                      node.op != Op::kBag))
       continue;
     const int weight = node.op == Op::kFullyConnected ? node.inputs[1] : node.inputs[0];
     const int bias = node.op == Op::kFullyConnected && node.inputs.size() > 2 ? node.inputs[2] : -1;

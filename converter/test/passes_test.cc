@@ -3,7 +3,10 @@
 // expected structure.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "converter/partition.h"
+#include "converter/pipeline.h"
 #include "converter/passes/passes.h"
 #include "converter/test/graph_builders.h"
 
@@ -338,6 +341,60 @@ TEST_CASE("common subexpressions are computed once") {
   CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
 }
 
+TEST_CASE("common subexpressions: nodes that differ only in an option of issue 11's ops stay apart") {
+  std::mt19937 rng(17);
+  Graph g;
+  const int x = add_feature(g, "x", {kRows, 4});
+  std::vector<int> outputs;
+  for (UnaryFunction f : {UnaryFunction::kExp, UnaryFunction::kErf, UnaryFunction::kExp}) {  // the second EXP merges
+    NodeOptions o;
+    o.function = f;
+    outputs.push_back(g.emit(Op::kUnary, {x}, o, "unary"));
+  }
+  for (float exponent : {2.0f, 3.0f}) {
+    NodeOptions o;
+    o.function = UnaryFunction::kPow;
+    o.exponent = exponent;
+    outputs.push_back(g.emit(Op::kUnary, {x}, o, "pow"));
+  }
+  const int zero = g.add_float_constant("zero", {1}, {0.0f});
+  std::vector<int> flags;
+  for (Compare c : {Compare::kGreater, Compare::kLessEqual}) {
+    NodeOptions o;
+    o.predicate = c;
+    flags.push_back(g.emit(Op::kCompare, {x, zero}, o, "compare"));
+  }
+  for (Logical l : {Logical::kAnd, Logical::kXor}) {
+    NodeOptions o;
+    o.logical = l;
+    flags.push_back(g.emit(Op::kLogical, {flags[0], flags[1]}, o, "logical"));
+  }
+  for (int flag : flags) {
+    NodeOptions cast;
+    cast.cast_to = DType::kFloat32;
+    outputs.push_back(g.emit(Op::kCast, {flag}, cast, "cast"));
+  }
+  const int scale = g.add_float_constant("scale", {4}, {1.0f, 1.0f, 1.0f, 1.0f});
+  for (float epsilon : {1e-5f, 1e-1f}) {
+    NodeOptions o;
+    o.axis = 1;
+    o.epsilon = epsilon;
+    outputs.push_back(g.emit(Op::kLayerNorm, {x, scale}, o, "layer_norm"));
+  }
+  NodeOptions cat;
+  cat.axis = 1;
+  add_tasks(g, g.emit(Op::kConcat, outputs, cat, "cat"));
+  auto inputs = random_inputs(g, rng, 3, false);
+  inputs[x].data[0] = 0.0;  // GREATER and LESS_EQUAL both decided by the equal case
+  auto before = run_reference(g, inputs);
+  eliminate_common_subexpressions(g);
+  CHECK(live_nodes(g, Op::kUnary) == 4);
+  CHECK(live_nodes(g, Op::kCompare) == 2);
+  CHECK(live_nodes(g, Op::kLogical) == 2);
+  CHECK(live_nodes(g, Op::kLayerNorm) == 2);
+  CHECK(max_difference(before, run_reference(g, inputs)) < 1e-9);
+}
+
 TEST_CASE("dead code elimination keeps what tasks need") {
   Graph g;
   int x = add_feature(g, "x", {kRows, 2});
@@ -347,6 +404,128 @@ TEST_CASE("dead code elimination keeps what tasks need") {
   eliminate_dead_code(g);
   REQUIRE(g.nodes.size() == 1);
   CHECK(g.nodes[0].name == "used");
+}
+
+}  // namespace edgemtl::converter::test
+
+namespace edgemtl::converter::test {
+
+TEST_CASE("BAG (sum with weights, mean, max) folds on constants and survives the pipeline, split or not") {
+  for (int64_t mode = 0; mode < 3; ++mode) {
+    CAPTURE(mode);
+    std::mt19937 rng(40 + static_cast<unsigned>(mode));
+    Graph g;
+    int ids = add_feature(g, "history", {kRows, 5}, true, DType::kInt64);
+    g.features.back().kind = FeatureKind::kIdList;
+    g.features.back().table_size = 7;
+    int weights = add_feature(g, "seconds", {kRows, 5}, true);
+    int item = add_feature(g, "item", {kRows, 3});
+    NodeOptions o;
+    o.bag_mode = mode;
+    std::vector<int> inputs = {random_constant(g, rng, {7, 4}), ids};
+    if (mode == 0) inputs.push_back(weights);
+    int bag = g.emit(Op::kBag, inputs, o, "bag");
+    CHECK(g.values[bag].shape == std::vector<int64_t>{kRows, 4});
+    NodeOptions concat;
+    concat.axis = 1;
+    int x = g.emit(Op::kConcat, {bag, item}, concat, "concat");
+    add_tasks(g, g.emit(Op::kFullyConnected, {x, random_constant(g, rng, {2, 7})}, {}, "fc"));
+    auto inputs_now = random_inputs(g, rng, 6, false);
+    for (int64_t r = 0; r < 6 * 5; ++r) inputs_now[ids].data[r] = static_cast<double>((r * 3 + mode) % 7);
+    auto before = run_reference(g, inputs_now);
+    run_pipeline(g, ConvertOptions{});
+    CHECK(live_nodes(g, Op::kBag) == 1);
+    CHECK(max_difference(before, run_reference(g, inputs_now)) < 1e-5);
+    // Constant ids: the bag is computed by evaluate_bag, checked against the interpreter's.
+    Graph folded;
+    const int table = random_constant(folded, rng, {7, 4});
+    const int constant_ids = folded.add_int_constant("ids", DType::kInt64, {2, 3}, {0, 6, 2, 5, 5, 1});
+    std::vector<int> constant_inputs = {table, constant_ids};
+    if (mode == 0) constant_inputs.push_back(folded.add_float_constant("w", {2, 3}, {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, 3.0f}));
+    const int value = folded.emit(Op::kBag, constant_inputs, o, "bag");
+    REQUIRE(folded.values[value].is_constant);
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t k = 0; k < 4; ++k) {
+        double want = mode == 2 ? -1e300 : 0.0;
+        for (int64_t j = 0; j < 3; ++j) {
+          const int64_t id = folded.values[constant_ids].ints[r * 3 + j];
+          const double v = folded.values[table].floats[id * 4 + k];
+          if (mode == 2) want = v > want ? v : want;
+          else want += (mode == 0 ? folded.values[constant_inputs[2]].floats[r * 3 + j] : 1.0) * v;
+        }
+        if (mode == 1) want /= 3.0;
+        CHECK(folded.values[value].floats[r * 4 + k] == doctest::Approx(want).epsilon(1e-6));
+      }
+  }
+}
+
+}  // namespace edgemtl::converter::test
+
+namespace edgemtl::converter::test {
+
+TEST_CASE("issue 11's ops get their stages: one-input ops stay user, COMPARE/LOGICAL broadcast, BAG gets BROADCAST_ROWS") {
+  std::mt19937 rng(41);
+  Graph g;
+  const int u = add_feature(g, "user_dense", {kRows, 3}, true);
+  const int user_ids = add_feature(g, "user_history", {kRows, 4}, true, DType::kInt64);
+  g.features.back().kind = FeatureKind::kIdList;
+  g.features.back().table_size = 10;
+  const int i = add_feature(g, "item_dense", {kRows, 3});
+  const int item_ids = add_feature(g, "item_tags", {kRows, 4}, false, DType::kInt64);
+  g.features.back().kind = FeatureKind::kIdList;
+  g.features.back().table_size = 10;
+  const int weights = add_feature(g, "item_weights", {kRows, 4});
+  NodeOptions exp;
+  exp.function = UnaryFunction::kExp;
+  const int eu = g.emit(Op::kUnary, {u}, exp, "exp_u");                // user
+  const int nan_u = g.emit(Op::kIsNan, {u}, {}, "isnan_u");            // user
+  NodeOptions greater;
+  greater.predicate = Compare::kGreater;
+  const int c = g.emit(Op::kCompare, {eu, i}, greater, "greater");     // cross, eu read as 1 row
+  NodeOptions logical_or;
+  logical_or.logical = Logical::kOr;
+  const int l = g.emit(Op::kLogical, {nan_u, c}, logical_or, "or");    // cross, nan_u read as 1 row
+  const int w = g.emit(Op::kWhere, {l, i, eu}, {}, "where");           // cross
+  NodeOptions norm;
+  norm.axis = 1;
+  const int ln = g.emit(Op::kLayerNorm, {w, random_constant(g, rng, {3}), random_constant(g, rng, {3})}, norm, "ln");
+  NodeOptions bag;  // sum
+  const int item_bag = g.emit(Op::kBag, {random_constant(g, rng, {10, 2}), item_ids}, bag, "item_bag");  // item
+  const int mixed_bag = g.emit(Op::kBag, {random_constant(g, rng, {10, 2}), user_ids, weights}, bag, "mixed_bag");  // cross
+  NodeOptions concat;
+  concat.axis = 1;
+  add_tasks(g, g.emit(Op::kConcat, {ln, item_bag, mixed_bag}, concat, "concat"));
+  auto inputs = random_inputs(g, rng, 5, true);
+  inputs[u].data[1] = std::nan("");  // a missing user value
+  auto before = run_reference(g, expand_user_rows(g, inputs, 5));
+  insert_row_broadcasts(g);
+  auto stage_of = [&](const std::string& name) {
+    for (const Node& n : g.nodes)
+      if (!n.dead && n.name == name && n.op != Op::kBroadcastRows && n.op != Op::kReshape) return n.stage;
+    FAIL("no node " << name);
+    return Side::kConstant;
+  };
+  CHECK(stage_of("exp_u") == Side::kUser);
+  CHECK(stage_of("isnan_u") == Side::kUser);
+  CHECK(stage_of("greater") == Side::kCross);
+  CHECK(stage_of("or") == Side::kCross);
+  CHECK(stage_of("ln") == Side::kCross);
+  CHECK(stage_of("item_bag") == Side::kItem);
+  CHECK(stage_of("mixed_bag") == Side::kCross);
+  // COMPARE and LOGICAL (kBroadcastsRows) read the 1-row user values directly; the cross BAG, whose ids
+  // carry the rows, reads the user ids through a user-stage copy and BROADCAST_ROWS.
+  int broadcasts = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.op != Op::kBroadcastRows) continue;
+    ++broadcasts;
+    CHECK(n.name == "mixed_bag");
+  }
+  CHECK(broadcasts == 1);
+  for (const Node& n : g.nodes)
+    if (!n.dead && (n.name == "greater" || n.name == "or")) {
+      CHECK((n.inputs[0] == eu || n.inputs[0] == nan_u));
+    }
+  CHECK(max_difference(before, run_reference(g, inputs, true)) < 1e-6);
 }
 
 }  // namespace edgemtl::converter::test

@@ -72,6 +72,102 @@ RefTensor constant_tensor(const Value& v) {
   return t;
 }
 
+// ONNX LSTM / GRU (default activations) written from the operator definitions in
+// their own time-major layout (X[t][b], Y[t][dir][b], Y_h[dir][b]), then stored as
+// RECURRENT's row-first output [b, T + S, dirs·H].
+RefTensor run_recurrent(const NodeOptions& o, const std::vector<const RefTensor*>& in) {
+  const RefTensor& x = *in[0];
+  const int64_t B = x.shape[0], T = x.shape[1], D = x.shape[2], H = o.hidden_size;
+  const int64_t dirs = o.direction == 2 ? 2 : 1, G = o.lstm ? 4 : 3, S = o.lstm ? 2 : 1;
+  const RefTensor &W = *in[1], &R = *in[2], &Bias = *in[3];
+  const size_t states = o.initial_state ? (o.lstm ? 2 : 1) : 0;
+  const RefTensor* lens = o.sequence_lens ? in[4 + states] : nullptr;
+  auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  // X[t][b][k]
+  auto X = [&](int64_t t, int64_t b, int64_t k) { return x.data[(b * T + t) * D + k]; };
+  std::vector<double> Y(T * dirs * B * H, 0.0), Yh(dirs * B * H), Yc(dirs * B * H);
+  for (int64_t dir = 0; dir < dirs; ++dir) {
+    // gate g's row j of W, R and its biases Wb, Rb
+    auto w = [&](int64_t g, int64_t j, int64_t k) { return W.data[(dir * G * H + g * H + j) * D + k]; };
+    auto r = [&](int64_t g, int64_t j, int64_t k) { return R.data[(dir * G * H + g * H + j) * H + k]; };
+    auto wb = [&](int64_t g, int64_t j) { return Bias.data[dir * 2 * G * H + g * H + j]; };
+    auto rb = [&](int64_t g, int64_t j) { return Bias.data[dir * 2 * G * H + G * H + g * H + j]; };
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<double> h(H, 0.0), c(H, 0.0);
+      if (states) {
+        const RefTensor& h0 = *in[4];
+        const int64_t row = h0.shape[0] == 1 ? 0 : b;
+        for (int64_t j = 0; j < H; ++j) h[j] = h0.data[(row * dirs + dir) * H + j];
+        if (o.lstm)
+          for (int64_t j = 0; j < H; ++j) c[j] = in[5]->data[((in[5]->shape[0] == 1 ? 0 : b) * dirs + dir) * H + j];
+      }
+      const int64_t L = lens ? static_cast<int64_t>(lens->data[b]) : T;
+      const bool reverse = dir == 1 || o.direction == 1;
+      for (int64_t s = 0; s < L; ++s) {
+        const int64_t t = reverse ? L - 1 - s : s;
+        // Xt*(W^T) + Wb and Ht-1*(R^T) + Rb, per gate
+        auto xw = [&](int64_t g, int64_t j) {
+          double v = wb(g, j);
+          for (int64_t k = 0; k < D; ++k) v += X(t, b, k) * w(g, j, k);
+          return v;
+        };
+        auto hr = [&](const std::vector<double>& state, int64_t g, int64_t j) {
+          double v = rb(g, j);
+          for (int64_t k = 0; k < H; ++k) v += state[k] * r(g, j, k);
+          return v;
+        };
+        std::vector<double> next(H);
+        if (o.lstm) {
+          // it = f(Xt*Wi + Ht-1*Ri + Wbi + Rbi), ft, ct = g(..), Ct = ft (.) Ct-1 + it (.) ct, ot, Ht = ot (.) h(Ct)
+          std::vector<double> cell(H);
+          for (int64_t j = 0; j < H; ++j) {
+            const double it = sigmoid(xw(0, j) + hr(h, 0, j));
+            const double ot = sigmoid(xw(1, j) + hr(h, 1, j));
+            const double ft = sigmoid(xw(2, j) + hr(h, 2, j));
+            const double ct = std::tanh(xw(3, j) + hr(h, 3, j));
+            cell[j] = ft * c[j] + it * ct;
+            next[j] = ot * std::tanh(cell[j]);
+          }
+          c = cell;
+        } else {
+          // zt = f(Xt*Wz + Ht-1*Rz + Wbz + Rbz), rt likewise; ht = g(Xt*Wh + (rt (.) Ht-1)*Rh + Rbh + Wbh)
+          // or, linear_before_reset, g(Xt*Wh + (rt (.) (Ht-1*Rh + Rbh)) + Wbh); Ht = (1 - zt) (.) ht + zt (.) Ht-1
+          std::vector<double> rt(H), rh(H);
+          for (int64_t k = 0; k < H; ++k) {
+            rt[k] = sigmoid(xw(1, k) + hr(h, 1, k));
+            rh[k] = rt[k] * h[k];
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const double zt = sigmoid(xw(0, j) + hr(h, 0, j));
+            const double ht = o.linear_before_reset ? std::tanh(xw(2, j) + rt[j] * hr(h, 2, j))
+                                                    : std::tanh(xw(2, j) + hr(rh, 2, j));
+            next[j] = (1 - zt) * ht + zt * h[j];
+          }
+        }
+        h = next;
+        for (int64_t j = 0; j < H; ++j) Y[((t * dirs + dir) * B + b) * H + j] = h[j];
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        Yh[(dir * B + b) * H + j] = h[j];
+        Yc[(dir * B + b) * H + j] = c[j];
+      }
+    }
+  }
+  RefTensor out;
+  out.shape = {B, T + S, dirs * H};
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t dir = 0; dir < dirs; ++dir)
+        for (int64_t j = 0; j < H; ++j) out.data.push_back(Y[((t * dirs + dir) * B + b) * H + j]);
+    for (int64_t dir = 0; dir < dirs; ++dir)
+      for (int64_t j = 0; j < H; ++j) out.data.push_back(Yh[(dir * B + b) * H + j]);
+    if (o.lstm)
+      for (int64_t dir = 0; dir < dirs; ++dir)
+        for (int64_t j = 0; j < H; ++j) out.data.push_back(Yc[(dir * B + b) * H + j]);
+  }
+  return out;
+}
+
 RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTensor*>& in, int64_t stage_rows) {
   const NodeOptions& o = n.options;
   RefTensor out;
@@ -108,6 +204,24 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
         if (row < 0 || row >= table.shape[0]) row = o.default_row;
         for (int64_t d = 0; d < table.shape[1]; ++d) out.data.push_back(table.data[row * table.shape[1] + d]);
       }
+      return out;
+    }
+    case Op::kBag: {  // every position of the list, in order; mean over all of them
+      const RefTensor& table = *in[0];
+      const RefTensor& ids = *in[1];
+      const int64_t d = table.shape[1], length = ids.shape[1], rows = ids.shape[0];
+      out.shape = {rows, d};
+      out.data.assign(static_cast<size_t>(rows * d), 0.0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < d; ++k) {
+          double acc = o.bag_mode == 2 ? -1e300 : 0.0;
+          for (int64_t j = 0; j < length; ++j) {
+            const double v = table.data[static_cast<int64_t>(ids.data[r * length + j]) * d + k];
+            if (o.bag_mode == 2) acc = v > acc ? v : acc;
+            else acc += (in.size() == 3 ? in[2]->data[r * length + j] : 1.0) * v;
+          }
+          out.data[r * d + k] = o.bag_mode == 1 ? acc / static_cast<double>(length) : acc;
+        }
       return out;
     }
     case Op::kEmbeddingMulti: {
@@ -257,6 +371,92 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       return out;
     case Op::kBroadcastRows:
       return repeat_rows(*in[0], stage_rows);
+    case Op::kUnary: {
+      // Written from the ONNX / torch definitions.
+      const double pi = 3.14159265358979323846;
+      elementwise([&](auto& a) {
+        const double x = a[0];
+        switch (o.function) {
+          case UnaryFunction::kLog: return std::log(x);
+          case UnaryFunction::kExp: return std::exp(x);
+          case UnaryFunction::kSqrt: return std::sqrt(x);
+          case UnaryFunction::kReciprocal: return 1 / x;
+          case UnaryFunction::kAbs: return x < 0 ? -x : x;
+          case UnaryFunction::kNeg: return -x;
+          case UnaryFunction::kPow: return std::pow(x, static_cast<double>(o.exponent));
+          case UnaryFunction::kErf: return std::erf(x);
+          case UnaryFunction::kSoftplus: return std::log(1 + std::exp(x));
+          case UnaryFunction::kFloor: return std::floor(x);
+          case UnaryFunction::kCeil: return std::ceil(x);
+          case UnaryFunction::kGelu: return x * 0.5 * (1 + std::erf(x / std::sqrt(2.0)));
+          case UnaryFunction::kGeluTanh: return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x)));
+        }
+        return x;
+      });
+      return out;
+    }
+    case Op::kCompare:
+      elementwise([&](auto& a) {
+        switch (o.predicate) {
+          case Compare::kGreater: return a[0] > a[1] ? 1.0 : 0.0;
+          case Compare::kLess: return a[0] < a[1] ? 1.0 : 0.0;
+          case Compare::kGreaterEqual: return a[0] >= a[1] ? 1.0 : 0.0;
+          case Compare::kLessEqual: return a[0] <= a[1] ? 1.0 : 0.0;
+        }
+        return 0.0;
+      });
+      return out;
+    case Op::kLogical:
+      elementwise([&](auto& a) {
+        const bool p = a[0] != 0, q = a[1] != 0;
+        return (o.logical == Logical::kAnd ? p && q : o.logical == Logical::kOr ? p || q : p != q) ? 1.0 : 0.0;
+      });
+      return out;
+    case Op::kIsNan: elementwise([](auto& a) { return std::isnan(a[0]) ? 1.0 : 0.0; }); return out;
+    case Op::kIsInf:
+      elementwise([&](auto& a) {
+        return std::isinf(a[0]) && (a[0] > 0 ? o.detect_positive : o.detect_negative) ? 1.0 : 0.0;
+      });
+      return out;
+    case Op::kReduceMax: case Op::kReduceMin: case Op::kReduceProd: case Op::kReduceL2: {
+      const RefTensor& x = *in[0];
+      std::vector<int64_t> kept = x.shape;
+      for (int64_t a : o.axes) kept[a] = 1;
+      std::vector<std::vector<double>> groups(count(kept));
+      for (int64_t e = 0; e < count(x.shape); ++e) {
+        auto index = unravel(e, x.shape);
+        for (int64_t a : o.axes) index[a] = 0;
+        groups[ravel(index, kept)].push_back(x.data[e]);
+      }
+      for (const std::vector<double>& values : groups) {
+        double r = n.op == Op::kReduceProd ? 1 : 0;
+        if (n.op == Op::kReduceMax) r = *std::max_element(values.begin(), values.end());
+        else if (n.op == Op::kReduceMin) r = *std::min_element(values.begin(), values.end());
+        else for (double v : values) r = n.op == Op::kReduceProd ? r * v : r + v * v;
+        out.data.push_back(n.op == Op::kReduceL2 ? std::sqrt(r) : r);
+      }
+      for (size_t d = 0; d < kept.size(); ++d) {
+        bool is_reduced = std::find(o.axes.begin(), o.axes.end(), static_cast<int64_t>(d)) != o.axes.end();
+        if (!is_reduced || o.keepdims) out.shape.push_back(kept[d]);
+      }
+      return out;
+    }
+    case Op::kLayerNorm: {
+      const RefTensor& x = *in[0];
+      const int64_t inner = count(std::vector<int64_t>(x.shape.begin() + o.axis, x.shape.end()));
+      out.shape = x.shape;
+      for (int64_t start = 0; start < count(x.shape); start += inner) {
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < inner; ++i) mean += x.data[start + i] / inner;
+        for (int64_t i = 0; i < inner; ++i) var += (x.data[start + i] - mean) * (x.data[start + i] - mean) / inner;
+        for (int64_t i = 0; i < inner; ++i)
+          out.data.push_back((x.data[start + i] - mean) / std::sqrt(var + o.epsilon) * in[1]->data[i] +
+                             (in.size() > 2 ? in[2]->data[i] : 0.0));
+      }
+      return out;
+    }
+    case Op::kRecurrent:
+      return run_recurrent(o, in);
     default:
       throw std::runtime_error(std::string("reference interpreter lacks ") + op_name(n.op));
   }

@@ -368,7 +368,22 @@ emtl_status emtl_model_feature_info(const emtl_model* model, size_t index, emtl_
   full.width = info.width;
   full.padding_id = info.padding_id;
   full.table_size = info.table_size;
+  full.accepts_nan = info.accepts_nan ? 1 : 0;
+  full.pad_before = info.pad_before ? 1 : 0;
+  full.keep_last_ids = info.keep_last_ids ? 1 : 0;
   return fill_sized("emtl_model_feature_info", full, out_info);
+}
+
+emtl_status emtl_model_pad_list(const emtl_model* model, int32_t feature, const int64_t* ids, size_t length,
+                                int64_t* out_row) {
+  if (!model || !out_row || (!ids && length > 0)) return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_model_pad_list: NULL argument");
+  if (feature < 0 || static_cast<size_t>(feature) >= model->model->num_features())
+    return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_model_pad_list: feature index %d out of range", feature);
+  const edgemtl::FeatureInfo info = model->model->feature(static_cast<size_t>(feature));
+  if (info.kind != edgemtl::FeatureKind::kIdList)
+    return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_model_pad_list: feature '%s' is not an id list", info.name);
+  const edgemtl::Status status = edgemtl::pad_id_list(info, ids, length, out_row, "emtl_model_pad_list");
+  return status.is_ok() ? EMTL_OK : fail(status);
 }
 
 int32_t emtl_model_find_feature(const emtl_model* model, const char* name) {

@@ -241,7 +241,9 @@ Status Session::Impl::load_features(const char* call, Side side, Span<const Feat
       return Status::error(Error::kInvalidArgument, "%s: feature '%s' is given twice", call, info.name);
     feature_given[static_cast<size_t>(input.feature)] = 1;
     const size_t expected = rows * static_cast<size_t>(info.width);
-    if (input.count != expected)
+    // One row of an id list (set_user, or score of one item) may have any length: padded on the model's side.
+    const bool one_list = info.kind == FeatureKind::kIdList && rows == 1 && input.count != expected;
+    if (input.count != expected && !one_list)
       return Status::error(Error::kInvalidArgument, "%s: feature '%s' has %zu values, expected %zu (%zu rows x width %lld)",
                            call, info.name, input.count, expected, rows, static_cast<long long>(info.width));
     const int tensor = root->features()->Get(static_cast<uint32_t>(input.feature))->tensor();
@@ -254,13 +256,17 @@ Status Session::Impl::load_features(const char* call, Side side, Span<const Feat
       if (!input.values || input.ids)
         return Status::error(Error::kInvalidArgument, "%s: feature '%s' is dense: give `values`, not `ids`", call, info.name);
       for (size_t i = begin; i < end; ++i)
-        if (!std::isfinite(input.values[i]))
+        if (!std::isfinite(input.values[i]) && !(info.accepts_nan && std::isnan(input.values[i])))
           return Status::error(Error::kInvalidValue, "%s: feature '%s' has a non-finite value (%g) at row %zu", call,
                                info.name, static_cast<double>(input.values[i]), i / static_cast<size_t>(info.width));
       std::memcpy(slot.data, input.values + begin, (end - begin) * sizeof(float));
     } else {
-      if (!input.ids || input.values)
+      if ((!input.ids && input.count > 0) || input.values)
         return Status::error(Error::kInvalidArgument, "%s: feature '%s' holds ids: give `ids`, not `values`", call, info.name);
+      if (one_list) {
+        EMTL_RETURN_IF_ERROR(pad_id_list(info, input.ids, input.count, reinterpret_cast<int64_t*>(slot.data), call));
+        continue;
+      }
       std::memcpy(slot.data, input.ids + begin, (end - begin) * sizeof(int64_t));
     }
   }

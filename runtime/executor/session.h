@@ -64,7 +64,10 @@ struct FeatureInput {
   int32_t feature;              ///< Model::find_feature index
   const int64_t* ids = nullptr;
   const float* values = nullptr;
-  size_t count = 0;             ///< number of ids or values given
+  size_t count = 0;             ///< number of ids or values given: rows * width, except that in a
+                                ///< one-row call an ID_LIST takes any list of 0..width ids, padded
+                                ///< with its padding id on the model's side (pad_id_list); a longer
+                                ///< list fails unless the model keeps the last ids
 };
 
 /// Owns the activation arena, the XNNPACK operators (with their packed copy

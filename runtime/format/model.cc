@@ -171,6 +171,9 @@ class ModelVerifier {
       if (f->width() < 1)
         return Status::error(Error::kInvalidModel, "feature '%s': width %lld < 1", name,
                              static_cast<long long>(f->width()));
+      if (f->list_padding() != schema::ListPadding::AFTER && f->list_padding() != schema::ListPadding::BEFORE)
+        return Status::error(Error::kInvalidModel, "feature '%s': unknown list_padding %d", name,
+                             static_cast<int>(f->list_padding()));
       switch (f->kind()) {
         case schema::FeatureKind::ID:
           if (t->dtype() != schema::DType::INT64 || shape.rank != 1 || f->width() != 1)
@@ -195,6 +198,8 @@ class ModelVerifier {
         default:
           return Status::error(Error::kUnsupported, "feature '%s': unknown kind %d", name, static_cast<int>(f->kind()));
       }
+      if (f->kind() != schema::FeatureKind::DENSE && f->accepts_nan())
+        return Status::error(Error::kInvalidModel, "feature '%s': accepts_nan on a feature of ids", name);
       if (f->kind() != schema::FeatureKind::DENSE && f->table_size() < 1)
         return Status::error(Error::kInvalidModel, "feature '%s': table_size %lld < 1", name,
                              static_cast<long long>(f->table_size()));
@@ -420,7 +425,29 @@ FeatureInfo Model::feature(size_t index) const {
                      static_cast<FeatureKind>(f->kind()),
                      f->width(),
                      f->padding_id(),
-                     f->table_size()};
+                     f->table_size(),
+                     f->kind() == schema::FeatureKind::DENSE && f->accepts_nan(),
+                     f->list_padding() == schema::ListPadding::BEFORE,
+                     f->keep_last_ids()};
+}
+
+Status pad_id_list(const FeatureInfo& info, const int64_t* ids, size_t length, int64_t* row, const char* call) {
+  const size_t width = static_cast<size_t>(info.width);
+  if (length > width) {
+    if (!info.keep_last_ids)
+      return Status::error(Error::kInvalidArgument,
+                           "%s: feature '%s' has a list of %zu ids, longer than its width %zu (convert with "
+                           "--keep-last-ids to keep the last ones)",
+                           call, info.name, length, width);
+    ids += length - width;
+    length = width;
+  }
+  const size_t padding = width - length;
+  int64_t* first = row + (info.pad_before ? padding : 0);
+  if (length > 0) std::memcpy(first, ids, length * sizeof(int64_t));
+  int64_t* pad = info.pad_before ? row : row + length;
+  for (size_t i = 0; i < padding; ++i) pad[i] = info.padding_id;
+  return Status::ok();
 }
 
 int Model::find_feature(const char* name) const {

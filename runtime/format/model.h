@@ -26,7 +26,16 @@ struct FeatureInfo {
   int64_t width;       ///< values per row: 1 for kId, L for kIdList, d for kDense
   int64_t padding_id;  ///< kIdList only
   int64_t table_size;  ///< ids only: valid ids are [0, table_size)
+  bool accepts_nan = false;    ///< kDense only: NaN means "missing" (the model tests it with IsNaN)
+  bool pad_before = false;     ///< kIdList: a short list is padded before its ids (else after)
+  bool keep_last_ids = false;  ///< kIdList: a long list keeps its last `width` ids (else an error)
 };
+
+/// One row of an ID_LIST feature from a list of any length: `length` <= width
+/// ids are padded with padding_id on the feature's side; a longer list keeps
+/// its last `width` ids if the feature says so, else fails (kInvalidArgument,
+/// naming the feature, with `call` before it). Writes `width` ids to `row`.
+Status pad_id_list(const FeatureInfo& info, const int64_t* ids, size_t length, int64_t* row, const char* call);
 
 /// One output task.
 struct TaskInfo {

@@ -83,6 +83,9 @@ typedef struct emtl_feature_info {
   int64_t width;      /**< values per row */
   int64_t padding_id; /**< ID_LIST only */
   int64_t table_size; /**< ids only: valid ids are [0, table_size) */
+  int32_t accepts_nan;   /**< DENSE only: 1 when NaN means "missing" (see emtl_feature_input) */
+  int32_t pad_before;    /**< ID_LIST: short lists are padded before the ids (0: after them) */
+  int32_t keep_last_ids; /**< ID_LIST: a longer list keeps its last `width` ids (0: it is an error) */
 } emtl_feature_info;
 
 /** Description of one task; `name` lives as long as the model. Set
@@ -95,12 +98,21 @@ typedef struct emtl_task_info {
 
 /** Values of one feature for all rows of a call, row-major (rows * width).
  *  Set `ids` for ID / ID_LIST features and `values` for DENSE ones; the other
- *  stays NULL. Read during the call only. */
+ *  stays NULL. Read during the call only.
+ *  Missing dense values: give NaN. A DENSE feature whose model tests it for NaN
+ *  (torch.isnan, e.g. a learned default per feature: emtl_feature_info.accepts_nan
+ *  is 1) takes NaN as "missing"; any other non-finite dense value (NaN in other
+ *  features, +-infinity anywhere) is refused with EMTL_ERROR_INVALID_VALUE naming
+ *  the feature and row. The request library and edgemtl-run read JSON `null` as
+ *  such a missing value, for one value or for a whole dense feature. */
 typedef struct emtl_feature_input {
   int32_t feature; /**< index from emtl_model_find_feature */
   const int64_t* ids;
   const float* values;
-  size_t count; /**< number of ids or values */
+  size_t count; /**< number of ids or values: rows * width. In a one-row call (set_user, score with
+                     n = 1) an ID_LIST takes any list of 0..width ids, padded with padding_id on the
+                     model's side; a longer one fails unless keep_last_ids. For n > 1 rows pad each
+                     row with emtl_model_pad_list. */
 } emtl_feature_input;
 
 /** The same, naming the feature instead of giving its index
@@ -192,6 +204,11 @@ EMTL_API size_t emtl_model_num_features(const emtl_model* model);
 EMTL_API emtl_status emtl_model_feature_info(const emtl_model* model, size_t index, emtl_feature_info* out_info);
 /** Index of the feature named `name`, or -1 (also sets the last error message). */
 EMTL_API int32_t emtl_model_find_feature(const emtl_model* model, const char* name);
+/** Writes one row (width ids) of ID_LIST feature `feature` to `out_row` from a list of `length`
+ *  ids (0..width; longer only if the feature keeps its last ids): padded with its padding_id on
+ *  the side the model was trained with. EMTL_ERROR_INVALID_ARGUMENT names the feature otherwise. */
+EMTL_API emtl_status emtl_model_pad_list(const emtl_model* model, int32_t feature, const int64_t* ids, size_t length,
+                                         int64_t* out_row);
 EMTL_API size_t emtl_model_num_tasks(const emtl_model* model);
 EMTL_API emtl_status emtl_model_task_info(const emtl_model* model, size_t index, emtl_task_info* out_info);
 /** Index of the task named `name`, or -1 (also sets the last error message). */

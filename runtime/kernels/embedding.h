@@ -33,4 +33,15 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
                               size_t rows, const int64_t* offsets, const int64_t* counts,
                               const int64_t* default_rows, const char* const* whats, float* out);
 
+/// BAG: per output row r (of `rows`), the `length` ids of row r of `ids`
+/// (`id_rows` rows: `rows` or 1, broadcast) reduced over the list: kSum adds
+/// weight · table row (weight 1 when `weights` is null; `weight_rows` rows as
+/// for ids), kMean divides that sum by `length`, kMax takes the elementwise
+/// maximum. Positions are added in order, in f32. Ids out of range as for
+/// embedding_lookup (row and position named).
+enum class BagMode { kSum = 0, kMean = 1, kMax = 2 };
+Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* ids, size_t id_rows,
+                     const float* weights, size_t weight_rows, size_t rows, size_t length, int64_t default_row,
+                     const char* what, float* out);
+
 }  // namespace edgemtl

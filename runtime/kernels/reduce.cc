@@ -1,5 +1,8 @@
 #include "runtime/kernels/reduce.h"
 
+#include <cmath>
+#include <limits>
+
 namespace edgemtl {
 
 namespace {
@@ -35,32 +38,24 @@ bool reduce_contiguous_f32(const TensorView& x, const bool reduced[kMaxRank], bo
   return true;
 }
 
-}  // namespace
-
-void reduce_f32(const TensorView& x, const bool reduced[kMaxRank], bool mean, const TensorView& out) {
-  if (x.shape.num_elements() > 0 && reduce_contiguous_f32(x, reduced, mean, out)) return;
-  // Output strides in x's rank, 0 along the reduced axes: every input element
-  // adds into its output element.
+// Every input element combines into its output element (output strides in x's
+// rank, 0 along the reduced axes), starting from `init`.
+template <typename Combine>
+void reduce_general_f32(const TensorView& x, const bool reduced[kMaxRank], float init, Combine combine,
+                        const TensorView& out) {
   Shape kept = x.shape;
-  int64_t count = 1;
-  for (int d = 0; d < x.shape.rank; ++d) {
-    if (reduced[d]) {
-      kept[d] = 1;
-      count *= x.shape[d];
-    }
-  }
+  for (int d = 0; d < x.shape.rank; ++d)
+    if (reduced[d]) kept[d] = 1;
   float* result = out.as<float>();
-  const size_t out_elements = out.num_elements();
-  for (size_t i = 0; i < out_elements; ++i) result[i] = 0.0f;
+  for (size_t i = 0, n = out.num_elements(); i < n; ++i) result[i] = init;
   const float* in = x.as<const float>();
-  // Iterate x's elements and map each onto its (broadcast) output slot.
   int64_t out_strides[kMaxRank];
   broadcast_strides(kept, x.shape.rank, out_strides);
   int64_t index[kMaxRank] = {0};
   int64_t target = 0;
   const int64_t total = x.shape.num_elements();
   for (int64_t i = 0; i < total; ++i) {
-    result[target] += in[i];
+    result[target] = combine(result[target], in[i]);
     for (int d = x.shape.rank - 1; d >= 0; --d) {
       ++index[d];
       target += out_strides[d];
@@ -69,9 +64,41 @@ void reduce_f32(const TensorView& x, const bool reduced[kMaxRank], bool mean, co
       index[d] = 0;
     }
   }
+}
+
+}  // namespace
+
+void reduce_f32(const TensorView& x, const bool reduced[kMaxRank], bool mean, const TensorView& out) {
+  if (x.shape.num_elements() > 0 && reduce_contiguous_f32(x, reduced, mean, out)) return;
+  reduce_general_f32(x, reduced, 0.0f, [](float r, float v) { return r + v; }, out);
+  int64_t count = 1;
+  for (int d = 0; d < x.shape.rank; ++d)
+    if (reduced[d]) count *= x.shape[d];
   if (mean && count > 0) {
+    float* result = out.as<float>();
     const float scale = static_cast<float>(count);
-    for (size_t i = 0; i < out_elements; ++i) result[i] /= scale;
+    for (size_t i = 0, n = out.num_elements(); i < n; ++i) result[i] /= scale;
+  }
+}
+
+void reduce_f32(const TensorView& x, const bool reduced[kMaxRank], ReduceKind kind, const TensorView& out) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  switch (kind) {
+    case ReduceKind::kMax:
+      reduce_general_f32(x, reduced, -kInf, [](float r, float v) { return v > r || std::isnan(v) ? v : r; }, out);
+      return;
+    case ReduceKind::kMin:
+      reduce_general_f32(x, reduced, kInf, [](float r, float v) { return v < r || std::isnan(v) ? v : r; }, out);
+      return;
+    case ReduceKind::kProd:
+      reduce_general_f32(x, reduced, 1.0f, [](float r, float v) { return r * v; }, out);
+      return;
+    case ReduceKind::kL2: {
+      reduce_general_f32(x, reduced, 0.0f, [](float r, float v) { return r + v * v; }, out);
+      float* result = out.as<float>();
+      for (size_t i = 0, n = out.num_elements(); i < n; ++i) result[i] = std::sqrt(result[i]);
+      return;
+    }
   }
 }
 

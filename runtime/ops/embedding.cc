@@ -21,6 +21,24 @@ Status verify_table_dtype(const OpVerifier& v) {
   return Status::ok();
 }
 
+// EMBEDDING and BAG: a constant table, run-time INT64 ids (input 1), a FLOAT32 output.
+Status verify_table_and_ids(const OpVerifier& v) {
+  EMTL_RETURN_IF_ERROR(v.expect_constant_input(0, "table"));
+  EMTL_RETURN_IF_ERROR(v.expect_activation_input(1));
+  EMTL_RETURN_IF_ERROR(verify_table_dtype(v));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("ids", v.input(1), DType::INT64));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
+  return Status::ok();
+}
+
+// EMBEDDING and BAG: a default row (-1: none) inside the table.
+Status check_default_row(const OpVerifier& v, int64_t default_row, int64_t table_rows) {
+  if (default_row >= table_rows)
+    return Status::error(Error::kInvalidModel, "%s: default_row %lld outside the table of %lld rows", v.where(),
+                         static_cast<long long>(default_row), static_cast<long long>(table_rows));
+  return Status::ok();
+}
+
 EmbeddingTable table_of(const PrepareContext& context, const PreparedOp& p) {
   const int table = p.input(0);
   const Shape& shape = context.tensor(table).declared;
@@ -41,18 +59,12 @@ Status verify_embedding(const OpVerifier& v) {
   EMTL_RETURN_IF_ERROR(v.arity(2, 2));
   const schema::GatherOptions* options;
   EMTL_RETURN_IF_ERROR(v.get_options(schema::OpOptions::GatherOptions, false, &options));
-  EMTL_RETURN_IF_ERROR(v.expect_constant_input(0, "table"));
-  EMTL_RETURN_IF_ERROR(v.expect_activation_input(1));
-  EMTL_RETURN_IF_ERROR(verify_table_dtype(v));
-  EMTL_RETURN_IF_ERROR(v.expect_dtype("ids", v.input(1), DType::INT64));
-  EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
+  EMTL_RETURN_IF_ERROR(verify_table_and_ids(v));
   const Shape table = v.input_shape(0), ids = v.input_shape(1);
   if (table.rank != 2 || table[0] < 1)
     return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V >= 1", v.where());
   EMTL_RETURN_IF_ERROR(v.check_table_quantization(v.input(0), table[0]));
-  if (options && options->default_row() >= table[0])
-    return Status::error(Error::kInvalidModel, "%s: default_row %lld outside the table of %lld rows", v.where(),
-                         static_cast<long long>(options->default_row()), static_cast<long long>(table[0]));
+  if (options) EMTL_RETURN_IF_ERROR(check_default_row(v, options->default_row(), table[0]));
   if (ids.rank + 1 > kMaxRank) return Status::error(Error::kUnsupported, "%s: output rank exceeds %d", v.where(), kMaxRank);
   Shape y = ids;
   y[y.rank++] = table[1];
@@ -170,8 +182,82 @@ Status run_embedding_multi(const RunContext& context, PreparedOp& p) {
                                 out.as<float>());
 }
 
+// ---- BAG ------------------------------------------------------------------------
+
+static_assert(static_cast<int>(BagMode::kSum) == static_cast<int>(schema::BagMode::SUM) &&
+                  static_cast<int>(BagMode::kMean) == static_cast<int>(schema::BagMode::MEAN) &&
+                  static_cast<int>(BagMode::kMax) == static_cast<int>(schema::BagMode::MAXIMUM),
+              "kernel BagMode follows the schema");
+
+struct BagState {
+  EmbeddingTable table;
+  BagMode mode = BagMode::kSum;
+  int64_t default_row = -1;
+  char what[112] = {0};
+};
+
+Status verify_bag(const OpVerifier& v) {
+  EMTL_RETURN_IF_ERROR(v.arity(2, 3));
+  const schema::BagOptions* options;
+  EMTL_RETURN_IF_ERROR(v.get_options(schema::OpOptions::BagOptions, true, &options));
+  EMTL_RETURN_IF_ERROR(verify_table_and_ids(v));
+  const Shape table = v.input_shape(0), ids = v.input_shape(1);
+  if (table.rank != 2 || table[0] < 1 || table[1] < 1)
+    return Status::error(Error::kInvalidModel, "%s: table must have shape [V, D] with V, D >= 1", v.where());
+  EMTL_RETURN_IF_ERROR(v.check_table_quantization(v.input(0), table[0]));
+  if (ids.rank != 2 || ids[1] < 1)
+    return Status::error(Error::kInvalidModel, "%s: ids must have shape [-1, L] with L >= 1", v.where());
+  const schema::BagMode mode = options->mode();
+  if (mode != schema::BagMode::SUM && mode != schema::BagMode::MEAN && mode != schema::BagMode::MAXIMUM)
+    return Status::error(Error::kInvalidModel, "%s: unknown bag mode %d", v.where(), static_cast<int>(mode));
+  if (v.num_inputs() == 3) {
+    if (mode != schema::BagMode::SUM)
+      return Status::error(Error::kInvalidModel, "%s: weights are only allowed with mode SUM", v.where());
+    EMTL_RETURN_IF_ERROR(v.expect_activation_input(2));
+    EMTL_RETURN_IF_ERROR(v.expect_dtype("weights", v.input(2), DType::FLOAT32));
+    const Shape weights = v.input_shape(2);
+    if (weights.rank != 2 || weights[1] != ids[1])
+      return Status::error(Error::kInvalidModel, "%s: weights must have the ids' shape [-1, %lld]", v.where(),
+                           static_cast<long long>(ids[1]));
+  }
+  EMTL_RETURN_IF_ERROR(check_default_row(v, options->default_row(), table[0]));
+  Shape y;
+  y.rank = 2;
+  y[0] = -1;
+  y[1] = table[1];
+  return v.expect_shape(y);
+}
+
+Status prepare_bag(PrepareContext& context, PreparedOp& p) {
+  auto* state = p.state.emplace<BagState>();
+  if (!state) return Status::error(Error::kOutOfMemory, "cannot allocate a bag lookup");
+  state->table = table_of(context, p);
+  const auto* options = p.op->options_as_BagOptions();
+  state->mode = static_cast<BagMode>(options->mode());
+  state->default_row = options->default_row() >= 0 && context.map_out_of_range_ids ? options->default_row() : -1;
+  context.describe_ids(p.input(1), p.op, state->what, sizeof(state->what));
+  return Status::ok();
+}
+
+Status run_bag(const RunContext& context, PreparedOp& p) {
+  const BagState& state = p.state.get<BagState>();
+  const TensorView ids = context.input(p, 1);
+  const TensorView out = context.output(p);
+  const float* weights = nullptr;
+  size_t weight_rows = 1;
+  if (p.num_inputs() == 3) {
+    const TensorView w = context.input(p, 2);
+    weights = w.as<const float>();
+    weight_rows = static_cast<size_t>(w.shape[0]);
+  }
+  return embedding_bag(state.table, state.mode, ids.as<const int64_t>(), static_cast<size_t>(ids.shape[0]), weights,
+                       weight_rows, static_cast<size_t>(out.shape[0]), static_cast<size_t>(ids.shape[1]),
+                       state.default_row, state.what, out.as<float>());
+}
+
 }  // namespace
 
+extern const OpRegistration kBagOp = {schema::OpType::BAG, verify_bag, prepare_bag, run_bag, nullptr, false, {}};
 extern const OpRegistration kEmbeddingOp = {
     schema::OpType::EMBEDDING, verify_embedding, prepare_embedding, run_embedding, nullptr, false, {}};
 extern const OpRegistration kEmbeddingMultiOp = {schema::OpType::EMBEDDING_MULTI,

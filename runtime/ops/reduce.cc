@@ -1,4 +1,5 @@
-// REDUCE_SUM, REDUCE_MEAN over a set of axes >= 1 (keepdims or not: same bytes).
+// REDUCE_SUM, REDUCE_MEAN, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, REDUCE_L2 over a
+// set of axes >= 1 (keepdims or not: same bytes). One verify and prepare for all.
 #include "runtime/kernels/reduce.h"
 #include "runtime/ops/registry.h"
 
@@ -50,10 +51,25 @@ Status run_mean(const RunContext& context, PreparedOp& p) {
   return Status::ok();
 }
 
+template <ReduceKind kind>
+Status run_other(const RunContext& context, PreparedOp& p) {
+  reduce_f32(context.input(p, 0), p.state.get<ReduceState>().reduced, kind, context.output(p));
+  return Status::ok();
+}
+
 }  // namespace
 
 extern const OpRegistration kReduceSumOp = {schema::OpType::REDUCE_SUM, verify, prepare, run_sum, nullptr, false, {}};
 extern const OpRegistration kReduceMeanOp = {
     schema::OpType::REDUCE_MEAN, verify, prepare, run_mean, nullptr, false, {}};
+
+extern const OpRegistration kReduceMaxOp = {
+    schema::OpType::REDUCE_MAX, verify, prepare, run_other<ReduceKind::kMax>, nullptr, false, {}};
+extern const OpRegistration kReduceMinOp = {
+    schema::OpType::REDUCE_MIN, verify, prepare, run_other<ReduceKind::kMin>, nullptr, false, {}};
+extern const OpRegistration kReduceProdOp = {
+    schema::OpType::REDUCE_PROD, verify, prepare, run_other<ReduceKind::kProd>, nullptr, false, {}};
+extern const OpRegistration kReduceL2Op = {
+    schema::OpType::REDUCE_L2, verify, prepare, run_other<ReduceKind::kL2>, nullptr, false, {}};
 
 }  // namespace edgemtl

@@ -3,12 +3,15 @@
 namespace edgemtl {
 
 // Defined in the operator files (runtime/ops/*.cc), one per schema::OpType.
-extern const OpRegistration kFullyConnectedOp, kEmbeddingOp, kEmbeddingMultiOp;
+extern const OpRegistration kFullyConnectedOp, kEmbeddingOp, kEmbeddingMultiOp, kBagOp;
 extern const OpRegistration kAddOp, kSubOp, kMulOp, kDivOp, kMaximumOp, kMinimumOp;
 extern const OpRegistration kEqualOp, kNotOp, kWhereOp, kCastOp;
 extern const OpRegistration kReluOp, kSigmoidOp, kTanhOp, kLeakyReluOp, kClipOp, kPreluOp;
 extern const OpRegistration kSoftmaxOp, kReduceSumOp, kReduceMeanOp, kMatmulOp, kMixOp;
+extern const OpRegistration kRecurrentOp;
 extern const OpRegistration kConcatOp, kTakeOp, kTransposeOp, kReshapeOp, kBroadcastRowsOp;
+extern const OpRegistration kUnaryOp, kIsNanOp, kIsInfOp, kCompareOp, kLogicalOp;
+extern const OpRegistration kReduceMaxOp, kReduceMinOp, kReduceProdOp, kReduceL2Op, kLayerNormOp;
 
 namespace {
 
@@ -21,6 +24,10 @@ const OpRegistration* const kRegistrations[] = {
     &kReluOp, &kSigmoidOp, &kTanhOp, &kLeakyReluOp, &kClipOp, &kPreluOp,
     &kSoftmaxOp, &kReduceSumOp, &kReduceMeanOp, &kMatmulOp, &kMixOp,
     &kConcatOp, &kTakeOp, &kTransposeOp, &kReshapeOp, &kBroadcastRowsOp,
+    &kUnaryOp, &kIsNanOp, &kIsInfOp, &kCompareOp, &kLogicalOp,
+    &kReduceMaxOp, &kReduceMinOp, &kReduceProdOp, &kReduceL2Op, &kLayerNormOp,
+    &kBagOp,
+    &kRecurrentOp,
 };
 
 constexpr size_t kNumTypes = static_cast<size_t>(schema::OpType::MAX) + 1;

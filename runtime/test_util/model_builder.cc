@@ -114,7 +114,7 @@ std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start) cons
   std::vector<flatbuffers::Offset<schema::Feature>> features;
   for (const FeatureSpec& f : features_)
     features.push_back(schema::CreateFeatureDirect(fbb, f.name.c_str(), f.side, f.kind, f.width, f.padding_id,
-                                                   f.table_size, f.tensor));
+                                                   f.table_size, f.tensor, f.accepts_nan));
   std::vector<flatbuffers::Offset<schema::Task>> tasks;
   for (const TaskSpec& t : tasks_)
     tasks.push_back(schema::CreateTaskDirect(fbb, t.name.c_str(), t.kind, t.tensor, t.column));
@@ -203,6 +203,21 @@ ModelBuilder::OptionsFn activation_options(float alpha) {
 }
 ModelBuilder::OptionsFn clip_options(float min, float max) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateClipOptions(fbb, min, max).Union(); };
+}
+ModelBuilder::OptionsFn unary_options(schema::UnaryFunction function, float exponent) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateUnaryOptions(fbb, function, exponent).Union(); };
+}
+ModelBuilder::OptionsFn compare_options(schema::ComparePredicate predicate) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateCompareOptions(fbb, predicate).Union(); };
+}
+ModelBuilder::OptionsFn logical_options(schema::LogicalFunction function) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateLogicalOptions(fbb, function).Union(); };
+}
+ModelBuilder::OptionsFn is_inf_options(bool positive, bool negative) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateIsInfOptions(fbb, positive, negative).Union(); };
+}
+ModelBuilder::OptionsFn layer_norm_options(int axis, float epsilon) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateLayerNormOptions(fbb, axis, epsilon).Union(); };
 }
 
 Status load_status(const ModelBytes& bytes) {

@@ -53,6 +53,8 @@ class ModelBuilder {
                   int64_t table_size = 0, int64_t padding_id = 0);
   /// Input tensor of feature `feature` (from add_feature).
   int feature_tensor(int feature) const { return features_[static_cast<size_t>(feature)].tensor; }
+  /// Marks DENSE feature `feature` as accepting NaN (missing values).
+  void set_accepts_nan(int feature) { features_[static_cast<size_t>(feature)].accepts_nan = true; }
   void add_task(const std::string& name, schema::TaskKind kind, int tensor, int64_t column = 0);
 
   void add_op(Stage stage, schema::OpType type, std::vector<int> inputs, std::vector<int> outputs,
@@ -87,6 +89,7 @@ class ModelBuilder {
     schema::FeatureKind kind;
     int64_t width, table_size, padding_id;
     int tensor;
+    bool accepts_nan = false;
   };
   struct TaskSpec {
     std::string name;
@@ -131,6 +134,11 @@ ModelBuilder::OptionsFn transpose_options(std::vector<int> perm);
 ModelBuilder::OptionsFn cast_options(schema::DType to);
 ModelBuilder::OptionsFn activation_options(float alpha);
 ModelBuilder::OptionsFn clip_options(float min, float max);
+ModelBuilder::OptionsFn unary_options(schema::UnaryFunction function, float exponent = 1.0f);
+ModelBuilder::OptionsFn compare_options(schema::ComparePredicate predicate);
+ModelBuilder::OptionsFn logical_options(schema::LogicalFunction function);
+ModelBuilder::OptionsFn is_inf_options(bool positive, bool negative);
+ModelBuilder::OptionsFn layer_norm_options(int axis, float epsilon);
 
 /// Loads `bytes` with Model::load_buffer and returns only the outcome, for
 /// verifier tests that check which error a file gets.

@@ -29,6 +29,32 @@ def fixture_names():
     return sorted(n for n in os.listdir(FIXTURES) if os.path.exists(os.path.join(FIXTURES, n, "model.onnx")))
 
 
+def convert_keywords(flags):
+    """meta.json convert_flags (edgemtl-convert flags) as edgemtl.convert keywords."""
+    words, keywords = (flags or "").split(), {}
+    pairs = lambda text: [entry.split("=", 1) for entry in text.split(",")]
+    i = 0
+    while i < len(words):
+        flag = words[i]
+        if flag == "--keep-last-ids":
+            keywords["keep_last_ids"] = True
+            i += 1
+            continue
+        value = words[i + 1]
+        i += 2
+        if flag == "--input-shape":
+            keywords["input_shapes"] = {name: int(length) for name, length in pairs(value)}
+        elif flag == "--fix-input":
+            keywords["fix_inputs"] = {name: float(x) for name, x in pairs(value)}
+        elif flag == "--outputs":
+            keywords["outputs"] = value.split(",")
+        elif flag == "--list-padding":
+            keywords["list_padding"] = value
+        else:
+            raise ValueError("convert_flags: no edgemtl.convert keyword for " + flag)
+    return keywords
+
+
 def close_enough(actual, expected, tolerance=TOLERANCE):
     """|actual - expected| <= tolerance, relative for |expected| > 1 (as tests/fixture_util.h)."""
     return abs(actual - expected) <= tolerance * max(1.0, abs(expected))
@@ -47,8 +73,11 @@ class Fixture:
         self.model_path = os.path.join(SCRATCH, name + ".emtl")
 
     def convert(self, path=None, **extra):
+        """As edgemtl-convert with the fixture's user inputs, tasks and convert_flags."""
+        keywords = convert_keywords(self.meta.get("convert_flags"))
+        keywords.update(extra)
         edgemtl.convert(self.onnx, path or self.model_path, user_inputs=self.meta["user_inputs"],
-                        tasks=self.meta.get("tasks"), **extra)
+                        tasks=self.meta.get("tasks"), **keywords)
         return path or self.model_path
 
 
@@ -79,6 +108,8 @@ class FixtureScores(unittest.TestCase):
 
     def test_there_are_fixtures(self):
         self.assertGreaterEqual(len(self.fixtures), 5)
+        # Those needing converter flags are converted with the keywords that stand for them.
+        self.assertTrue(any("convert_flags" in fixture.meta for fixture in self.fixtures))
 
     def test_model_describes_features_and_tasks(self):
         for fixture in self.fixtures:
@@ -90,13 +121,27 @@ class FixtureScores(unittest.TestCase):
                 tasks = [t.split(":")[0] for t in fixture.meta["tasks"].split(",")]
                 self.assertEqual(model.task_names, tasks)
                 self.assertEqual([t.name for t in model.tasks], tasks)
+                keywords = convert_keywords(fixture.meta.get("convert_flags"))
                 for feature in model.features:
                     value = np.asarray(fixture.rows[0][feature.name])
-                    self.assertEqual(value.size, feature.width, feature.name)
+                    if feature.name in keywords.get("input_shapes", {}):  # lists given unpadded, 0..L ids
+                        self.assertLessEqual(value.size, feature.width, feature.name)
+                    else:
+                        self.assertEqual(value.size, feature.width, feature.name)
                     self.assertIn(feature.kind, ("id", "id_list", "dense"))
                 self.assertEqual(model.format_version, edgemtl.format_version)
                 self.assertTrue(model.producer.startswith("edgemtl-convert"))
-                self.assertEqual(model.metadata, {})
+                # Serving-time pruning is recorded in the metadata; nothing else is written without it.
+                pruning = {}
+                if "fix_inputs" in keywords:
+                    pruning["edgemtl.fixed_inputs"] = ",".join(
+                        f"{name}={value:g}" for name, value in keywords["fix_inputs"].items())
+                if "outputs" in keywords:
+                    pruning["edgemtl.outputs"] = ",".join(keywords["outputs"])
+                for key, value in pruning.items():
+                    self.assertEqual(model.metadata.get(key), value)
+                if not pruning:
+                    self.assertEqual(model.metadata, {})
 
     def test_batched_scores_match_pytorch(self):
         for fixture in self.fixtures:
@@ -286,6 +331,16 @@ class Errors(unittest.TestCase):
             edgemtl.convert(self.fixture.onnx, out, quantize="int8")  # no calibration rows
         with self.assertRaises(edgemtl.ConversionError):
             edgemtl.convert(self.fixture.onnx, out, metadata={"edgemtl.convert_options": "mine"})
+        with self.assertRaises(ValueError):
+            edgemtl.convert(self.fixture.onnx, out, list_padding="middle")
+        with self.assertRaises(ValueError):
+            edgemtl.convert(self.fixture.onnx, out, input_shapes={"userClickSeq": 0})
+        with self.assertRaises(edgemtl.ConversionError) as caught:
+            edgemtl.convert(self.fixture.onnx, out, fix_inputs={"no_such_input": 1.0})
+        self.assertIn("no_such_input", str(caught.exception))
+        with self.assertRaises(edgemtl.ConversionError) as caught:
+            edgemtl.convert(self.fixture.onnx, out, outputs=["no_such_output"])
+        self.assertIn("no_such_output", str(caught.exception))
 
 
 class Conversion(unittest.TestCase):

@@ -37,7 +37,20 @@ ModelBytes embedding_multi(std::vector<int64_t> counts) {
                   });
 }
 
+ModelBytes bag(schema::BagMode mode, bool weighted) {
+  OneOp o;
+  const int table = o.m.add_constant_f32("table", {4, 2}, std::vector<float>(8, 0.5f));
+  const int ids = o.m.feature_tensor(o.m.add_feature("list", schema::Side::ITEM, schema::FeatureKind::ID_LIST, 3, 4));
+  std::vector<int> inputs = {table, ids};
+  if (weighted) inputs.push_back(o.x);
+  return o.finish(OpType::BAG, inputs, o.activation(DType::FLOAT32, {-1, 2}), OpOptions::BagOptions,
+                  [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateBagOptions(fbb, mode).Union(); });
+}
+
 const bool kRegistered = register_verifier_cases({
+    {OpType::BAG, [] { return bag(schema::BagMode::SUM, true); }, ""},
+    {OpType::BAG, [] { return bag(schema::BagMode::MAXIMUM, false); }, ""},
+    {OpType::BAG, [] { return bag(schema::BagMode::MEAN, true); }, "weights are only allowed with mode SUM"},
     {OpType::FULLY_CONNECTED, [] { return fully_connected(2); }, ""},
     {OpType::FULLY_CONNECTED, [] { return fully_connected(3); }, "has shape [-1, 3], expected [-1, 2]"},
     {OpType::FULLY_CONNECTED, [] { return fully_connected(2, DType::INT32); }, "weight (tensor 3 'w') is INT32"},

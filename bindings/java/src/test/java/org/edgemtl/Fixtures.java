@@ -25,6 +25,7 @@ final class Fixtures {
   final Path rowsPath;
   final List<String> userInputs = new ArrayList<>();
   final String tasks;
+  final String convertFlags;
   final List<Map<String, Object>> rows = new ArrayList<>();
   final List<Map<String, Object>> expected = new ArrayList<>();
 
@@ -36,6 +37,7 @@ final class Fixtures {
     Map<String, Object> meta = Json.object(new String(Files.readAllBytes(folder.resolve("meta.json")), StandardCharsets.UTF_8));
     for (Object user : (List<?>) meta.get("user_inputs")) userInputs.add((String) user);
     tasks = (String) meta.get("tasks");
+    convertFlags = (String) meta.get("convert_flags");
     for (String line : Files.readAllLines(rowsPath, StandardCharsets.UTF_8))
       if (!line.trim().isEmpty()) rows.add(Json.object(line));
     for (String line : Files.readAllLines(folder.resolve("expected.jsonl"), StandardCharsets.UTF_8))
@@ -68,6 +70,9 @@ final class Fixtures {
       command.add("--tasks");
       command.add(tasks);
     }
+    // The fixture's own converter flags (meta.json convert_flags: --input-shape, --fix-input, ...).
+    if (convertFlags != null && !convertFlags.trim().isEmpty())
+      for (String arg : convertFlags.trim().split("\\s+")) command.add(arg);
     for (String arg : extra) command.add(arg);
     run(command);
     return out;
@@ -199,6 +204,10 @@ final class Fixtures {
         if (s.indexOf('\\') >= 0) throw new IllegalArgumentException("escapes are not supported: " + s);
         at = end + 1;
         return s;
+      }
+      if (text.startsWith("null", at)) {  // a missing dense value (rows.jsonl): NaN, as the request library reads it
+        at += 4;
+        return Double.NaN;
       }
       int start = at;
       while (at < text.length() && "+-0123456789.eE".indexOf(text.charAt(at)) >= 0) ++at;
