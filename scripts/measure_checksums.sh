@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# What checking the weights costs (LoadOptions::verify_weights, edgemtl-inspect
+# --verify) next to reading the file once, for the figures of
+# docs/ROBUSTNESS.md. Per file, the median of RUNS runs (default 5) of:
+#   read:   dd if=FILE of=/dev/null bs=4M (its own timing of the copy loop)
+#   verify: edgemtl-inspect FILE --verify ("verified in X ms": XXH3-64 over the
+#           memory-mapped weight segment, bringing its pages in as the first
+#           scoring would; "again: Y ms": the hash alone, pages mapped)
+# cold: the file's pages evicted first (dd iflag=nocache count=0, i.e.
+# posix_fadvise DONTNEED: no root needed; fincore checks it), so both read
+# from the disk (or the host's cache under a VM); warm: from the page cache.
+# Usage: measure_checksums.sh [-n RUNS] [-b BUILD_DIR] FILE.emtl...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=5 build=build
+while getopts "n:b:" option; do
+  case $option in
+    n) runs=$OPTARG ;;
+    b) build=$OPTARG ;;
+    *) echo "usage: measure_checksums.sh [-n RUNS] [-b BUILD_DIR] FILE.emtl..." >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+inspect="$build/tools/edgemtl-inspect"
+[ -x "$inspect" ] || { echo "measure_checksums: no $inspect (run scripts/build.sh)"; exit 1; }
+
+evict() {
+  dd if="$1" iflag=nocache count=0 status=none
+  [ "$(fincore --noheadings --output PAGES "$1" | tr -d ' ')" = 0 ] || echo "measure_checksums: $1 stays cached" >&2
+}
+read_ms() { LC_ALL=C dd if="$1" of=/dev/null bs=4M 2>&1 | awk '/copied/ { print $(NF - 3) * 1000 }'; }
+# verify_ms FILE [FIELD]: the first pass (FIELD "in") or the hash alone ("alone):")
+verify_ms() {
+  "$inspect" "$1" --verify | awk -v field="${2:-in}" '/verified in/ { for (i = 1; i <= NF; ++i) if ($i == field) print $(i + 1) }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); $runs runs per figure (median); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| file | bytes | read cold (ms) | verify cold (ms) | read warm (ms) | verify warm (ms) | hash alone (ms) | verify / read, warm |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for file in "$@"; do
+  "$inspect" "$file" --verify > /dev/null || { echo "measure_checksums: $file does not verify" >&2; exit 1; }
+  cold_read=$(for _ in $(seq "$runs"); do evict "$file"; read_ms "$file"; done | median)
+  cold_verify=$(for _ in $(seq "$runs"); do evict "$file"; verify_ms "$file"; done | median)
+  cat "$file" > /dev/null
+  warm_read=$(for _ in $(seq "$runs"); do read_ms "$file"; done | median)
+  warm_verify=$(for _ in $(seq "$runs"); do verify_ms "$file"; done | median)
+  hash_alone=$(for _ in $(seq "$runs"); do verify_ms "$file" "alone):"; done | median)
+  printf '| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n' "$(basename "$file")" "$(stat -c %s "$file")" \
+    "$cold_read" "$cold_verify" "$warm_read" "$warm_verify" "$hash_alone" \
+    "$(echo "$warm_verify $warm_read" | awk '{ print $1 / $2 }')"
+done
