@@ -38,15 +38,18 @@ void exercise(emtl_model* model, const uint8_t* data, size_t size) {
   bool has_user = false;
   for (size_t f = 0; f < emtl_model_num_features(model); ++f) {
     emtl_feature_info info;
+    info.struct_size = sizeof(info);  // the library reads it first (it was left uninitialised)
     if (emtl_model_feature_info(model, f, &info) != EMTL_OK) __builtin_trap();
     specs.push_back({info.side == EMTL_SIDE_USER, static_cast<int>(info.kind), info.width, info.padding_id,
                      info.table_size});
     has_user = has_user || info.side == EMTL_SIDE_USER;
   }
   emtl_feature_info past_end;
+  past_end.struct_size = sizeof(past_end);
   if (emtl_model_feature_info(model, specs.size(), &past_end) == EMTL_OK) __builtin_trap();
   for (size_t t = 0; t < emtl_model_num_tasks(model); ++t) {
     emtl_task_info info;
+    info.struct_size = sizeof(info);
     if (emtl_model_task_info(model, t, &info) != EMTL_OK) __builtin_trap();
     if (emtl_model_find_task(model, info.name) < 0) __builtin_trap();
   }
