@@ -47,8 +47,12 @@ for suite in "${suites[@]}"; do
     # the runtime comes first by preloading it. Python's and the JVM's own
     # allocations outlive the process on purpose, so leaks are not checked
     # there, and the JVM takes SIGSEGV for its own null checks.
+    # libstdc++ is preloaded too: ASan finds the __cxa_throw it intercepts when
+    # it starts, and the interpreter does not link libstdc++, so without it the
+    # first C++ exception (an edgemtl.Error) stops the process in ASan's CHECK.
     libasan=$(gcc -print-file-name=libasan.so)
-    (cd build-asan && LD_PRELOAD="$libasan" \
+    libstdcxx=$(g++ -print-file-name=libstdc++.so)
+    (cd build-asan && LD_PRELOAD="$libasan $libstdcxx" \
       ASAN_OPTIONS="detect_leaks=0:handle_segv=0:halt_on_error=1:allow_user_segv_handler=1" \
       ctest --output-on-failure --timeout 1800 -R '^(python|java)$')
     unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS EDGEMTL_INSTALL_TEST_FLAGS
