@@ -159,14 +159,16 @@ int main(int argc, char** argv) {
   }
   // --verify checks the weights after printing the rest (below), so that a
   // corrupt file is still described; the FlatBuffer part is checked here.
+  const auto load_start = std::chrono::steady_clock::now();
   auto model = edgemtl::requests::load_model_file(path, max_model_bytes);
+  const double load_ms = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count() * 1e3;
   if (!model.ok()) {
     std::fprintf(stderr, "edgemtl-inspect: %s: %s\n", path, model.status().message());
     return 1;
   }
   const fbs::Model* root = (*model)->root();
-  std::printf("%s: %zu bytes, format %u, producer %s\n", path, (*model)->size(), root->format_version(),
-              root->producer() != nullptr ? root->producer()->c_str() : "?");
+  std::printf("%s: %zu bytes, format %u, producer %s; loaded and verified in %.3f ms\n", path, (*model)->size(),
+              root->format_version(), root->producer() != nullptr ? root->producer()->c_str() : "?", load_ms);
 
   std::printf("\nfeatures: %zu\n", (*model)->num_features());
   for (size_t i = 0; i < (*model)->num_features(); ++i) {

@@ -37,7 +37,8 @@ struct TaskInfo {
 /// How a file is loaded.
 struct LoadOptions {
   /// Also checks the weight segment against its checksum (XXH3-64 of every
-  /// weight byte; a few ms for a 25 MB file, docs/ROBUSTNESS.md): a flipped bit
+  /// weight byte through the memory map: about one read of the file, 10-20 ms
+  /// for 24 MB on the measuring VM, docs/ROBUSTNESS.md): a flipped bit
   /// in a weight or an embedding row is then Error::kInvalidModel ("checksum
   /// mismatch ...") instead of silently different scores. A file without
   /// checksums (written before they were added) is then refused with

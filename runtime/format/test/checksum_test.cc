@@ -22,7 +22,6 @@ namespace {
 
 using schema::DType;
 using schema::FeatureKind;
-using schema::OpOptions;
 using schema::OpType;
 using test::ModelBuilder;
 using test::ModelBytes;
