@@ -282,6 +282,18 @@ TEST_CASE("sizes from the file are checked before anything is allocated") {
   }
 }
 
+TEST_CASE("outputs: at least one task, at most 65536 (a fuzz finding: a graph without outputs was written)") {
+  OnnxBuilder none;
+  none.input("x", kFloat, {-1, 4});
+  none.node("Relu", {"x"}, {"y"}, "Relu_0");
+  CHECK(error_of(none.bytes()) == "the graph has no outputs: a model needs at least one task");
+  OnnxBuilder wide;
+  wide.input("x", kFloat, {-1, 70000});
+  wide.node("Relu", {"x"}, {"y"}, "Relu_0");
+  wide.output("y");
+  CHECK(error_of(wide.bytes()) == "output 'y' has 70000 columns: the outputs make more than 65536 tasks");
+}
+
 TEST_CASE("malformed input gives an error, not a crash") {
   CHECK(error_of("this is not protobuf").find("not a valid ONNX model") == 0);
   OnnxBuilder b;
