@@ -41,6 +41,19 @@ int64_t product(const std::vector<int64_t>& dims, size_t begin, size_t end) {
   return p;
 }
 
+int64_t checked_element_count(const std::vector<int64_t>& shape, const std::string& what, int64_t limit) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw ConversionError(what + ": shape " + shape_string(shape) + " has a negative dimension");
+    if (__builtin_mul_overflow(count, d, &count))
+      throw ConversionError(what + ": shape " + shape_string(shape) + " has more than 2^63 elements");
+  }
+  if (limit > 0 && count > limit)
+    throw ConversionError(what + ": shape " + shape_string(shape) + " has " + std::to_string(count) +
+                          " elements, more than the " + std::to_string(limit) + " the converter computes");
+  return count;
+}
+
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::ostringstream out;
   out << "[";

@@ -223,4 +223,13 @@ int64_t normalize_axis(int64_t axis, int64_t rank);
 int64_t product(const std::vector<int64_t>& dims, size_t begin = 0, size_t end = SIZE_MAX);
 std::string shape_string(const std::vector<int64_t>& shape);
 
+/// The most elements the converter computes for one constant from a shape the
+/// file gives (ConstantOfShape, Expand): 2^26, 256 MB of f32. Constants read
+/// from the file (initializers) are bounded by the file itself.
+constexpr int64_t kMaxComputedElements = int64_t{1} << 26;
+/// Elements of a static `shape`, refusing negative dimensions, a product that
+/// overflows int64 and (when `limit` > 0) one over `limit`, before anything is
+/// allocated. `what` names the tensor in the ConversionError.
+int64_t checked_element_count(const std::vector<int64_t>& shape, const std::string& what, int64_t limit = 0);
+
 }  // namespace edgemtl::converter

@@ -20,7 +20,9 @@ namespace {
 
 template <typename T>
 std::vector<T> raw_values(const TensorProto& t, size_t count) {
-  if (t.raw_data().size() != count * sizeof(T)) throw ConversionError("tensor '" + t.name() + "': raw data size mismatch");
+  // Compared in elements: count * sizeof(T) could wrap.
+  if (t.raw_data().size() % sizeof(T) != 0 || t.raw_data().size() / sizeof(T) != count)
+    throw ConversionError("tensor '" + t.name() + "': raw data size mismatch");
   std::vector<T> out(count);
   std::memcpy(out.data(), t.raw_data().data(), count * sizeof(T));
   return out;
@@ -35,7 +37,9 @@ Value constant_from_tensor(const TensorProto& t) {
   v.name = t.name();
   v.is_constant = true;
   for (int64_t d : t.dims()) v.shape.push_back(d);
-  const size_t count = static_cast<size_t>(product(v.shape));
+  // Before any data is read or allocated: dims whose product wraps could
+  // match an empty data field and make a huge shape without data.
+  const size_t count = static_cast<size_t>(checked_element_count(v.shape, "tensor '" + t.name() + "'"));
   const bool raw = t.has_raw_data();
   switch (t.data_type()) {
     case TensorProto::FLOAT:

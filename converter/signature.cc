@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <set>
 
 namespace edgemtl::converter {
 namespace {
@@ -118,11 +119,19 @@ void assign_features(Graph& g, const std::vector<std::string>& input_names, cons
 
 void assign_tasks(Graph& g, const std::vector<std::pair<std::string, int>>& outputs,
                   const std::vector<TaskOverride>& overrides) {
+  // One task per output column; the runtime refuses a model without tasks.
+  constexpr int64_t kMaxTasks = int64_t{1} << 16;
+  if (outputs.empty()) throw ConversionError("the graph has no outputs: a model needs at least one task");
+  int64_t total = 0;
   for (const auto& [name, value] : outputs) {
     const Value& v = g.values[value];
     if (v.is_constant) throw ConversionError("output '" + name + "' does not depend on any input");
     if (v.dtype != DType::kFloat32) throw ConversionError("output '" + name + "' is not float32");
     const int64_t columns = v.elements_per_row();
+    total += columns;
+    if (columns < 1 || total > kMaxTasks)
+      throw ConversionError("output '" + name + "' has " + std::to_string(columns) + " columns: the outputs make " +
+                            (columns < 1 ? "no task" : "more than " + std::to_string(kMaxTasks) + " tasks"));
     for (int64_t c = 0; c < columns; ++c) {
       Task t;
       t.name = columns == 1 ? name : name + ":" + std::to_string(c);
@@ -140,9 +149,9 @@ void assign_tasks(Graph& g, const std::vector<std::pair<std::string, int>>& outp
     g.tasks[i].name = overrides[i].name;
     if (overrides[i].probability) g.tasks[i].probability = *overrides[i].probability;
   }
-  for (size_t i = 0; i < g.tasks.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (g.tasks[i].name == g.tasks[j].name) throw ConversionError("two tasks are named '" + g.tasks[i].name + "'");
+  std::set<std::string> names;
+  for (const Task& task : g.tasks)
+    if (!names.insert(task.name).second) throw ConversionError("two tasks are named '" + task.name + "'");
 }
 
 void apply_oov_row(Graph& g, int64_t row) {

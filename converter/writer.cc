@@ -7,6 +7,7 @@
 #include "converter/ir_ops/ir_ops.h"
 #include "converter/partition.h"
 #include "converter/schema_mapping.h"
+#include "runtime/format/checksum.h"
 
 namespace edgemtl::converter {
 namespace fb = edgemtl::schema;
@@ -156,9 +157,12 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
   for (int v : item_to_cross(g)) cached.push_back(l.tensor_of[v]);
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [key, text] : options.metadata) metadata.push_back(fb::CreateKeyValueDirect(b, key.c_str(), text.c_str()));
+  // The hashes are filled in by seal_checksums once the file is assembled;
+  // `offset` is now the end of the file (the last constant's padded end).
+  const fb::Checksums checksums(weights_begin, offset - weights_begin, 0, 0);
   auto model = fb::CreateModelDirect(b, kFormatVersion, kProducer, &tensors, &buffers, &features, &tasks, user_stage,
                                      item_stage, &crossing, metadata.empty() ? nullptr : &metadata, cross_stage,
-                                     &cached);
+                                     &cached, &checksums);
   fb::FinishModelBuffer(b, model);
   return b.Release();
 }
@@ -178,6 +182,8 @@ std::vector<uint8_t> write_model(const Graph& g, const QuantizationPlan* plan, c
     file.insert(file.end(), bytes.begin(), bytes.end());
   }
   file.resize(align64(file.size()), 0);
+  const Status sealed = seal_checksums(file.data(), file.size());
+  if (!sealed.is_ok()) throw ConversionError(std::string("internal error: ") + sealed.message());
   return file;
 }
 

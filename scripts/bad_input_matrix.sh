@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
-run="$build/tools/edgemtl-run" convert="$build/converter/edgemtl-convert"
+run="$build/tools/edgemtl-run" convert="$build/converter/edgemtl-convert" inspect="$build/tools/edgemtl-inspect"
 work="$build/bad_input_matrix"
 rm -rf "$work" && mkdir -p "$work"
 fixture=tests/fixtures/esmm
@@ -18,12 +18,20 @@ item='"itemId": 7, "brandId": 2, "itemCtr7d": 0.1'
 
 row() { printf '| %s | %s | `%s` |\n' "$1" "$2" "$(head -c 300 | tr '\n' ' ' | sed 's/ *$//; s/|/\\|/g')"; }
 
-# file_case NAME: loads $work/NAME.emtl with edgemtl-run
+# file_case NAME FILE [options]: loads $work/FILE (or FILE given with a /) with edgemtl-run
 file_case() {
   printf '%s\n' "$request" | sed "s/ITEM/{$item}/" > "$work/one.jsonl"
-  "$run" "$work/$2" --requests "$work/one.jsonl" "${@:3}" > /dev/null 2> "$work/err"
+  local file="$work/$2"
+  [[ "$2" == */* ]] && file="$2"
+  "$run" "$file" --requests "$work/one.jsonl" "${@:3}" > /dev/null 2> "$work/err"
   local code=$?
   row "$1" "exit $code" < "$work/err"
+}
+# inspect_case NAME FILE [options]: edgemtl-inspect's exit code and its error (or its session line)
+inspect_case() {
+  "$inspect" "$2" "${@:3}" > "$work/out" 2> "$work/err"
+  local code=$?
+  { cat "$work/err"; grep -h "cannot be created" "$work/out"; } | row "$1" "exit $code"
 }
 echo "| file | result | message (edgemtl-run) |"
 echo "| --- | --- | --- |"
@@ -33,9 +41,22 @@ cp "$model" "$work/foreign.emtl"; printf 'TFL3' | dd of="$work/foreign.emtl" bs=
 file_case "foreign (identifier TFL3)" foreign.emtl
 cp "$model" "$work/offset.emtl"; printf '\xf0\xff\xff\x7f' | dd of="$work/offset.emtl" bs=1 seek=0 conv=notrunc status=none
 file_case "corrupt root offset" offset.emtl
+head -c $((size - 64)) "$model" > "$work/cut.emtl"; file_case "truncated by one 64-byte block" cut.emtl
+# A byte of the FlatBuffer the verifier would accept: the name of a feature.
+name_at=$(grep -obUa brandId "$model" | head -n 1 | cut -d: -f1)
+cp "$model" "$work/name.emtl"; printf 'X' | dd of="$work/name.emtl" bs=1 seek="$name_at" conv=notrunc status=none
+file_case "corrupt FlatBuffer (a feature's name)" name.emtl
 cp "$model" "$work/weights.emtl"; printf '\x7f' | dd of="$work/weights.emtl" bs=1 seek=$((size - 9)) conv=notrunc status=none
 file_case "corrupt weights (a byte of the last constant)" weights.emtl
+file_case "corrupt weights, --verify-weights" weights.emtl --verify-weights
+inspect_case "corrupt weights, edgemtl-inspect --verify" "$work/weights.emtl" --verify
+file_case "written before checksums (tests/compat), --verify-weights" tests/compat/esmm.before_checksums.emtl --verify-weights
 file_case "oversized (--max-model-bytes $((size - 1)))" esmm.emtl --max-model-bytes $((size - 1))
+file_case "a 512-byte file asking for a 5 GiB arena (tests/bad_models/huge_arena.emtl)" tests/bad_models/huge_arena.emtl
+file_case "arena over --max-arena-bytes 50000" esmm.emtl --max-arena-bytes 50000
+file_case "no features, tasks or tensors (tests/bad_models/no_tasks.emtl)" tests/bad_models/no_tasks.emtl
+inspect_case "the same, edgemtl-inspect" tests/bad_models/no_tasks.emtl
+file_case "int64 vector at 4 mod 8 (tests/bad_models/misaligned_vector.emtl)" tests/bad_models/misaligned_vector.emtl
 cp "$fixture/model.onnx" "$work/onnx.emtl"; file_case "an ONNX file given as a model" onnx.emtl
 
 echo
@@ -84,3 +105,5 @@ convert_case "unsupported op (CumSum)" tests/bad_models/unsupported_op.onnx
 convert_case "cycle (Add <-> Relu)" tests/bad_models/cycle.onnx
 convert_case "missing initializer (MatMul weight)" tests/bad_models/missing_initializer.onnx
 convert_case "transposed rows" tests/bad_models/rows_transposed.onnx
+convert_case "Split sizes of 2^40 for 4 columns" tests/bad_models/split_sizes.onnx
+convert_case "initializer dims [2^32, 2^32], no data" tests/bad_models/initializer_dims.onnx

@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config ccache
   libxnnpack-dev libpthreadpool-dev            # runtime kernels
   libflatbuffers-dev flatbuffers-compiler      # model file format
+  libxxhash-dev                                # model checksums (header only)
   libonnx-dev libprotobuf-dev protobuf-compiler  # converter (host only)
   nlohmann-json3-dev                           # command-line tools
   doctest-dev                                  # tests

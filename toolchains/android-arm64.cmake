@@ -9,7 +9,7 @@
 #   cmake --build build-android && cmake --install build-android --prefix $HOME/edgemtl/android-arm64
 #
 # EDGEMTL_DEPS_PREFIX holds XNNPACK, pthreadpool and cpuinfo built for Android
-# with the same NDK (lib/, include/) plus a copy of the FlatBuffers headers.
+# with the same NDK (lib/, include/) plus copies of the FlatBuffers headers and xxhash.h.
 if(NOT ANDROID_NDK)
   set(ANDROID_NDK "$ENV{ANDROID_NDK}")
 endif()
@@ -25,7 +25,7 @@ set(ANDROID_PLATFORM android-28 CACHE STRING "")
 set(ANDROID_STL c++_static CACHE STRING "")
 include("${ANDROID_NDK}/build/cmake/android.toolchain.cmake")
 
-set(EDGEMTL_DEPS_PREFIX "" CACHE PATH "XNNPACK, pthreadpool, cpuinfo and FlatBuffers headers built for Android arm64")
+set(EDGEMTL_DEPS_PREFIX "" CACHE PATH "XNNPACK, pthreadpool, cpuinfo (and the FlatBuffers and xxHash headers) built for Android arm64")
 if(EDGEMTL_DEPS_PREFIX)
   list(APPEND CMAKE_FIND_ROOT_PATH "${EDGEMTL_DEPS_PREFIX}")
 endif()

@@ -8,14 +8,14 @@
 #   cmake --build build-ios --config Release && cmake --install build-ios --config Release --prefix $HOME/edgemtl/ios-arm64
 #
 # EDGEMTL_DEPS_PREFIX holds XNNPACK, pthreadpool and cpuinfo built as static
-# libraries for iOS arm64 (lib/, include/) plus a copy of the FlatBuffers headers.
+# libraries for iOS arm64 (lib/, include/) plus copies of the FlatBuffers headers and xxhash.h.
 set(CMAKE_SYSTEM_NAME iOS)
 set(CMAKE_OSX_ARCHITECTURES arm64 CACHE STRING "")
 # iOS 13: libc++'s std::aligned_alloc (the runtime's arena) needs it.
 set(CMAKE_OSX_DEPLOYMENT_TARGET 13.0 CACHE STRING "")
 set(CMAKE_XCODE_ATTRIBUTE_ONLY_ACTIVE_ARCH NO)
 
-set(EDGEMTL_DEPS_PREFIX "" CACHE PATH "XNNPACK, pthreadpool, cpuinfo and FlatBuffers headers built for iOS arm64")
+set(EDGEMTL_DEPS_PREFIX "" CACHE PATH "XNNPACK, pthreadpool, cpuinfo (and the FlatBuffers and xxHash headers) built for iOS arm64")
 if(EDGEMTL_DEPS_PREFIX)
   list(APPEND CMAKE_FIND_ROOT_PATH "${EDGEMTL_DEPS_PREFIX}")
 endif()

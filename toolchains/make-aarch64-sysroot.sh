@@ -3,7 +3,7 @@
 # Debian's arm64 packages of XNNPACK, pthreadpool and cpuinfo with apt-get
 # download and unpacks them with dpkg -x into DIR. The amd64 -dev packages stay
 # installed for the host build (the two cannot be installed side by side).
-# The header-only dependencies (FlatBuffers, nlohmann-json, doctest) are
+# The header-only dependencies (FlatBuffers, xxHash, nlohmann-json, doctest) are
 # unpacked there too, so that the cross build never puts the host's
 # /usr/include (x86 glibc headers) on its include path.
 # Also installs the cross compiler and qemu-user when missing (root or sudo).
@@ -12,7 +12,10 @@ set -euo pipefail
 dir="${1:?usage: make-aarch64-sysroot.sh DIR}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
-[ -f "$dir/.complete" ] && exit 0
+packages=(libxnnpack-dev:arm64 libxnnpack0:arm64 libpthreadpool-dev:arm64 libpthreadpool0:arm64 libcpuinfo0:arm64
+  libflatbuffers-dev:arm64 libxxhash-dev:arm64 nlohmann-json3-dev doctest-dev)
+# .complete lists the packages unpacked: a sysroot made from a shorter list gets the new ones.
+[ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "${packages[*]}" ] && exit 0
 
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
@@ -33,10 +36,7 @@ fi
 downloads="$dir/.debs"
 mkdir -p "$downloads"
 chmod 777 "$downloads"   # apt's sandbox user writes there
-(cd "$downloads" && apt-get download -q \
-  libxnnpack-dev:arm64 libxnnpack0:arm64 libpthreadpool-dev:arm64 libpthreadpool0:arm64 libcpuinfo0:arm64 \
-  libflatbuffers-dev:arm64 nlohmann-json3-dev doctest-dev \
-  2> >(grep -v "unsandboxed" >&2))
+(cd "$downloads" && apt-get download -q "${packages[@]}" 2> >(grep -v "unsandboxed" >&2))
 for deb in "$downloads"/*.deb; do dpkg -x "$deb" "$dir"; done
-touch "$dir/.complete"
+echo "${packages[*]}" > "$dir/.complete"
 echo "arm64 sysroot ready in $dir"

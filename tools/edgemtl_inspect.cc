@@ -1,6 +1,7 @@
 // edgemtl-inspect: prints what a model file holds: features, tasks, the
 // operators of each stage, and tensor and weight sizes.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -40,7 +41,10 @@ std::string shape_string(const fbs::Tensor* tensor) {
   return out + "]";
 }
 
+// Every vector of the root may be absent; the loader checked every index.
 std::string tensor_string(const fbs::Model* root, int index) {
+  if (root->tensors() == nullptr || index < 0 || static_cast<flatbuffers::uoffset_t>(index) >= root->tensors()->size())
+    return "#" + std::to_string(index) + "?";
   const fbs::Tensor* tensor = root->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
   std::string name = tensor->name() != nullptr ? tensor->name()->str() : "#" + std::to_string(index);
   return name + ":" + fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor);
@@ -65,10 +69,10 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
   for (const fbs::Operator* op : *stage->operators()) {
     std::printf("  %3d %-16s %-24s ", position++, fbs::EnumNameOpType(op->type()),
                 op->name() != nullptr ? op->name()->c_str() : "");
-    for (flatbuffers::uoffset_t i = 0; i < op->inputs()->size(); ++i)
+    for (flatbuffers::uoffset_t i = 0; op->inputs() != nullptr && i < op->inputs()->size(); ++i)
       std::printf("%s%s", i ? ", " : "", tensor_string(root, op->inputs()->Get(i)).c_str());
     std::printf(" -> ");
-    for (flatbuffers::uoffset_t i = 0; i < op->outputs()->size(); ++i)
+    for (flatbuffers::uoffset_t i = 0; op->outputs() != nullptr && i < op->outputs()->size(); ++i)
       std::printf("%s%s", i ? ", " : "", tensor_string(root, op->outputs()->Get(i)).c_str());
     std::printf("\n");
   }
@@ -76,18 +80,59 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
 
 }  // namespace
 
+// "checksums: ..." lines; with `verify`, checks the weights (false: a mismatch
+// or no checksums to check).
+bool print_checksums(const edgemtl::Model& model, bool verify) {
+  const fbs::Checksums* sums = model.root()->checksums();
+  if (sums == nullptr) {
+    std::printf("\nchecksums: none (a file written before checksums: loads unchecked)\n");
+    if (verify) std::fprintf(stderr, "edgemtl-inspect: %s\n", model.verify_weights().message());
+    return !verify;
+  }
+  std::printf("\nchecksums (XXH3-64): FlatBuffer part [0, %llu) %016llx, checked at load\n",
+              static_cast<unsigned long long>(sums->weights_offset()),
+              static_cast<unsigned long long>(sums->flatbuffer_hash()));
+  std::printf("  weights [%llu, %llu) %016llx: ", static_cast<unsigned long long>(sums->weights_offset()),
+              static_cast<unsigned long long>(sums->weights_offset() + sums->weights_size()),
+              static_cast<unsigned long long>(sums->weights_hash()));
+  if (!verify) {
+    std::printf("not checked (--verify checks them)\n");
+    return true;
+  }
+  // Timed twice: the first pass also brings the mapped pages in (as the
+  // first scoring would), the second is the hash alone.
+  double seconds[2];
+  for (double& time : seconds) {
+    const auto start = std::chrono::steady_clock::now();
+    const edgemtl::Status status = model.verify_weights();
+    time = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!status.is_ok()) {
+      std::printf("MISMATCH\n");
+      std::fprintf(stderr, "edgemtl-inspect: %s\n", status.message());
+      return false;
+    }
+  }
+  auto rate = [&](double time) { return time > 0 ? static_cast<double>(sums->weights_size()) / time / 1e9 : 0.0; };
+  std::printf("ok, verified in %.3f ms (%.2f GB/s); again (hash alone): %.3f ms (%.2f GB/s)\n", seconds[0] * 1e3,
+              rate(seconds[0]), seconds[1] * 1e3, rate(seconds[1]));
+  return true;
+}
+
 constexpr const char* kUsage =
-    "usage: edgemtl-inspect MODEL.emtl [--operators] [--max-model-bytes N]\n"
+    "usage: edgemtl-inspect MODEL.emtl [--operators] [--verify] [--max-model-bytes N]\n"
     "  --operators, -v        list every operator with its tensors\n"
+    "  --verify               check the weights against the file's checksum (exit 1 on a\n"
+    "                         mismatch, or for a file without checksums)\n"
     "  --max-model-bytes N    largest model file (default 2147483648, 2 GiB)\n"
     "  --version              print the version and exit\n";
 
 int main(int argc, char** argv) {
   const char* path = nullptr;
-  bool verbose = false;
+  bool verbose = false, verify = false;
   uint64_t max_model_bytes = edgemtl::requests::kDefaultMaxModelBytes;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--operators") == 0 || std::strcmp(argv[i], "-v") == 0) verbose = true;
+    else if (std::strcmp(argv[i], "--verify") == 0) verify = true;
     else if (std::strcmp(argv[i], "--max-model-bytes") == 0 && i + 1 < argc) {
       long long value = 0;
       std::string error;
@@ -112,14 +157,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgemtl-inspect: no model file given\n%s", kUsage);
     return 2;
   }
+  // --verify checks the weights after printing the rest (below), so that a
+  // corrupt file is still described; the FlatBuffer part is checked here.
+  const auto load_start = std::chrono::steady_clock::now();
   auto model = edgemtl::requests::load_model_file(path, max_model_bytes);
+  const double load_ms = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count() * 1e3;
   if (!model.ok()) {
     std::fprintf(stderr, "edgemtl-inspect: %s: %s\n", path, model.status().message());
     return 1;
   }
   const fbs::Model* root = (*model)->root();
-  std::printf("%s: %zu bytes, format %u, producer %s\n", path, (*model)->size(), root->format_version(),
-              root->producer() != nullptr ? root->producer()->c_str() : "?");
+  std::printf("%s: %zu bytes, format %u, producer %s; loaded and verified in %.3f ms\n", path, (*model)->size(),
+              root->format_version(), root->producer() != nullptr ? root->producer()->c_str() : "?", load_ms);
 
   std::printf("\nfeatures: %zu\n", (*model)->num_features());
   for (size_t i = 0; i < (*model)->num_features(); ++i) {
@@ -188,9 +237,10 @@ int main(int argc, char** argv) {
     }
     return "unused";
   };
-  for (flatbuffers::uoffset_t index = 0; index < root->tensors()->size(); ++index) {
+  const flatbuffers::uoffset_t num_tensors = root->tensors() != nullptr ? root->tensors()->size() : 0;
+  for (flatbuffers::uoffset_t index = 0; index < num_tensors; ++index) {
     const fbs::Tensor* tensor = root->tensors()->Get(index);
-    if (tensor->buffer() < 0) continue;
+    if (tensor->buffer() < 0 || root->buffers() == nullptr) continue;
     const fbs::Buffer* buffer = root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->buffer()));
     constants.push_back({tensor->name() != nullptr
                              ? tensor->name()->str()
@@ -204,12 +254,16 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < constants.size() && i < (verbose ? constants.size() : 8); ++i)
     std::printf("  %10zu  %-28s %s\n", constants[i].bytes, constants[i].dtype.c_str(), constants[i].name.c_str());
 
+  const bool checked = print_checksums(**model, verify);
+
   auto session = edgemtl::Session::create(**model, edgemtl::SessionOptions{});
   if (session.ok()) {
     std::printf("\nsession (max_items 4096): arena %zu bytes, packed weights %zu bytes\n", (*session)->arena_bytes(),
                 (*session)->packed_weight_bytes());
     std::printf("candidate cache (set_candidates, max_items 4096): %zu bytes, %zu per candidate\n",
                 (*session)->candidate_cache_bytes(), (*session)->candidate_cache_bytes() / 4096);
+  } else {
+    std::printf("\nsession (default options): cannot be created: %s\n", session.status().message());
   }
-  return 0;
+  return checked ? 0 : 1;
 }

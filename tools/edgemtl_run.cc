@@ -30,6 +30,8 @@ constexpr const char* kUsage =
     "  --threads T      worker threads (default 1)\n"
     "  --max-items N    items scored at once (default 4096); larger requests are scored in chunks\n"
     "  --map-oov        map out-of-range ids to the model's default row instead of failing\n"
+    "  --verify-weights check the weights against the file's checksum before scoring\n"
+    "                   (LoadOptions::verify_weights; a file without checksums is refused)\n"
     "  --version        print the version and exit\n"
     "\n"
     "Limits (a line over one is answered with an error, and reading goes on):\n"
@@ -38,6 +40,8 @@ constexpr const char* kUsage =
     "  --max-depth N          deepest JSON nesting (default 16; a request needs 4)\n"
     "  --max-request-items N  items in one request (default 100000)\n"
     "  --max-model-bytes N    largest model file (default 2147483648, 2 GiB)\n"
+    "  --max-arena-bytes N    largest block a session allocates from the file's sizes\n"
+    "                         (SessionOptions::max_arena_bytes, default 1073741824, 1 GiB)\n"
     "\n"
     "A value is a number, or a list of numbers for list and vector features. An id\n"
     "list may hold 0 to its width ids (padded on the model's side; a longer one is an\n"
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
   edgemtl::SessionOptions options;
   edgemtl::requests::ReadLimits limits;
   uint64_t max_model_bytes = edgemtl::requests::kDefaultMaxModelBytes;
+  edgemtl::LoadOptions load_options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&](const char* what) -> const char* {
@@ -87,7 +92,10 @@ int main(int argc, char** argv) {
     else if (arg == "--max-request-items")
       limits.max_items = positive_number("--max-request-items", next("--max-request-items"));
     else if (arg == "--max-model-bytes") max_model_bytes = positive_number("--max-model-bytes", next("--max-model-bytes"));
+    else if (arg == "--max-arena-bytes")
+      options.max_arena_bytes = static_cast<size_t>(positive_number("--max-arena-bytes", next("--max-arena-bytes")));
     else if (arg == "--map-oov") options.map_out_of_range_ids = true;
+    else if (arg == "--verify-weights") load_options.verify_weights = true;
     else if (arg == "--version") {
       edgemtl::tools::print_version("edgemtl-run");
       return 0;
@@ -109,7 +117,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto model = edgemtl::requests::load_model_file(model_path, max_model_bytes);
+  auto model = edgemtl::requests::load_model_file(model_path, max_model_bytes, load_options);
   if (!model.ok()) {
     std::fprintf(stderr, "edgemtl-run: %s: %s\n", model_path, model.status().message());
     return 1;

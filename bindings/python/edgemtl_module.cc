@@ -343,6 +343,16 @@ PYBIND11_MODULE(edgemtl, m) {
       .def_property_readonly("metadata", &PyModel::metadata, "key/value pairs set at conversion")
       .def_property_readonly("producer", &PyModel::producer)
       .def_property_readonly("format_version", &PyModel::format_version)
+      .def_property_readonly("has_checksums", [](const PyModel& model) { return model.model().has_checksums(); },
+                             "the file holds checksums (files written before them do not)")
+      .def(
+          "verify_weights",
+          [](const PyModel& model) {
+            const edgemtl::Status status = model.model().verify_weights();
+            if (!status.is_ok()) raise_status(status);
+          },
+          "Checks the weights against the file's checksum; raises edgemtl.Error (InvalidModel on a mismatch, "
+          "Unsupported for a file without checksums).")
       .def(
           "session",
           [](std::shared_ptr<PyModel> model, size_t max_items, int threads, bool map_out_of_range_ids) {

@@ -110,7 +110,9 @@ void lower_slice(Importer& node) {
 void lower_split(Importer& node) {
   const Value& x = node.val(node.in(0));
   const int outputs = node.proto().output_size();
+  if (outputs < 1) throw ConversionError("Split without outputs");
   int64_t axis = normalize_axis(node.attr_int("axis", 0), x.rank());
+  if (x.is_activation() && axis == 0) throw ConversionError("Split along the row dimension");
   std::vector<int64_t> sizes;
   if (auto s = node.attr_ints("split")) sizes = *s;
   else if (node.has_input(1)) sizes = node.int_list_input(1, "Split sizes");
@@ -121,6 +123,13 @@ void lower_split(Importer& node) {
   }
   if (static_cast<int>(sizes.size()) != outputs) throw ConversionError("Split sizes do not match outputs");
   const int64_t dim = x.shape[axis];
+  // Checked before any index list is made: a 37 KB file may ask for sizes of 2^40.
+  int64_t total = 0;
+  bool fits = true;
+  for (int64_t size : sizes) fits = fits && size >= 0 && !__builtin_add_overflow(total, size, &total) && total <= dim;
+  if (!fits || total != dim)
+    throw ConversionError("Split sizes " + shape_string(sizes) + " do not add up to dimension " +
+                          std::to_string(axis) + " of size " + std::to_string(dim));
   int64_t begin = 0;
   for (size_t o = 0; o < sizes.size(); ++o) {
     std::vector<int64_t> idx;
@@ -128,7 +137,6 @@ void lower_split(Importer& node) {
     begin += sizes[o];
     node.set_output(o, node.take(node.in(0), axis, idx, o, true));
   }
-  if (begin != dim) throw ConversionError("Split sizes do not add up");
 }
 
 }  // namespace

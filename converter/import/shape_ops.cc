@@ -161,6 +161,7 @@ void lower_expand(Importer& node) {
       (x.is_constant || out.size() != x.shape.size() || out[0] != kRows))
     throw ConversionError("Expand creates or moves the row dimension");
   if (x.is_constant) {
+    checked_element_count(out, "Expand", kMaxComputedElements);
     auto offsets = broadcast_offsets(x.shape, out);
     Value v;
     v.is_constant = true;
@@ -178,7 +179,8 @@ void lower_expand(Importer& node) {
   // x + 0 broadcast to the target shape is exactly the expansion.
   std::vector<int64_t> zeros_shape = out;
   zeros_shape[0] = 1;
-  int zeros = node.float_constant(zeros_shape, std::vector<float>(product(zeros_shape), 0.0f), "_zeros");
+  const int64_t count = checked_element_count(zeros_shape, "Expand", kMaxComputedElements);
+  int zeros = node.float_constant(zeros_shape, std::vector<float>(count, 0.0f), "_zeros");
   node.set_output(0, node.emit(Op::kAdd, {node.in(0), zeros}));
 }
 
@@ -194,7 +196,7 @@ void lower_constant_of_shape(Importer& node) {
   Value fill;
   if (auto a = node.attr("value")) fill = constant_from_tensor(a->t());
   else { fill.dtype = DType::kFloat32; fill.floats = {0.0f}; }
-  int64_t n = product(shape);
+  const int64_t n = checked_element_count(shape, "ConstantOfShape", kMaxComputedElements);
   Graph& g = node.graph();
   int v = fill.dtype == DType::kFloat32
               ? g.add_float_constant(node.out_name(), shape, std::vector<float>(n, fill.floats.at(0)))

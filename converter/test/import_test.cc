@@ -201,6 +201,99 @@ TEST_CASE("features: sides, kinds, padding id and table size; packed columns bec
   }
 }
 
+TEST_CASE("sizes from the file are checked before anything is allocated") {
+  SUBCASE("Split sizes that exceed the axis (once expanded into gigabytes of indices)") {
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 4});
+    b.ints("sizes", {2}, {int64_t{1} << 40, int64_t{1} << 40});
+    OnnxBuilder::attr(b.node("Split", {"x", "sizes"}, {"a", "b"}, "Split_0"), "axis", int64_t{1});
+    b.output("a");
+    b.output("b");
+    CHECK(error_of(b.bytes()) ==
+          "node 'Split_0' (Split): Split sizes [1099511627776,1099511627776] do not add up to dimension 1 of size 4");
+  }
+  SUBCASE("Split sizes that overflow, are negative or do not cover the axis") {
+    for (const std::vector<int64_t>& sizes :
+         {std::vector<int64_t>{INT64_MAX, 2}, std::vector<int64_t>{-2, 6}, std::vector<int64_t>{1, 2}}) {
+      CAPTURE(shape_string(sizes));
+      OnnxBuilder b;
+      b.input("x", kFloat, {-1, 4});
+      b.ints("sizes", {2}, sizes);
+      OnnxBuilder::attr(b.node("Split", {"x", "sizes"}, {"a", "b"}, "Split_1"), "axis", int64_t{1});
+      b.output("a");
+      b.output("b");
+      CHECK(error_of(b.bytes()).find("do not add up to dimension 1 of size 4") != std::string::npos);
+    }
+  }
+  SUBCASE("Split without outputs, and along the rows") {
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 4});
+    OnnxBuilder::attr(b.node("Split", {"x"}, {}, "Split_2"), "axis", int64_t{1});
+    b.node("Relu", {"x"}, {"y"}, "Relu_3");
+    b.output("y");
+    CHECK(error_of(b.bytes()) == "node 'Split_2' (Split): Split without outputs");
+    OnnxBuilder rows;
+    rows.input("x", kFloat, {-1, 4});
+    rows.node("Split", {"x"}, {"a", "b"}, "Split_4");
+    rows.output("a");
+    CHECK(error_of(rows.bytes()) == "node 'Split_4' (Split): Split along the row dimension");
+  }
+  SUBCASE("initializer dims whose product overflows, or is negative") {
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 4});
+    b.raw("w", kFloat, {int64_t{1} << 32, int64_t{1} << 32}, "");
+    b.node("Relu", {"x"}, {"y"}, "Relu_0");
+    b.output("y");
+    CHECK(error_of(b.bytes()) == "tensor 'w': shape [4294967296,4294967296] has more than 2^63 elements");
+    OnnxBuilder negative;
+    negative.input("x", kFloat, {-1, 4});
+    negative.raw("w", kFloat, {-4, 4}, std::string(64, '\0'));
+    negative.node("Relu", {"x"}, {"y"}, "Relu_0");
+    negative.output("y");
+    CHECK(error_of(negative.bytes()) == "tensor 'w': shape [-4,4] has a negative dimension");
+  }
+  SUBCASE("raw data compared in elements (2^62 floats of 4 bytes wrap to 0 bytes)") {
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 4});
+    b.raw("w", kFloat, {int64_t{1} << 62}, "");
+    b.node("Relu", {"x"}, {"y"}, "Relu_0");
+    b.output("y");
+    CHECK(error_of(b.bytes()) == "tensor 'w': raw data size mismatch");
+  }
+  SUBCASE("ConstantOfShape and Expand: computed constants are bounded") {
+    OnnxBuilder b;
+    b.input("x", kFloat, {-1, 4});
+    b.ints("shape", {2}, {1000000, 1000000});
+    b.node("ConstantOfShape", {"shape"}, {"c"}, "ConstantOfShape_0");
+    b.node("Add", {"x", "c"}, {"y"}, "Add_1");
+    b.output("y");
+    CHECK(error_of(b.bytes()) ==
+          "node 'ConstantOfShape_0' (ConstantOfShape): ConstantOfShape: shape [1000000,1000000] has 1000000000000 "
+          "elements, more than the 67108864 the converter computes");
+    OnnxBuilder expand;
+    expand.input("x", kFloat, {-1, 4});
+    expand.floats("one", {1}, {1.0f});
+    expand.ints("shape", {3}, {1, 1 << 20, 1 << 20});
+    expand.node("Expand", {"one", "shape"}, {"c"}, "Expand_0");
+    expand.node("Add", {"x", "c"}, {"y"}, "Add_1");
+    expand.output("y");
+    CHECK(error_of(expand.bytes()).find("Expand: shape [1,1048576,1048576] has 1099511627776 elements") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("outputs: at least one task, at most 65536 (a fuzz finding: a graph without outputs was written)") {
+  OnnxBuilder none;
+  none.input("x", kFloat, {-1, 4});
+  none.node("Relu", {"x"}, {"y"}, "Relu_0");
+  CHECK(error_of(none.bytes()) == "the graph has no outputs: a model needs at least one task");
+  OnnxBuilder wide;
+  wide.input("x", kFloat, {-1, 70000});
+  wide.node("Relu", {"x"}, {"y"}, "Relu_0");
+  wide.output("y");
+  CHECK(error_of(wide.bytes()) == "output 'y' has 70000 columns: the outputs make more than 65536 tasks");
+}
+
 TEST_CASE("malformed input gives an error, not a crash") {
   CHECK(error_of("this is not protobuf").find("not a valid ONNX model") == 0);
   OnnxBuilder b;

@@ -47,6 +47,15 @@ class OnnxBuilder {
     for (int64_t x : data) t->add_int64_data(x);
   }
 
+  /// An initializer with `raw` as its raw_data, whatever its dims say.
+  void raw(const std::string& name, int data_type, const std::vector<int64_t>& dims, const std::string& raw) {
+    auto* t = graph_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(data_type);
+    for (int64_t d : dims) t->add_dims(d);
+    t->set_raw_data(raw);
+  }
+
   onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& inputs,
                         const std::vector<std::string>& outputs, const std::string& name) {
     auto* n = graph_->add_node();

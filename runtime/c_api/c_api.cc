@@ -319,6 +319,12 @@ emtl_status emtl_model_load_fd(int fd, int64_t offset, int64_t length, emtl_mode
 
 void emtl_model_free(emtl_model* model) { delete model; }
 
+emtl_status emtl_model_verify_weights(const emtl_model* model) {
+  if (!model) return fail(EMTL_ERROR_INVALID_ARGUMENT, "emtl_model_verify_weights: model is NULL");
+  const edgemtl::Status status = model->model->verify_weights();
+  return status.is_ok() ? EMTL_OK : fail(status);
+}
+
 uint32_t emtl_model_format_version(const emtl_model* model) { return model ? root_of(model)->format_version() : 0; }
 
 const char* emtl_model_producer(const emtl_model* model) {
@@ -421,6 +427,7 @@ emtl_session_options emtl_session_options_default(void) {
   options.max_items = defaults.max_items;
   options.threads = defaults.threads;
   options.map_out_of_range_ids = defaults.map_out_of_range_ids ? 1 : 0;
+  options.max_arena_bytes = defaults.max_arena_bytes;
   return options;
 }
 
@@ -442,6 +449,7 @@ emtl_status emtl_session_create(const emtl_model* model, const emtl_session_opti
   settings.max_items = given.max_items;
   settings.threads = given.threads;
   settings.map_out_of_range_ids = given.map_out_of_range_ids != 0;
+  settings.max_arena_bytes = given.max_arena_bytes;
   auto created = edgemtl::Session::create(*model->model, settings);
   if (!created.ok()) return fail(created.status());
   emtl_session* handle = new (std::nothrow) emtl_session;

@@ -35,6 +35,14 @@ void park_workers(pthreadpool_t threadpool) {
   pthreadpool_parallelize_1d(threadpool, [](void*, size_t) {}, nullptr, threads, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
+// `bytes` of `what` fit in SessionOptions::max_arena_bytes.
+Status check_bound(const char* what, size_t bytes, const SessionOptions& options) {
+  if (bytes <= options.max_arena_bytes) return Status::ok();
+  return Status::error(Error::kOutOfMemory,
+                       "the model needs %s of %zu bytes (max_items %zu), more than SessionOptions::max_arena_bytes = %zu",
+                       what, bytes, options.max_items, options.max_arena_bytes);
+}
+
 }  // namespace
 
 struct Session::Impl {
@@ -117,6 +125,21 @@ Status Session::Impl::plan_memory() {
   EMTL_RETURN_IF_ERROR(allocation.place_buffers(root, user_rows, item_rows, XNN_EXTRA_BYTES, options.max_items,
                                                 &planner));
   arena_size = planner.total_size();
+  if (arena_size > options.max_arena_bytes) {
+    // Name the largest tensor: usually the one a bad file declares.
+    const std::vector<TensorAllocation>& infos = allocation.tensors();
+    size_t largest = 0;
+    for (size_t t = 1; t < infos.size(); ++t)
+      if (infos[t].planned_bytes > infos[largest].planned_bytes) largest = t;
+    return Status::error(Error::kOutOfMemory,
+                         "the model needs an activation arena of %zu bytes (max_items %zu, item tiles of %zu rows; "
+                         "largest: tensor %zu ('%s'), %zu bytes), more than SessionOptions::max_arena_bytes = %zu",
+                         arena_size, options.max_items, item_rows, largest,
+                         tensor_name(root->tensors()->Get(static_cast<uint32_t>(largest))), infos[largest].planned_bytes,
+                         options.max_arena_bytes);
+  }
+  // Allocated by the first set_candidates; refused now rather than then.
+  EMTL_RETURN_IF_ERROR(check_bound("a candidate cache", allocation.cache_bytes(), options));
   arena = static_cast<uint8_t*>(aligned_allocate(arena_size));
   if (!arena) return Status::error(Error::kOutOfMemory, "cannot allocate an arena of %zu bytes", arena_size);
   const std::vector<TensorAllocation>& infos = allocation.tensors();
@@ -151,6 +174,10 @@ Status Session::Impl::prepare_stage(const OperatorList* operators, int stage_id,
     p.index = i;
     p.output = p.op->outputs()->Get(0);
     if (p.registration->prepare) EMTL_RETURN_IF_ERROR(p.registration->prepare(context, p));
+    // What the operators packed or copied so far: bounded by the file size
+    // per operator, but many operators may share one large constant.
+    EMTL_RETURN_IF_ERROR(
+        check_bound("weights packed or copied for the session", context.packed_weight_bytes + context.copied_bytes, options));
   }
   return Status::ok();
 }
@@ -203,6 +230,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.item, kItemStage, impl->item_ops, prepare));
   EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.cross, kCrossStage, impl->cross_ops, prepare));
   impl->packed_bytes = prepare.packed_weight_bytes;
+  EMTL_RETURN_IF_ERROR(check_bound("an int8 scratch", prepare.int8_scratch_bytes, options));
   impl->int8_scratch.resize(prepare.int8_scratch_bytes);
   impl->run_context.tensors = impl->allocation.tensors().data();
   impl->run_context.slots = impl->tensors.data();
@@ -215,6 +243,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
         impl->profile.push_back({p.op->name() ? p.op->name()->c_str() : "", schema::EnumNameOpType(p.op->type()),
                                  p.stage != kUserStage, 0, 0.0, 0, p.stage});
   }
+  EMTL_RETURN_IF_ERROR(check_bound("scores", options.max_items * model.num_tasks() * sizeof(float), options));
   impl->scores.resize(options.max_items * model.num_tasks());
   impl->feature_given.resize(model.num_features());
   for (size_t f = 0; f < model.num_features(); ++f)

@@ -43,6 +43,16 @@ struct SessionOptions {
   /// Records the time and calls of every operator (Session::profile()).
   /// Off: no cost beyond one branch per stage run.
   bool profile = false;
+  /// The most a Session allocates for each block whose size comes from the
+  /// model file: the activation arena (arena_bytes()), the candidate cache
+  /// (candidate_cache_bytes()), the int8 scratch, the scores (max_items x
+  /// tasks) and, together, the weights it packs or copies (packed_weight_bytes()).
+  /// create() refuses a model needing more with Error::kOutOfMemory and the
+  /// sizes in the message, before allocating the block (the packed weights: as
+  /// soon as the operator that crosses the bound is prepared). A file of a few
+  /// hundred bytes can declare a tensor of terabytes; the default, 1 GiB, is
+  /// far above what the R500 benchmark models need (a few MB).
+  size_t max_arena_bytes = size_t{1} << 30;
 };
 
 /// What SessionOptions::profile records for one operator, accumulated over

@@ -7,12 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "flatbuffers/flatbuffers.h"
+#include "runtime/format/checksum.h"
 #include "runtime/format/tensor_info.h"
 #include "runtime/ops/registry.h"
 #include "schema/edgemtl_generated.h"
@@ -29,6 +32,31 @@ enum StageId : int { kUserStage = 0, kItemStage = 1, kCrossStage = 2 };
 const char* stage_name(int stage) { return stage == kUserStage ? "user" : stage == kItemStage ? "item" : "cross"; }
 
 bool multiply_overflows(int64_t a, int64_t b, int64_t* out) { return __builtin_mul_overflow(a, b, out); }
+
+// FlatBuffers 2.0.8's verifier checks that a vector's length field is 4-byte
+// aligned, not that its elements are: a [long] or [Buffer] vector at 4 mod 8
+// would be read with misaligned 8-byte loads (undefined behaviour, a fault on
+// some CPUs). The file starts 64-byte aligned, so the address decides. An
+// empty vector is never read (FlatBufferBuilder does not align those).
+template <typename T>
+bool misaligned(const flatbuffers::Vector<T>* vector) {
+  return vector && vector->size() > 0 && reinterpret_cast<uintptr_t>(vector->Data()) % 8 != 0;
+}
+
+// Names of a feature or task list (each present) are unique; sorted, so that a
+// file with a million entries is checked in n log n, not n^2.
+template <typename Table>
+Status check_unique_names(const flatbuffers::Vector<flatbuffers::Offset<Table>>* list, const char* what) {
+  std::vector<uint32_t> order(list->size());
+  std::iota(order.begin(), order.end(), 0u);
+  auto name = [&](uint32_t i) { return list->Get(i)->name()->c_str(); };
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return std::strcmp(name(a), name(b)) < 0; });
+  for (size_t k = 1; k < order.size(); ++k)
+    if (std::strcmp(name(order[k - 1]), name(order[k])) == 0)
+      return Status::error(Error::kInvalidModel, "%s %u and %u are both named '%s'", what, order[k - 1], order[k],
+                           name(order[k]));
+  return Status::ok();
+}
 
 // Where an operator is, for messages: "operator 3 (node 'Gemm_12') of the item stage".
 struct OpLocation {
@@ -58,6 +86,7 @@ class ModelVerifier {
     user_cache_reader_ = three_stages_ ? kCrossStage : kItemStage;
     if (!three_stages_ && model_->item_to_cross() && model_->item_to_cross()->size() > 0)
       return Status::error(Error::kInvalidModel, "item_to_cross is given but the model has no cross_stage");
+    EMTL_RETURN_IF_ERROR(verify_alignment());
     EMTL_RETURN_IF_ERROR(verify_buffers());
     EMTL_RETURN_IF_ERROR(verify_tensors());
     EMTL_RETURN_IF_ERROR(verify_features());
@@ -72,6 +101,38 @@ class ModelVerifier {
 
  private:
   const schema::Tensor* tensor(int index) const { return model_->tensors()->Get(static_cast<uint32_t>(index)); }
+
+  // Every vector of 8-byte elements the schema has, before anything reads one.
+  Status verify_alignment() {
+    if (misaligned(model_->buffers()))
+      return Status::error(Error::kInvalidModel, "the buffers vector is not 8-byte aligned");
+    for (uint32_t i = 0; i < num_tensors_; ++i) {
+      const schema::Tensor* t = tensor(static_cast<int>(i));
+      if (misaligned(t->shape()))
+        return Status::error(Error::kInvalidModel, "tensor %u: its shape vector is not 8-byte aligned", i);
+      if (t->quantization() && misaligned(t->quantization()->zero_point()))
+        return Status::error(Error::kInvalidModel, "tensor %u: its zero_point vector is not 8-byte aligned", i);
+    }
+    const schema::Stage* stages[] = {model_->user_stage(), model_->item_stage(), model_->cross_stage()};
+    for (int stage = kUserStage; stage <= kCrossStage; ++stage) {
+      if (!stages[stage] || !stages[stage]->operators()) continue;
+      const auto* operators = stages[stage]->operators();
+      for (uint32_t i = 0; i < operators->size(); ++i) {
+        const schema::Operator* op = operators->Get(i);
+        bool bad = false;
+        if (const auto* take = op->options_as_TakeOptions()) bad = misaligned(take->indices());
+        if (const auto* multi = op->options_as_EmbeddingMultiOptions())
+          bad = misaligned(multi->row_offsets()) || misaligned(multi->row_counts()) || misaligned(multi->default_rows());
+        if (const auto* fc = op->options_as_FullyConnectedOptions())
+          bad = (fc->input_quantization() && misaligned(fc->input_quantization()->zero_point())) ||
+                (fc->output_quantization() && misaligned(fc->output_quantization()->zero_point()));
+        if (bad)
+          return Status::error(Error::kInvalidModel, "%s: a vector of its options is not 8-byte aligned",
+                               OpLocation(stage, i, op).text);
+      }
+    }
+    return Status::ok();
+  }
 
   Status verify_buffers() {
     const auto* buffers = model_->buffers();
@@ -148,13 +209,12 @@ class ModelVerifier {
   Status verify_features() {
     const auto* features = model_->features();
     if (!features) return Status::ok();
+    for (uint32_t i = 0; i < features->size(); ++i)
+      if (!features->Get(i)->name()) return Status::error(Error::kInvalidModel, "feature %u has no name", i);
+    EMTL_RETURN_IF_ERROR(check_unique_names(features, "features"));
     for (uint32_t i = 0; i < features->size(); ++i) {
       const schema::Feature* f = features->Get(i);
-      if (!f->name()) return Status::error(Error::kInvalidModel, "feature %u has no name", i);
       const char* name = f->name()->c_str();
-      for (uint32_t j = 0; j < i; ++j)
-        if (std::strcmp(features->Get(j)->name() ? features->Get(j)->name()->c_str() : "", name) == 0)
-          return Status::error(Error::kInvalidModel, "features %u and %u are both named '%s'", j, i, name);
       if (f->side() != schema::Side::USER && f->side() != schema::Side::ITEM)
         return Status::error(Error::kUnsupported, "feature '%s': unknown side %d", name, static_cast<int>(f->side()));
       if (f->tensor() < 0 || static_cast<uint32_t>(f->tensor()) >= num_tensors_)
@@ -297,14 +357,15 @@ class ModelVerifier {
 
   Status verify_tasks() {
     const auto* tasks = model_->tasks();
-    if (!tasks) return Status::ok();
+    // A model scores its tasks: without one, every score() would return nothing.
+    if (!tasks || tasks->size() == 0)
+      return Status::error(Error::kInvalidModel, "the model has no tasks (nothing to score)");
+    for (uint32_t i = 0; i < tasks->size(); ++i)
+      if (!tasks->Get(i)->name()) return Status::error(Error::kInvalidModel, "task %u has no name", i);
+    EMTL_RETURN_IF_ERROR(check_unique_names(tasks, "tasks"));
     for (uint32_t i = 0; i < tasks->size(); ++i) {
       const schema::Task* task = tasks->Get(i);
-      if (!task->name()) return Status::error(Error::kInvalidModel, "task %u has no name", i);
       const char* name = task->name()->c_str();
-      for (uint32_t j = 0; j < i; ++j)
-        if (std::strcmp(tasks->Get(j)->name() ? tasks->Get(j)->name()->c_str() : "", name) == 0)
-          return Status::error(Error::kInvalidModel, "tasks %u and %u are both named '%s'", j, i, name);
       if (task->kind() != schema::TaskKind::PROBABILITY && task->kind() != schema::TaskKind::VALUE)
         return Status::error(Error::kUnsupported, "task '%s': unknown kind %d", name, static_cast<int>(task->kind()));
       const int index = task->tensor();
@@ -343,7 +404,7 @@ class ModelVerifier {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> Model::load_file(const char* path) {
+Result<std::unique_ptr<Model>> Model::load_file(const char* path, const LoadOptions& options) {
   if (!path) return Status::error(Error::kInvalidArgument, "load_file: path is null");
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::error(Error::kIoError, "cannot open '%s': %s", path, std::strerror(errno));
@@ -370,19 +431,20 @@ Result<std::unique_ptr<Model>> Model::load_file(const char* path) {
   const int saved = errno;
   ::close(fd);  // the mapping stays valid without the descriptor
   if (mapping == MAP_FAILED) return Status::error(Error::kIoError, "cannot map '%s': %s", path, std::strerror(saved));
-  return adopt(static_cast<const uint8_t*>(mapping), size, mapping, size);
+  return adopt(static_cast<const uint8_t*>(mapping), size, mapping, size, options);
 }
 
-Result<std::unique_ptr<Model>> Model::load_buffer(const void* data, size_t size) {
+Result<std::unique_ptr<Model>> Model::load_buffer(const void* data, size_t size, const LoadOptions& options) {
   if (!data) return Status::error(Error::kInvalidArgument, "load_buffer: data is null");
   if (reinterpret_cast<uintptr_t>(data) % kAlignment != 0)
     return Status::error(Error::kInvalidArgument, "load_buffer: data must be %zu-byte aligned", kAlignment);
   if (size < kMinFileSize)
     return Status::error(Error::kInvalidModel, "model buffer has %zu bytes, too small for a model file", size);
-  return adopt(static_cast<const uint8_t*>(data), size, nullptr, 0);
+  return adopt(static_cast<const uint8_t*>(data), size, nullptr, 0, options);
 }
 
-Result<std::unique_ptr<Model>> Model::adopt(const uint8_t* bytes, size_t size, void* mapping, size_t mapping_size) {
+Result<std::unique_ptr<Model>> Model::adopt(const uint8_t* bytes, size_t size, void* mapping, size_t mapping_size,
+                                            const LoadOptions& options) {
   // Own the mapping first so that every error path below unmaps it.
   std::unique_ptr<Model> model(new (std::nothrow) Model());
   if (!model) {
@@ -407,10 +469,20 @@ Result<std::unique_ptr<Model>> Model::adopt(const uint8_t* bytes, size_t size, v
   if (!schema::VerifyModelBuffer(verifier))
     return Status::error(Error::kInvalidModel, "the model FlatBuffer is corrupt or truncated (verifier failed)");
   model->root_ = schema::GetModel(bytes);
+  // A bit flipped in transit is reported as such before the checks below
+  // report what it broke (or miss what it changed: a dimension, a table size).
+  EMTL_RETURN_IF_ERROR(verify_flatbuffer_checksum(bytes, size, model->root_));
+  if (options.verify_weights && !model->root_->checksums())
+    return verify_weights_checksum(bytes, size, model->root_);  // kUnsupported, before the verifier's work
   ModelVerifier checks(model->root_, size);
   EMTL_RETURN_IF_ERROR(checks.verify());
+  if (options.verify_weights) EMTL_RETURN_IF_ERROR(verify_weights_checksum(bytes, size, model->root_));
   return Result<std::unique_ptr<Model>>(std::move(model));
 }
+
+bool Model::has_checksums() const { return root_->checksums() != nullptr; }
+
+Status Model::verify_weights() const { return verify_weights_checksum(bytes_, size_, root_); }
 
 Model::~Model() {
   if (mapping_) ::munmap(mapping_, mapping_size_);

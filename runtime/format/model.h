@@ -43,17 +43,39 @@ struct TaskInfo {
   TaskKind kind;
 };
 
-/// A loaded model file. Load verifies the FlatBuffer and then every index,
-/// shape, offset, dtype and operator arity, so that a Session never reads out
-/// of bounds. Immutable after load: share one Model between any number of
-/// threads and Sessions; it must outlive them all.
+/// How a file is loaded.
+struct LoadOptions {
+  /// Also checks the weight segment against its checksum (XXH3-64 of every
+  /// weight byte through the memory map: about one read of the file, 10-20 ms
+  /// for 24 MB on the measuring VM, docs/ROBUSTNESS.md): a flipped bit
+  /// in a weight or an embedding row is then Error::kInvalidModel ("checksum
+  /// mismatch ...") instead of silently different scores. A file without
+  /// checksums (written before they were added) is then refused with
+  /// Error::kUnsupported. Off: weights are used unread until scored. The
+  /// FlatBuffer part's checksum is checked on every load.
+  bool verify_weights = false;
+};
+
+/// A loaded model file. Load verifies the FlatBuffer (its checksum, when the
+/// file has checksums, then its structure) and then every index, shape, offset,
+/// dtype and operator arity, so that a Session never reads out of bounds.
+/// Immutable after load: share one Model between any number of threads and
+/// Sessions; it must outlive them all.
 class Model {
  public:
   /// Memory-maps the file at `path` (read-only). Weights are used in place.
-  static Result<std::unique_ptr<Model>> load_file(const char* path);
+  static Result<std::unique_ptr<Model>> load_file(const char* path, const LoadOptions& options = {});
   /// Uses `data` in place: the caller keeps it alive and unchanged for the
   /// Model's lifetime. `data` must be 64-byte aligned (weights are used in place).
-  static Result<std::unique_ptr<Model>> load_buffer(const void* data, size_t size);
+  static Result<std::unique_ptr<Model>> load_buffer(const void* data, size_t size, const LoadOptions& options = {});
+
+  /// The file holds checksums (Model.checksums): its FlatBuffer part was
+  /// checked at load and verify_weights() can check its weights.
+  bool has_checksums() const;
+  /// Checks the weight segment against its checksum, as LoadOptions::verify_weights
+  /// does at load (e.g. later, or periodically, on a long-lived Model).
+  /// kInvalidModel on a mismatch, kUnsupported for a file without checksums.
+  Status verify_weights() const;
 
   ~Model();
   Model(const Model&) = delete;
@@ -76,7 +98,8 @@ class Model {
 
  private:
   Model() = default;
-  static Result<std::unique_ptr<Model>> adopt(const uint8_t* bytes, size_t size, void* mapping, size_t mapping_size);
+  static Result<std::unique_ptr<Model>> adopt(const uint8_t* bytes, size_t size, void* mapping, size_t mapping_size,
+                                              const LoadOptions& options);
 
   const uint8_t* bytes_ = nullptr;
   size_t size_ = 0;

@@ -136,6 +136,11 @@ typedef struct emtl_session_options {
                                    are bitwise identical for any count; workers sleep between calls. */
   int32_t map_out_of_range_ids; /**< nonzero: out-of-range ids read the model's default row if it has one
                                      (each call that does so reports it to the log callback, if one is set) */
+  size_t max_arena_bytes;     /**< (appended in 0.2) the most the session allocates for each block sized from
+                                   the model file (activation arena, candidate cache, int8 scratch, scores;
+                                   packed and copied weights together): emtl_session_create refuses a model
+                                   needing more with EMTL_ERROR_OUT_OF_MEMORY and the sizes in the message,
+                                   before allocating. Default 1 GiB. */
 } emtl_session_options;
 
 /** Library version, e.g. "0.2.0" (EMTL_VERSION_STRING of the library's build). Static storage. */
@@ -184,6 +189,15 @@ EMTL_API emtl_status emtl_model_load_buffer_no_copy(const void* data, size_t siz
 EMTL_API emtl_status emtl_model_load_fd(int fd, int64_t offset, int64_t length, emtl_model** out_model);
 /** Frees a model (NULL is fine). Its sessions must be freed first. */
 EMTL_API void emtl_model_free(emtl_model* model);
+/** Checks the model's weights against the checksum stored in its file (XXH3-64
+ *  of the weight segment; reads every weight byte once: about one read of the
+ *  file, 10-20 ms for 24 MB on the measuring VM, docs/ROBUSTNESS.md).
+ *  Every loader already checks the rest of the file (the FlatBuffer part) when
+ *  the file has checksums; call this after loading, e.g. once for a file that
+ *  came over the air. EMTL_OK; EMTL_ERROR_INVALID_MODEL when a weight is
+ *  corrupt ("checksum mismatch ..."); EMTL_ERROR_UNSUPPORTED for a file
+ *  written before checksums (it still loads and scores; it cannot be verified). */
+EMTL_API emtl_status emtl_model_verify_weights(const emtl_model* model);
 
 /** format_version stored in the model file. */
 EMTL_API uint32_t emtl_model_format_version(const emtl_model* model);
@@ -214,7 +228,7 @@ EMTL_API emtl_status emtl_model_task_info(const emtl_model* model, size_t index,
 /** Index of the task named `name`, or -1 (also sets the last error message). */
 EMTL_API int32_t emtl_model_find_task(const emtl_model* model, const char* name);
 
-/** max_items 4096, threads 1, map_out_of_range_ids 0. */
+/** max_items 4096, threads 1, map_out_of_range_ids 0, max_arena_bytes 1 GiB. */
 EMTL_API emtl_session_options emtl_session_options_default(void);
 /** Plans memory and prepares kernels for `model` (options may be NULL for the
  *  defaults). The model must outlive the session. Free with emtl_session_free. */

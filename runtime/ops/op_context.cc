@@ -15,6 +15,7 @@ Status PrepareContext::pad_constant(int tensor, size_t slack) {
   if (!copy) return Status::error(Error::kOutOfMemory, "cannot copy a constant of %zu bytes", bytes);
   std::memcpy(copy, slot.data, bytes);
   constant_copies->push_back(copy);
+  copied_bytes += bytes + slack;
   slot.data = static_cast<uint8_t*>(copy);
   return Status::ok();
 }

@@ -97,6 +97,7 @@ struct PrepareContext {
   bool int8_vnni = true;
   // Accumulated over the operators; the Session reads them afterwards.
   size_t packed_weight_bytes = 0;
+  size_t copied_bytes = 0;        // constants copied by pad_constant
   size_t int8_scratch_bytes = 0;  // the INT8 fully-connected layers share one scratch of the largest size
   std::vector<void*>* constant_copies = nullptr;  // owned by the Session, freed (std::free) with it
 

@@ -185,8 +185,9 @@ Status AllocationInfo::place_buffers(const schema::Model* model, size_t user_row
     uint64_t bytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(row_elements) * dtype_size(slot.dtype), rows, &bytes) ||
         bytes > (uint64_t{1} << 46))
-      return Status::error(Error::kOutOfMemory, "tensor %zu ('%s') is too large for max_items = %zu", t,
-                           tensor_name(model->tensors()->Get(static_cast<uint32_t>(t))), max_items);
+      return Status::error(Error::kOutOfMemory, "tensor %zu ('%s'): %lld elements per row x %llu rows is too large "
+                           "(max_items = %zu)", t, tensor_name(model->tensors()->Get(static_cast<uint32_t>(t))),
+                           static_cast<long long>(row_elements), static_cast<unsigned long long>(rows), max_items);
     slot.planned_bytes = static_cast<size_t>(bytes) + extra_bytes;
     Result<int> buffer = planner->add_buffer(slot.planned_bytes, slot.first_use, slot.last_use);
     if (!buffer.ok()) return buffer.status();
@@ -200,8 +201,9 @@ Status AllocationInfo::place_buffers(const schema::Model* model, size_t user_row
     uint64_t bytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(slot.row_bytes), static_cast<uint64_t>(max_items), &bytes) ||
         bytes > (uint64_t{1} << 46))
-      return Status::error(Error::kOutOfMemory, "cached tensor %zu ('%s') is too large for max_items = %zu", t,
-                           tensor_name(model->tensors()->Get(static_cast<uint32_t>(t))), max_items);
+      return Status::error(Error::kOutOfMemory, "cached tensor %zu ('%s'): %zu bytes per row x %zu rows (max_items) "
+                           "is too large", t, tensor_name(model->tensors()->Get(static_cast<uint32_t>(t))),
+                           slot.row_bytes, max_items);
     slot.cache_offset = cache_bytes_;
     cache_bytes_ += (static_cast<size_t>(bytes) + extra_bytes + 63) / 64 * 64;
   }

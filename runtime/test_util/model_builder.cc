@@ -1,5 +1,6 @@
 #include "runtime/test_util/model_builder.h"
 
+#include "runtime/format/checksum.h"
 #include "runtime/format/model.h"
 
 #include <cstdio>
@@ -89,7 +90,7 @@ void ModelBuilder::add_op(Stage stage, schema::OpType type, std::vector<int> inp
   ops_.push_back({stage, type, std::move(inputs), std::move(outputs), options_type, std::move(options), name});
 }
 
-std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start) const {
+std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start, uint64_t file_size) const {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<schema::Tensor>> tensors;
   for (size_t i = 0; i < tensors_.size(); ++i) {
@@ -126,8 +127,11 @@ std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start) cons
   }
   const auto user_stage = schema::CreateStageDirect(fbb, &stage_ops[0]);
   const auto item_stage = schema::CreateStageDirect(fbb, &stage_ops[1]);
+  // Hashes filled in by seal_checksums in finish().
+  const schema::Checksums sums(weights_start, file_size - weights_start, 0, 0);
   const auto root = schema::CreateModelDirect(fbb, format_version, "model_builder", &tensors, &buffers, &features,
-                                              &tasks, user_stage, item_stage, &user_to_item_);
+                                              &tasks, user_stage, item_stage, &user_to_item_, nullptr, 0, nullptr,
+                                              checksums ? &sums : nullptr);
   schema::FinishModelBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }
@@ -135,12 +139,12 @@ std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start) cons
 ModelBytes ModelBuilder::finish() const {
   // The FlatBuffer's size does not depend on the offset values it stores, so
   // build once to learn where the weights start, then again with real offsets.
-  const uint64_t weights_start = round_up(build_flatbuffer(0).size());
-  const std::vector<uint8_t> flatbuffer = build_flatbuffer(weights_start);
+  const uint64_t weights_start = round_up(build_flatbuffer(0, 0).size());
   // The file ends padded to a multiple of 64, like the converter writes it.
   uint64_t total = weights_start;
   for (const BufferSpec& b : buffers_)
     if (!b.raw) total = round_up(total + b.bytes.size());
+  const std::vector<uint8_t> flatbuffer = build_flatbuffer(weights_start, total);
   std::vector<uint8_t> file(total, 0);
   std::memcpy(file.data(), flatbuffer.data(), flatbuffer.size());
   uint64_t offset = weights_start;
@@ -149,7 +153,11 @@ ModelBytes ModelBuilder::finish() const {
     if (!b.bytes.empty()) std::memcpy(file.data() + offset, b.bytes.data(), b.bytes.size());
     offset = round_up(offset + b.bytes.size());
   }
-  return ModelBytes::copy_of(file.data(), file.size());
+  ModelBytes bytes = ModelBytes::copy_of(file.data(), file.size());
+  // A file the verifier refuses may still seal (a bad index, a bad shape);
+  // one whose FlatBuffer does not verify keeps zero hashes.
+  if (checksums) (void)seal_checksums(bytes.get(), bytes.size);
+  return bytes;
 }
 
 ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha) {

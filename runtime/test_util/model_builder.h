@@ -63,6 +63,9 @@ class ModelBuilder {
   void add_user_to_item(int tensor) { user_to_item_.push_back(tensor); }
 
   uint32_t format_version = 1;
+  /// Writes Model.checksums (sealed, like the converter's files); false: a
+  /// file as written before checksums.
+  bool checksums = true;
 
   ModelBytes finish() const;
 
@@ -105,7 +108,7 @@ class ModelBuilder {
     OptionsFn options;
     std::string name;
   };
-  std::vector<uint8_t> build_flatbuffer(uint64_t weights_start) const;
+  std::vector<uint8_t> build_flatbuffer(uint64_t weights_start, uint64_t file_size) const;
 
   std::vector<TensorSpec> tensors_;
   std::map<int, QuantizationSpec> quantization_;  // by tensor

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/format/checksum.h"
+
 namespace edgemtl::fuzz {
 
 /// What the targets need of one feature (FeatureInfo or emtl_feature_info).
@@ -77,12 +79,24 @@ class AlignedBytes {
   AlignedBytes(const AlignedBytes&) = delete;
   AlignedBytes& operator=(const AlignedBytes&) = delete;
   const uint8_t* data() const { return data_; }
+  uint8_t* mutable_data() { return data_; }
   size_t size() const { return size_; }
 
  private:
   uint8_t* data_;
   size_t size_;
 };
+
+/// A mutated model file almost never keeps its checksums, and the loader
+/// stops there. Re-seals `bytes` (seal_checksums) so that the target can also
+/// run what lies behind the checksum: true when that changed them (false for
+/// a file without Checksums, one that does not verify, or an intact one).
+inline bool reseal(AlignedBytes* bytes) {
+  if (bytes->size() == 0) return false;
+  std::vector<uint8_t> before(bytes->data(), bytes->data() + bytes->size());
+  if (!seal_checksums(bytes->mutable_data(), bytes->size()).is_ok()) return false;
+  return std::memcmp(before.data(), bytes->data(), before.size()) != 0;
+}
 
 /// A seed for the value generator from the input bytes (deterministic).
 inline uint32_t seed_of(const uint8_t* data, size_t size) {

@@ -302,6 +302,11 @@ JNIEXPORT jint JNICALL Java_org_edgemtl_NativeApi_modelFormatVersion(JNIEnv*, jc
   return static_cast<jint>(emtl_model_format_version(model_of(handle)));
 }
 
+JNIEXPORT void JNICALL Java_org_edgemtl_NativeApi_verifyWeights(JNIEnv* env, jclass, jlong handle) {
+  const emtl_status status = emtl_model_verify_weights(model_of(handle));
+  if (status != EMTL_OK) throw_last(env, status);
+}
+
 JNIEXPORT jobjectArray JNICALL Java_org_edgemtl_NativeApi_metadata(JNIEnv* env, jclass, jlong handle) {
   const emtl_model* model = model_of(handle);
   std::vector<const char*> flat;

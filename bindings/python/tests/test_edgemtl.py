@@ -300,6 +300,18 @@ class Errors(unittest.TestCase):
             data = f.read()
         self.assert_error("InvalidModel", "truncated", edgemtl.Model.from_bytes, data[:-64 - 1])
 
+    def test_checked_weights(self):
+        self.assertTrue(self.model.has_checksums)
+        self.model.verify_weights()
+        with open(self.path, "rb") as f:
+            data = bytearray(f.read())
+        data[-64] ^= 0x10  # the last constant: loads (weights are not read), does not verify
+        flipped = edgemtl.Model.from_bytes(bytes(data))
+        self.assert_error("InvalidModel", "checksum mismatch in the weight segment", flipped.verify_weights)
+        old = edgemtl.Model(os.path.join(SOURCE_DIR, "tests", "compat", "esmm.before_checksums.emtl"))
+        self.assertFalse(old.has_checksums)
+        self.assert_error("Unsupported", "no checksums", old.verify_weights)
+
     def test_scoring(self):
         session = self.model.session(max_items=4)
         self.assert_error("InvalidState", "set_user", session.score, self.items)

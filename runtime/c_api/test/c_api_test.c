@@ -13,6 +13,7 @@
 
 const void* emtl_test_two_tower_model(size_t* size);
 const void* emtl_test_two_tower_model_variant(int64_t default_row, uint32_t format_version, size_t* size);
+const void* emtl_test_two_tower_model_without_checksums(size_t* size);
 
 static int failures = 0;
 #define EXPECT(condition)                                                        \
@@ -152,6 +153,54 @@ static void test_struct_sizes(const emtl_model* model) {
   EXPECT(emtl_session_model(session) == model);
   EXPECT(emtl_session_model(NULL) == NULL);
   emtl_session_free(session);
+}
+
+/* max_arena_bytes (appended to emtl_session_options): a session needing more
+ * is refused with the sizes; a caller built before the field keeps the default. */
+static void test_arena_bound(const emtl_model* model) {
+  emtl_session_options options = emtl_session_options_default();
+  EXPECT(options.max_arena_bytes == (size_t)1 << 30);
+  options.max_arena_bytes = 64;
+  emtl_session* session = NULL;
+  EXPECT(emtl_session_create(model, &options, &session) == EMTL_ERROR_OUT_OF_MEMORY);
+  EXPECT(session == NULL);
+  EXPECT(strstr(emtl_last_error_message(), "more than SessionOptions::max_arena_bytes = 64") != NULL);
+  options.struct_size = offsetof(emtl_session_options, max_arena_bytes);
+  EXPECT(emtl_session_create(model, &options, &session) == EMTL_OK);
+  emtl_session_free(session);
+}
+
+/* emtl_model_verify_weights: a flipped weight bit is reported; a file from
+ * before checksums loads but cannot be verified. */
+static void test_verify_weights(const emtl_model* model, const void* bytes, size_t size) {
+  EXPECT(emtl_model_verify_weights(model) == EMTL_OK);
+  EXPECT(emtl_model_verify_weights(NULL) == EMTL_ERROR_INVALID_ARGUMENT);
+  /* The last constant, "ones" = {1.0f, 1.0f}, starts the file's last 64 bytes. */
+  unsigned char* flipped = malloc(size);
+  EXPECT(flipped != NULL);
+  if (!flipped) return;
+  memcpy(flipped, bytes, size);
+  float one;
+  memcpy(&one, flipped + size - 64, sizeof(one));
+  EXPECT(one == 1.0f);
+  flipped[size - 64 + 1] ^= 0x01;
+  emtl_model* corrupt = NULL;
+  EXPECT(emtl_model_load_buffer(flipped, size, &corrupt) == EMTL_OK); /* weights are not read at load */
+  EXPECT(emtl_model_verify_weights(corrupt) == EMTL_ERROR_INVALID_MODEL);
+  EXPECT(strstr(emtl_last_error_message(), "checksum mismatch in the weight segment") != NULL);
+  emtl_model_free(corrupt);
+  free(flipped);
+
+  size_t old_size = 0;
+  const void* old_bytes = emtl_test_two_tower_model_without_checksums(&old_size);
+  emtl_model* old = NULL;
+  EXPECT(emtl_model_load_buffer(old_bytes, old_size, &old) == EMTL_OK);
+  EXPECT(emtl_model_verify_weights(old) == EMTL_ERROR_UNSUPPORTED);
+  EXPECT(strstr(emtl_last_error_message(), "no checksums") != NULL);
+  float scores[6], reference[6];
+  EXPECT(score_three(old, scores) == 0 && score_three(model, reference) == 0);
+  EXPECT(memcmp(scores, reference, sizeof(scores)) == 0);
+  emtl_model_free(old);
 }
 
 static void test_loading(const void* bytes, size_t size, const float reference[6]) {
@@ -413,6 +462,8 @@ int main(void) {
   EXPECT(score_three(model, reference) == 0);
   test_version_and_metadata(model);
   test_struct_sizes(model);
+  test_arena_bound(model);
+  test_verify_weights(model, bytes, size);
   test_loading(bytes, size, reference);
   test_named_inputs(model, reference);
   test_rank(model, reference);

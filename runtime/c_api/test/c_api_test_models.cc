@@ -6,6 +6,7 @@
 
 extern "C" const void* emtl_test_two_tower_model(size_t* size);
 extern "C" const void* emtl_test_two_tower_model_variant(int64_t default_row, uint32_t format_version, size_t* size);
+extern "C" const void* emtl_test_two_tower_model_without_checksums(size_t* size);
 
 // user "u" DENSE 2 -> RESHAPE kept for the item stage; item "item" ID (table 4 x 2)
 // -> EMBEDDING [-1, 2]; s = MUL(emb, u) [-1, 2]; score = FC(s, [[1, 1]]) -> [-1, 1]
@@ -13,10 +14,11 @@ extern "C" const void* emtl_test_two_tower_model_variant(int64_t default_row, ui
 // Embedding table rows: id i -> (i, -i) * 0.5.
 namespace {
 
-edgemtl::test::ModelBytes build_two_tower(int64_t default_row, uint32_t format_version) {
+edgemtl::test::ModelBytes build_two_tower(int64_t default_row, uint32_t format_version, bool checksums = true) {
   using namespace edgemtl;
   test::ModelBuilder m;
   m.format_version = format_version;
+  m.checksums = checksums;
   const int u = m.add_feature("u", schema::Side::USER, schema::FeatureKind::DENSE, 2);
   const int item = m.add_feature("item", schema::Side::ITEM, schema::FeatureKind::ID, 1, 4);
   const int table = m.add_constant_f32("table", {4, 2}, {0.0f, 0.0f, 0.5f, -0.5f, 1.0f, -1.0f, 1.5f, -1.5f});
@@ -53,6 +55,14 @@ extern "C" const void* emtl_test_two_tower_model(size_t* size) {
 extern "C" const void* emtl_test_two_tower_model_variant(int64_t default_row, uint32_t format_version, size_t* size) {
   static edgemtl::test::ModelBytes bytes;
   bytes = build_two_tower(default_row, format_version);
+  *size = bytes.size;
+  return bytes.get();
+}
+
+// The same model as written before checksums (no Model.checksums).
+extern "C" const void* emtl_test_two_tower_model_without_checksums(size_t* size) {
+  static edgemtl::test::ModelBytes bytes;
+  if (!bytes.data) bytes = build_two_tower(-1, 1, false);
   *size = bytes.size;
   return bytes.get();
 }

@@ -23,7 +23,8 @@ struct OneOp {
   }
   /// A BOOL [-1, 3] activation (EQUAL(x, x2)), for NOT and WHERE.
   int bool_activation();
-  /// Adds the operator under test to the item stage and returns the file.
+  /// Adds the operator under test to the item stage (and after it a task on
+  /// RELU(x): a model needs one) and returns the file.
   ModelBytes finish(schema::OpType type, std::vector<int> inputs, int output,
                     schema::OpOptions options_type = schema::OpOptions::NONE,
                     ModelBuilder::OptionsFn options = nullptr);

@@ -138,6 +138,14 @@ public final class Model implements AutoCloseable {
     return NativeApi.modelFormatVersion(handle());
   }
 
+  /**
+   * Checks the weights against the checksum stored in the file (emtl_model_verify_weights): throws
+   * INVALID_MODEL when one is corrupt, UNSUPPORTED for a file written before checksums.
+   */
+  public void verifyWeights() {
+    NativeApi.verifyWeights(handle());
+  }
+
   /** Key/value metadata set at conversion (edgemtl-convert --metadata), in file order. */
   public Map<String, String> metadata() {
     String[] flat = NativeApi.metadata(handle());

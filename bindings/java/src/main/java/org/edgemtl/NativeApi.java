@@ -51,6 +51,8 @@ final class NativeApi {
 
   static native int modelFormatVersion(long model);
 
+  static native void verifyWeights(long model);
+
   /** key0, value0, key1, value1, ... */
   static native String[] metadata(long model);
 

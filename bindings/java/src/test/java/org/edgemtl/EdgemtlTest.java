@@ -287,6 +287,19 @@ public class EdgemtlTest {
     }
     expectError(EdgemtlException.INVALID_ARGUMENT, "not a descriptor", () -> Model.fromFd(-1, 0, 0));
 
+    // Checked weights: a flipped bit of the last constant loads (weights are not read) but does not verify.
+    Model.fromFile(path.toString()).verifyWeights();
+    byte[] flipped = bytes.clone();
+    flipped[flipped.length - 64] ^= 0x10;
+    try (Model corrupt = Model.fromBytes(flipped)) {
+      expectError(EdgemtlException.INVALID_MODEL, "checksum mismatch in the weight segment", corrupt::verifyWeights);
+    }
+    // tests/compat: a file written before checksums loads but cannot be verified.
+    try (Model old = Model.fromFile(Path.of(System.getProperty("edgemtl.fixtures"), "..", "compat",
+        "esmm.before_checksums.emtl").toString())) {
+      expectError(EdgemtlException.UNSUPPORTED, "no checksums", old::verifyWeights);
+    }
+
     Model model = Model.fromFile(path.toString());
     Map<String, Object> row = fixture.rows.get(0);
     Map<String, Object> user = userMap(model, row);
