@@ -149,7 +149,8 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
                  "users, and check with --validate on held-out requests.\n",
                  count_items(calibration), calibration.size(), kFewItems, kFewRequests);
   const std::vector<float> reference = score_requests(f32_file, calibration);
-  const size_t tasks = tasks_of(f32_file).size();
+  const std::vector<TaskDescription> task_list = tasks_of(f32_file);
+  const size_t tasks = task_list.size();
   const RowValues rows = evaluate_on_rows(g, f32_file, calibration);
   std::vector<Int8Layer> layers = int8_layers(g, rows, options);
   QuantizationPlan tables;
@@ -205,10 +206,9 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
     }
     std::fprintf(log, "  all chosen layers + tables: mean %.3g, max %.3g (budget: mean <= %g)\n", total.mean,
                  total.max, options.max_mean_delta);
-    const std::vector<TaskDescription> names = tasks_of(f32_file);
     for (size_t t = 0; t < fidelity.size(); ++t)
       std::fprintf(log, "  ranking, %s: %s (target: median Spearman >= %g, median top-10 >= %g)\n",
-                   names[t].name.c_str(), describe(fidelity[t]).c_str(), options.ranking.min_spearman,
+                   task_list[t].name.c_str(), describe(fidelity[t]).c_str(), options.ranking.min_spearman,
                    options.ranking.min_top10_overlap);
   }
   return plan;
