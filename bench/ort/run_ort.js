@@ -3,21 +3,25 @@
 // (one user, N items; the user's features repeated on every item row).
 //
 //   node bench/ort/run_ort.js MODEL.onnx SPEC.json [--items N] [--threads T]
-//                             [--warmup K] [--runs R] [--seed S]
+//                             [--warmup K] [--runs R] [--seed S] [--reference F32.onnx]
 //
 // SPEC.json is written by bench/workloads.py. Prints one JSON object with
 // load_ms, first_ms, min/p50/p90/p99_ms, items_per_s and peak_rss_kb.
+// --reference: also scores the requests with that model (the f32 original of a
+// quantised MODEL) and adds `fidelity`: per task, over the requests, the median
+// and worst Pearson and Spearman correlation and top-10 / top-50 overlap of
+// MODEL's scores against the reference's, and the largest absolute difference.
 'use strict';
 const ort = require('onnxruntime-node');
 const fs = require('fs');
 
 function parseArgs(argv) {
-  const args = { items: 500, threads: 1, warmup: 5, runs: 30, seed: 1, positional: [] };
+  const args = { items: 500, threads: 1, warmup: 5, runs: 30, seed: 1, reference: '', positional: [] };
   for (let i = 0; i < argv.length; ++i) {
     const name = argv[i].replace(/^--/, '');
     if (argv[i].startsWith('--')) {
       if (!(name in args) || i + 1 >= argv.length) throw new Error(`bad option ${argv[i]}`);
-      args[name] = Number(argv[++i]);
+      args[name] = name === 'reference' ? argv[++i] : Number(argv[++i]);
     } else {
       args.positional.push(argv[i]);
     }
@@ -70,6 +74,69 @@ function percentile(sorted, p) {
   return sorted[Math.min(index, sorted.length - 1)];
 }
 
+function pearson(a, b) {
+  const n = a.length;
+  const ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; ++i) {
+    sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : (saa === sbb ? 1 : 0);
+}
+
+// Ranks with ties sharing their mean rank.
+function ranks(values) {
+  const order = values.map((v, i) => i).sort((x, y) => values[x] - values[y]);
+  const rank = new Array(values.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && values[order[j + 1]] === values[order[i]]) ++j;
+    for (let k = i; k <= j; ++k) rank[order[k]] = (i + j) / 2;
+    i = j + 1;
+  }
+  return rank;
+}
+
+function topOverlap(a, b, k) {
+  const top = (v) => new Set(v.map((x, i) => i).sort((x, y) => v[y] - v[x] || x - y).slice(0, k));
+  const ta = top(a), tb = top(b);
+  let common = 0;
+  for (const i of ta) if (tb.has(i)) ++common;
+  return common / k;
+}
+
+function median(values) {
+  const s = [...values].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+// Per task: how the quantised model's scores of each request rank against the reference's.
+async function fidelity(session, referencePath, pool, items) {
+  const reference = await ort.InferenceSession.create(referencePath, { executionProviders: ['cpu'] });
+  const perTask = [];
+  let maxAbs = 0;
+  for (const feeds of pool) {
+    const got = (await session.run(feeds)).scores, want = (await reference.run(feeds)).scores;
+    const tasks = got.dims.length > 1 ? got.dims[1] : 1;
+    for (let t = 0; t < tasks; ++t) {
+      const a = [], b = [];
+      for (let r = 0; r < items; ++r) { a.push(got.data[r * tasks + t]); b.push(want.data[r * tasks + t]); }
+      for (let r = 0; r < items; ++r) maxAbs = Math.max(maxAbs, Math.abs(a[r] - b[r]));
+      perTask[t] = perTask[t] || { pearson: [], spearman: [], top10: [], top50: [] };
+      perTask[t].pearson.push(pearson(a, b));
+      perTask[t].spearman.push(pearson(ranks(a), ranks(b)));
+      if (items >= 10) perTask[t].top10.push(topOverlap(a, b, 10));
+      if (items >= 50) perTask[t].top50.push(topOverlap(a, b, 50));
+    }
+  }
+  const summary = (v) => (v.length ? { median: median(v), worst: Math.min(...v) } : null);
+  return {
+    requests: pool.length, max_abs_diff: maxAbs,
+    tasks: perTask.map((m) => ({ pearson: summary(m.pearson), spearman: summary(m.spearman),
+                                 top10: summary(m.top10), top50: summary(m.top50) })),
+  };
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const [modelPath, specPath] = args.positional;
@@ -100,7 +167,9 @@ async function main() {
   for (let r = 0; r < args.runs; ++r) times.push(await run(r));
   times.sort((a, b) => a - b);
   const p50 = percentile(times, 50);
+  const quality = args.reference ? await fidelity(session, args.reference, pool, args.items) : undefined;
   console.log(JSON.stringify({
+    fidelity: quality,
     engine: 'onnxruntime-node', version: ort.env.versions.common, items: args.items, threads: args.threads,
     runs: times.length, load_ms: loadMs, first_ms: firstMs, min_ms: times[0], p50_ms: p50,
     p90_ms: percentile(times, 90), p99_ms: percentile(times, 99), items_per_s: args.items / (p50 / 1000),

@@ -49,7 +49,8 @@ struct Session::Impl {
   const Model* model = nullptr;
   const schema::Model* root = nullptr;
   SessionOptions options;
-  pthreadpool_t threadpool = nullptr;
+  pthreadpool_t threadpool = nullptr;   // XNNPACK's GEMMs (options.threads > 1)
+  std::unique_ptr<ThreadPool> pool;     // the runtime's own kernels (options.threads > 1)
   uint8_t* arena = nullptr;
   size_t arena_size = 0;
   GreedyMemoryPlanner planner{kArenaAlignment};
@@ -217,6 +218,9 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
     impl->threadpool = pthreadpool_create(static_cast<size_t>(options.threads));
     if (!impl->threadpool) return Status::error(Error::kOutOfMemory, "cannot create a pool of %d threads", options.threads);
     park_workers(impl->threadpool);  // new workers spin too until their first job
+    Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(options.threads);
+    EMTL_RETURN_IF_ERROR(pool.status());
+    impl->pool = std::move(*pool);
   }
   PrepareContext prepare;
   prepare.model = root;
@@ -234,7 +238,8 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   impl->int8_scratch.resize(prepare.int8_scratch_bytes);
   impl->run_context.tensors = impl->allocation.tensors().data();
   impl->run_context.slots = impl->tensors.data();
-  impl->run_context.threadpool = impl->threadpool;
+  impl->run_context.threads.xnnpack = impl->threadpool;
+  impl->run_context.threads.pool = impl->pool.get();
   impl->run_context.int8_scratch = impl->int8_scratch.data();
 
   if (options.profile) {

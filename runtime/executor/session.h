@@ -22,10 +22,13 @@ struct SessionOptions {
   /// (x86 AVX-512 f32: 7; int8 and ARM: 4, 6 or 8): a tile of 128 leaves a
   /// partial block per layer, measured 4-5% slower on the PLE benchmark.
   size_t item_tile_rows = 168;
-  /// Threads for kernels, the caller's included (1: run on the calling
-  /// thread). The Session owns a pthreadpool of threads - 1 workers; they
-  /// sleep (no spinning) between calls, and the scores are bitwise identical
-  /// for any number of threads.
+  /// Threads for the GEMMs, the caller's included (1: run on the calling
+  /// thread); elementwise operators always run on the calling thread. The
+  /// Session owns threads - 1 workers for its own kernels (ThreadPool: few
+  /// large tasks, a worker the OS has not scheduled is never waited for,
+  /// spinning bounded to 100 us after a layer) and a pthreadpool for
+  /// XNNPACK's (its workers sleep between calls). The scores are bitwise
+  /// identical for any number of threads.
   int threads = 1;
   /// An id outside its table reads the default row chosen at conversion
   /// (converter option --oov-row) instead of failing. Fails anyway when the

@@ -28,8 +28,7 @@ Status BinaryElementwise::create(schema::OpType type, schema::Activation activat
   return xnn_status_to_error(status, "xnn_create binary operator");
 }
 
-Status BinaryElementwise::run(const TensorView& a, const TensorView& b, const TensorView& out,
-                              pthreadpool_t threadpool) const {
+Status BinaryElementwise::run(const TensorView& a, const TensorView& b, const TensorView& out) const {
   size_t a_dims[kMaxRank], b_dims[kMaxRank];
   for (int i = 0; i < a.shape.rank; ++i) a_dims[i] = static_cast<size_t>(a.shape[i]);
   for (int i = 0; i < b.shape.rank; ++i) b_dims[i] = static_cast<size_t>(b.shape[i]);
@@ -40,27 +39,27 @@ Status BinaryElementwise::run(const TensorView& a, const TensorView& b, const Te
   xnn_status status = xnn_status_invalid_parameter;
   switch (type_) {
     case schema::OpType::ADD:
-      status = xnn_setup_add_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, threadpool);
+      status = xnn_setup_add_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, nullptr);
       break;
     case schema::OpType::SUB:
-      status = xnn_setup_subtract_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, threadpool);
+      status = xnn_setup_subtract_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, nullptr);
       break;
     case schema::OpType::MUL:
-      status = xnn_setup_multiply_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, threadpool);
+      status = xnn_setup_multiply_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, nullptr);
       break;
     case schema::OpType::DIV:
-      status = xnn_setup_divide_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, threadpool);
+      status = xnn_setup_divide_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, nullptr);
       break;
     case schema::OpType::MAXIMUM:
-      status = xnn_setup_maximum_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, threadpool);
+      status = xnn_setup_maximum_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, nullptr);
       break;
     case schema::OpType::MINIMUM:
-      status = xnn_setup_minimum_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, threadpool);
+      status = xnn_setup_minimum_nd_f32(op_.get(), a_rank, a_dims, b_rank, b_dims, x, y, z, nullptr);
       break;
     default: break;
   }
   EMTL_RETURN_IF_ERROR(xnn_status_to_error(status, "xnn_setup binary operator"));
-  EMTL_RETURN_IF_ERROR(xnn_status_to_error(xnn_run_operator(op_.get(), threadpool), "binary operator"));
+  EMTL_RETURN_IF_ERROR(xnn_status_to_error(xnn_run_operator(op_.get(), nullptr), "binary operator"));
   apply_activation_f32(z, out.num_elements(), post_activation_, alpha_);
   return Status::ok();
 }

@@ -2,7 +2,6 @@
 // with numpy broadcasting up to 6 dims, on XNNPACK's *_nd_f32 operators.
 #pragma once
 
-#include <pthreadpool.h>
 
 #include "runtime/kernels/tensor_view.h"
 #include "runtime/kernels/xnn_operator.h"
@@ -16,7 +15,7 @@ class BinaryElementwise {
   Status create(schema::OpType type, schema::Activation activation, float alpha);
   /// `out.shape` must be the broadcast of a.shape and b.shape. The inputs may
   /// be read up to XNN_EXTRA_BYTES past their end.
-  Status run(const TensorView& a, const TensorView& b, const TensorView& out, pthreadpool_t threadpool) const;
+  Status run(const TensorView& a, const TensorView& b, const TensorView& out) const;
 
  private:
   XnnOperator op_;

@@ -20,8 +20,6 @@ namespace {
 
 #define EMTL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-constexpr size_t kQuantizeRowsPerTask = 16;
-
 struct RunContext {
   const float* x;
   size_t rows, input_stride, input_channels, padded_input_channels, output_channels;
@@ -58,9 +56,6 @@ EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t co
   }
 }
 
-void quantize_task(void* context, size_t begin, size_t count) {
-  quantize_rows(static_cast<const RunContext*>(context), begin, count);
-}
 
 // M rows x NV * 16 columns: int32 accumulators in registers, one vpdpbusd per
 // (row, 16 columns, 4 k), then the requantisation in f32 straight to y.
@@ -123,15 +118,29 @@ EMTL_VNNI_TARGET void tile_rows(const RunContext* c, size_t row, size_t rows, si
 
 // One row block of one column panel; panels of 32 columns, the last one 16
 // when that covers it.
-EMTL_VNNI_TARGET void gemm_task(void* context, size_t panel, size_t row_block) {
-  const auto* c = static_cast<const RunContext*>(context);
-  const size_t column = panel * Int8GemmVnni::kPanelColumns;
-  const size_t row = row_block * Int8GemmVnni::kRowBlock;
+EMTL_VNNI_TARGET void gemm_block(const RunContext* c, size_t column, size_t row) {
   const size_t rows = std::min(Int8GemmVnni::kRowBlock, c->rows - row);
   if (c->output_channels - column <= 16)
     tile_rows<1>(c, row, rows, column);
   else
     tile_rows<2>(c, row, rows, column);
+}
+
+// One task: a range of rows, quantised then multiplied by every panel (panel
+// by panel, so that a panel of weights stays in L1 over the row blocks).
+struct RowTasks {
+  const RunContext* c;
+  size_t rows_per_task;
+};
+
+void row_task(void* context, size_t index) {
+  const auto* t = static_cast<const RowTasks*>(context);
+  const RunContext* c = t->c;
+  const size_t begin = index * t->rows_per_task;
+  const size_t end = std::min(c->rows, begin + t->rows_per_task);
+  quantize_rows(c, begin, end - begin);
+  for (size_t column = 0; column < c->output_channels; column += Int8GemmVnni::kPanelColumns)
+    for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) gemm_block(c, column, row);
 }
 
 size_t padded_panel_columns(size_t columns) {
@@ -187,7 +196,7 @@ Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const
 }
 
 void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
-                       pthreadpool_t threadpool) const {
+                       ThreadPool* pool) const {
   if (rows == 0) return;
   RunContext c;
   c.x = x;
@@ -208,17 +217,12 @@ void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* 
   c.multiplier = multiplier_.data();
   c.xu = scratch;
   c.y = y;
-  const size_t panels = (output_channels_ + kPanelColumns - 1) / kPanelColumns;
+  // Few large tasks of whole row blocks (ThreadPool::task_count); each
+  // output element is computed by one task, in the same order whatever the split.
   const size_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
-  if (threadpool) {
-    pthreadpool_parallelize_1d_tile_1d(threadpool, quantize_task, &c, rows, kQuantizeRowsPerTask, 0);
-    // Panel-major: consecutive tasks share a panel of weights.
-    pthreadpool_parallelize_2d(threadpool, gemm_task, &c, panels, row_blocks, 0);
-    return;
-  }
-  quantize_rows(&c, 0, rows);
-  for (size_t p = 0; p < panels; ++p)
-    for (size_t b = 0; b < row_blocks; ++b) gemm_task(&c, p, b);
+  const size_t tasks = pool ? pool->task_count(row_blocks, kRowBlock * padded_input_channels_ * output_channels_) : 1;
+  RowTasks t{&c, (row_blocks + tasks - 1) / tasks * kRowBlock};
+  parallel_for(pool, (rows + t.rows_per_task - 1) / t.rows_per_task, row_task, &t);
 }
 
 #else  // !__x86_64__: no VNNI; QuantizedFullyConnected stays on XNNPACK.
@@ -230,7 +234,7 @@ Status Int8GemmVnni::create(size_t, size_t, const int8_t*, const float*, bool, c
   return Status::error(Error::kUnsupported, "int8 GEMM: AVX-512 VNNI is x86-64 only");
 }
 
-void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, pthreadpool_t) const {}
+void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, ThreadPool*) const {}
 
 #endif
 

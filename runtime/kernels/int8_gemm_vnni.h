@@ -12,13 +12,12 @@
 // flags); off x86-64 available() is false and create() fails.
 #pragma once
 
-#include <pthreadpool.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "runtime/core/error.h"
+#include "runtime/threads/thread_pool.h"
 
 namespace edgemtl {
 
@@ -40,9 +39,9 @@ class Int8GemmVnni {
                 int8_t output_zero_point, int8_t lowest, size_t max_rows);
   /// y[rows, output_channels] (dense) from x rows `input_stride` floats
   /// apart; reads only the first input_channels floats of each row.
-  /// `scratch`: scratch_bytes() bytes for the u8 copy of x.
-  void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
-           pthreadpool_t threadpool) const;
+  /// `scratch`: scratch_bytes() bytes for the u8 copy of x. `pool`: null
+  /// (this thread only) or the Session's threads, given a few row ranges.
+  void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch, ThreadPool* pool) const;
   size_t scratch_bytes() const { return max_rows_ * padded_input_channels_; }
   /// Packed weights, per-column bias and requantisation multiplier.
   size_t packed_weight_bytes() const {

@@ -84,13 +84,15 @@ Status QuantizedFullyConnected::run_xnnpack(const float* x, size_t rows, float* 
   return Status::ok();
 }
 
-Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_t* scratch, pthreadpool_t threadpool) {
+Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_t* scratch,
+                                    const KernelThreads& threads) {
   if (rows > max_rows_)
     return Status::error(Error::kInternal, "quantized fully connected: %zu rows, planned for %zu", rows, max_rows_);
   if (vnni_)
-    vnni_gemm_.run(x, rows, input_stride_, y, reinterpret_cast<uint8_t*>(scratch), threadpool);
+    vnni_gemm_.run(x, rows, input_stride_, y, reinterpret_cast<uint8_t*>(scratch), threads.pool);
   else
-    EMTL_RETURN_IF_ERROR(run_xnnpack(x, rows, y, scratch, threadpool));
+    EMTL_RETURN_IF_ERROR(
+        run_xnnpack(x, rows, y, scratch, threads.xnnpack_for(rows * input_channels_ * output_channels_)));
   if (activation_ != schema::Activation::RELU && activation_ != schema::Activation::NONE)
     apply_activation_f32(y, rows * output_channels_, activation_, alpha_);
   return Status::ok();

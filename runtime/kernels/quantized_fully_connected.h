@@ -6,7 +6,6 @@
 // the rows (qc8), a per-tensor scale as the qs8 fully-connected operator.
 #pragma once
 
-#include <pthreadpool.h>
 
 #include <cstdint>
 
@@ -35,7 +34,8 @@ class QuantizedFullyConnected {
                 bool allow_vnni = true);
   /// `scratch`: scratch_bytes() bytes for the int8 copies of x and y; the
   /// layers of a Session run one after another and share one scratch.
-  Status run(const float* x, size_t rows, float* y, int8_t* scratch, pthreadpool_t threadpool);
+  /// `threads`: the Session's pools (XNNPACK's GEMM or the VNNI kernel's).
+  Status run(const float* x, size_t rows, float* y, int8_t* scratch, const KernelThreads& threads);
   size_t scratch_bytes() const {
     return vnni_ ? vnni_gemm_.scratch_bytes()
                  : max_rows_ * (input_channels_ + output_channels_) + 2 * XNN_EXTRA_BYTES;

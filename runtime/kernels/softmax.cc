@@ -13,15 +13,15 @@ Status Softmax::create(const Shape& shape, int axis) {
                              "xnn_create_softmax_nc_f32");
 }
 
-Status Softmax::run(const TensorView& x, const TensorView& y, pthreadpool_t threadpool) const {
+Status Softmax::run(const TensorView& x, const TensorView& y) const {
   const int64_t axis_size = x.shape[axis_];
   if (x.num_elements() == 0 || axis_size == 0) return Status::ok();
   if (op_.get()) {
     const size_t batch = x.num_elements() / static_cast<size_t>(axis_size);
     EMTL_RETURN_IF_ERROR(xnn_status_to_error(
-        xnn_setup_softmax_nc_f32(op_.get(), batch, x.as<const float>(), y.as<float>(), threadpool),
+        xnn_setup_softmax_nc_f32(op_.get(), batch, x.as<const float>(), y.as<float>(), nullptr),
         "xnn_setup_softmax_nc_f32"));
-    return xnn_status_to_error(xnn_run_operator(op_.get(), threadpool), "softmax");
+    return xnn_status_to_error(xnn_run_operator(op_.get(), nullptr), "softmax");
   }
   // Inner axis: for each (outer, inner) pair, the values along the axis are
   // `inner` apart. Subtracting the maximum keeps exp() finite.
@@ -52,11 +52,11 @@ Status Sigmoid::create() {
   return xnn_status_to_error(xnn_create_sigmoid_nc_f32(1, 1, 1, 0, op_.out()), "xnn_create_sigmoid_nc_f32");
 }
 
-Status Sigmoid::run(const TensorView& x, const TensorView& y, pthreadpool_t threadpool) const {
+Status Sigmoid::run(const TensorView& x, const TensorView& y) const {
   EMTL_RETURN_IF_ERROR(xnn_status_to_error(
-      xnn_setup_sigmoid_nc_f32(op_.get(), x.num_elements(), x.as<const float>(), y.as<float>(), threadpool),
+      xnn_setup_sigmoid_nc_f32(op_.get(), x.num_elements(), x.as<const float>(), y.as<float>(), nullptr),
       "xnn_setup_sigmoid_nc_f32"));
-  return xnn_status_to_error(xnn_run_operator(op_.get(), threadpool), "sigmoid");
+  return xnn_status_to_error(xnn_run_operator(op_.get(), nullptr), "sigmoid");
 }
 
 }  // namespace edgemtl

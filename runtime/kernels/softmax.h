@@ -2,7 +2,6 @@
 // Sigmoid: XNNPACK.
 #pragma once
 
-#include <pthreadpool.h>
 
 #include "runtime/kernels/tensor_view.h"
 #include "runtime/kernels/xnn_operator.h"
@@ -13,7 +12,7 @@ class Softmax {
  public:
   /// `shape` is the declared shape (rows may be -1); `axis` in [1, rank).
   Status create(const Shape& shape, int axis);
-  Status run(const TensorView& x, const TensorView& y, pthreadpool_t threadpool) const;
+  Status run(const TensorView& x, const TensorView& y) const;
 
  private:
   XnnOperator op_;  // null unless axis is the last one
@@ -24,7 +23,7 @@ class Softmax {
 class Sigmoid {
  public:
   Status create();
-  Status run(const TensorView& x, const TensorView& y, pthreadpool_t threadpool) const;
+  Status run(const TensorView& x, const TensorView& y) const;
 
  private:
   XnnOperator op_;

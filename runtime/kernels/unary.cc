@@ -85,15 +85,15 @@ Status Unary::create(UnaryFunction function, float exponent) {
   return xnn_status_to_error(create(1, 1, 1, 0, op_.out()), "xnn_create (unary)");
 }
 
-Status Unary::run(const TensorView& x, const TensorView& y, pthreadpool_t threadpool) const {
+Status Unary::run(const TensorView& x, const TensorView& y) const {
   const size_t count = x.num_elements();
   if (!op_.get() || count == 0) {
     unary_f32(function_, exponent_, x.as<const float>(), y.as<float>(), count);
     return Status::ok();
   }
   EMTL_RETURN_IF_ERROR(
-      xnn_status_to_error(setup_(op_.get(), count, x.as<const float>(), y.as<float>(), threadpool), "xnn_setup (unary)"));
-  return xnn_status_to_error(xnn_run_operator(op_.get(), threadpool), "unary");
+      xnn_status_to_error(setup_(op_.get(), count, x.as<const float>(), y.as<float>(), nullptr), "xnn_setup (unary)"));
+  return xnn_status_to_error(xnn_run_operator(op_.get(), nullptr), "unary");
 }
 
 void is_nan(const TensorView& x, const TensorView& out) {

@@ -21,7 +21,7 @@ void unary_f32(schema::UnaryFunction function, float exponent, const float* x, f
 class Unary {
  public:
   Status create(schema::UnaryFunction function, float exponent);
-  Status run(const TensorView& x, const TensorView& y, pthreadpool_t threadpool) const;
+  Status run(const TensorView& x, const TensorView& y) const;
   bool uses_xnnpack() const { return op_.get() != nullptr; }
 
  private:

@@ -52,7 +52,7 @@ Status prepare_sigmoid(PrepareContext&, PreparedOp& p) {
 }
 
 Status run_sigmoid(const RunContext& context, PreparedOp& p) {
-  return p.state.get<Sigmoid>().run(context.input(p, 0), context.output(p), context.threadpool);
+  return p.state.get<Sigmoid>().run(context.input(p, 0), context.output(p));
 }
 
 Status run_tanh(const RunContext& context, PreparedOp& p) {

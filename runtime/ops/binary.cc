@@ -33,8 +33,7 @@ Status prepare(PrepareContext& context, PreparedOp& p) {
 }
 
 Status run(const RunContext& context, PreparedOp& p) {
-  return p.state.get<BinaryElementwise>().run(context.input(p, 0), context.input(p, 1), context.output(p),
-                                              context.threadpool);
+  return p.state.get<BinaryElementwise>().run(context.input(p, 0), context.input(p, 1), context.output(p));
 }
 
 constexpr OpPlanning kInPlace = {false, true, false, nullptr};

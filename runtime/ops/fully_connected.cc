@@ -73,15 +73,18 @@ size_t gemm_rows(const TensorView& x) {
 }
 
 Status run_f32(const RunContext& context, PreparedOp& p) {
-  const TensorView x = context.input(p, 0);
-  return p.state.get<FullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
-                                           context.threadpool);
+  const TensorView x = context.input(p, 0), y = context.output(p);
+  const size_t rows = gemm_rows(x);
+  const size_t multiply_adds = rows * static_cast<size_t>(x.shape[x.shape.rank - 1]) *
+                               static_cast<size_t>(y.shape[y.shape.rank - 1]);
+  return p.state.get<FullyConnected>().run(x.as<const float>(), rows, y.as<float>(),
+                                           context.threads.xnnpack_for(multiply_adds));
 }
 
 Status run_int8(const RunContext& context, PreparedOp& p) {
   const TensorView x = context.input(p, 0);
   return p.state.get<QuantizedFullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
-                                                    context.int8_scratch, context.threadpool);
+                                                    context.int8_scratch, context.threads);
 }
 
 // The INT8 weight's scales and zero points, read from the verified file.

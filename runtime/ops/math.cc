@@ -28,7 +28,7 @@ Status prepare_unary(PrepareContext&, PreparedOp& p) {
 }
 
 Status run_unary(const RunContext& context, PreparedOp& p) {
-  return p.state.get<Unary>().run(context.input(p, 0), context.output(p), context.threadpool);
+  return p.state.get<Unary>().run(context.input(p, 0), context.output(p));
 }
 
 // IS_NAN, IS_INF: FLOAT32 in, BOOL of its shape out.

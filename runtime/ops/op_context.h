@@ -2,7 +2,6 @@
 // and the per-operator state it keeps in between. Internal to the runtime.
 #pragma once
 
-#include <pthreadpool.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include "runtime/core/error.h"
 #include "runtime/kernels/tensor_view.h"
 #include "runtime/planner/allocation_info.h"
+#include "runtime/threads/thread_pool.h"
 #include "schema/edgemtl_generated.h"
 
 namespace edgemtl {
@@ -114,7 +114,7 @@ struct PrepareContext {
 struct RunContext {
   const TensorAllocation* tensors = nullptr;
   TensorSlot* slots = nullptr;
-  pthreadpool_t threadpool = nullptr;
+  KernelThreads threads;  // for the GEMMs (fully connected, recurrent); elementwise kernels run on one thread
   int8_t* int8_scratch = nullptr;  // PrepareContext::int8_scratch_bytes bytes
 
   TensorView view(int index) const {

@@ -22,7 +22,7 @@ Status prepare(PrepareContext& context, PreparedOp& p) {
 }
 
 Status run(const RunContext& context, PreparedOp& p) {
-  return p.state.get<Softmax>().run(context.input(p, 0), context.output(p), context.threadpool);
+  return p.state.get<Softmax>().run(context.input(p, 0), context.output(p));
 }
 
 }  // namespace

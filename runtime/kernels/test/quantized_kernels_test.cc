@@ -67,7 +67,7 @@ TEST_CASE("int8 fully connected: per channel (1x1 convolution) and per tensor ma
                   .is_ok());
       std::vector<int8_t> scratch(fc.scratch_bytes());
       std::vector<float> y(rows * n);
-      REQUIRE(fc.run(x.data(), rows, y.data(), scratch.data(), nullptr).is_ok());
+      REQUIRE(fc.run(x.data(), rows, y.data(), scratch.data(), {}).is_ok());
       std::vector<float> want =
           reference_int8_fc(x, rows, k, n, w, scales, bias, in, out, activation == schema::Activation::RELU);
       int saturated = 0;
@@ -81,7 +81,7 @@ TEST_CASE("int8 fully connected: per channel (1x1 convolution) and per tensor ma
       }
       CHECK(saturated < static_cast<int>(y.size()) / 4);  // the ranges exercise real values, not the clamp
       // More rows than planned is an error, not an overrun.
-      CHECK(fc.run(x.data(), rows + 1, y.data(), scratch.data(), nullptr).code() == Error::kInternal);
+      CHECK(fc.run(x.data(), rows + 1, y.data(), scratch.data(), {}).code() == Error::kInternal);
     }
   }
 }
@@ -104,7 +104,7 @@ TEST_CASE("int8 fully connected reads a window of columns of wider rows") {
                     rows).is_ok());
   std::vector<int8_t> scratch(fc.scratch_bytes());
   std::vector<float> y(rows * n);
-  REQUIRE(fc.run(wide.data() + first_column, rows, y.data(), scratch.data(), nullptr).is_ok());
+  REQUIRE(fc.run(wide.data() + first_column, rows, y.data(), scratch.data(), {}).is_ok());
   const std::vector<float> want = reference_int8_fc(window, rows, k, n, w, scales, bias, in, out, false);
   for (size_t i = 0; i < y.size(); ++i) CHECK(std::fabs(y[i] - want[i]) <= out.scale * 1.001f);
 }
@@ -180,8 +180,8 @@ TEST_CASE("int8 fully connected benchmark: per channel (qc8 1x1 convolution) vs 
       for (int which = 0; which < 3; ++which) {
         const auto start = std::chrono::steady_clock::now();
         for (int rep = 0; rep < 20; ++rep) {
-          if (which == 0) REQUIRE(per_channel.run(x.data(), shape.rows, y.data(), scratch.data(), nullptr).is_ok());
-          if (which == 1) REQUIRE(per_tensor.run(x.data(), shape.rows, y.data(), scratch.data(), nullptr).is_ok());
+          if (which == 0) REQUIRE(per_channel.run(x.data(), shape.rows, y.data(), scratch.data(), {}).is_ok());
+          if (which == 1) REQUIRE(per_tensor.run(x.data(), shape.rows, y.data(), scratch.data(), {}).is_ok());
           if (which == 2) REQUIRE(f32.run(x.data(), shape.rows, y.data(), nullptr).is_ok());
         }
         times[which].push_back(
@@ -269,12 +269,13 @@ void check_vnni_case(const VnniCase& t, uint32_t seed) {
   REQUIRE(!xnnpack.uses_vnni());
   std::vector<int8_t> scratch(std::max(vnni.scratch_bytes(), xnnpack.scratch_bytes()), 77);
   std::vector<float> y(t.rows * t.n + 1, 42.0f), y_xnnpack(t.rows * t.n), y_threads(t.rows * t.n + 1, 42.0f);
-  REQUIRE(vnni.run(wide.data() + offset, t.rows, y.data(), scratch.data(), nullptr).is_ok());
-  REQUIRE(xnnpack.run(wide.data() + offset, t.rows, y_xnnpack.data(), scratch.data(), nullptr).is_ok());
-  pthreadpool_t pool = pthreadpool_create(3);
-  REQUIRE(pool != nullptr);
-  REQUIRE(vnni.run(wide.data() + offset, t.rows, y_threads.data(), scratch.data(), pool).is_ok());
-  pthreadpool_destroy(pool);
+  REQUIRE(vnni.run(wide.data() + offset, t.rows, y.data(), scratch.data(), {}).is_ok());
+  REQUIRE(xnnpack.run(wide.data() + offset, t.rows, y_xnnpack.data(), scratch.data(), {}).is_ok());
+  Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3);
+  REQUIRE(pool.ok());
+  KernelThreads threads;
+  threads.pool = pool->get();
+  REQUIRE(vnni.run(wide.data() + offset, t.rows, y_threads.data(), scratch.data(), threads).is_ok());
   CHECK(y.back() == 42.0f);  // nothing written past rows x n
   CHECK(std::memcmp(y.data(), y_threads.data(), y.size() * sizeof(float)) == 0);
   const bool sigmoid = t.activation == schema::Activation::SIGMOID;
