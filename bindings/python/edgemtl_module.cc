@@ -172,12 +172,14 @@ class PySession {
   }
 
  public:
-  PySession(std::shared_ptr<PyModel> model, size_t max_items, int threads, bool map_out_of_range_ids)
+  PySession(std::shared_ptr<PyModel> model, size_t max_items, int threads, bool map_out_of_range_ids,
+            size_t max_arena_bytes)
       : model_(std::move(model)) {
     edgemtl::SessionOptions options;
     options.max_items = max_items;
     options.threads = threads;
     options.map_out_of_range_ids = map_out_of_range_ids;
+    options.max_arena_bytes = max_arena_bytes;
     auto created = edgemtl::Session::create(model_->model(), options);
     if (!created.ok()) raise_status(created.status());
     session_ = std::move(created).value();
@@ -355,14 +357,18 @@ PYBIND11_MODULE(edgemtl, m) {
           "Unsupported for a file without checksums).")
       .def(
           "session",
-          [](std::shared_ptr<PyModel> model, size_t max_items, int threads, bool map_out_of_range_ids) {
-            return std::make_unique<PySession>(std::move(model), max_items, threads, map_out_of_range_ids);
+          [](std::shared_ptr<PyModel> model, size_t max_items, int threads, bool map_out_of_range_ids,
+             size_t max_arena_bytes) {
+            return std::make_unique<PySession>(std::move(model), max_items, threads, map_out_of_range_ids,
+                                               max_arena_bytes);
           },
-          py::arg("max_items") = 4096, py::arg("threads") = 1, py::arg("map_out_of_range_ids") = false);
+          py::arg("max_items") = 4096, py::arg("threads") = 1, py::arg("map_out_of_range_ids") = false,
+          py::arg("max_arena_bytes") = edgemtl::SessionOptions{}.max_arena_bytes);
 
   py::class_<PySession>(m, "Session")
-      .def(py::init<std::shared_ptr<PyModel>, size_t, int, bool>(), py::arg("model"), py::arg("max_items") = 4096,
-           py::arg("threads") = 1, py::arg("map_out_of_range_ids") = false)
+      .def(py::init<std::shared_ptr<PyModel>, size_t, int, bool, size_t>(), py::arg("model"),
+           py::arg("max_items") = 4096, py::arg("threads") = 1, py::arg("map_out_of_range_ids") = false,
+           py::arg("max_arena_bytes") = edgemtl::SessionOptions{}.max_arena_bytes)
       .def("set_user", &PySession::set_user, py::arg("features"),
            "Runs the user stage: {name: value} for every user feature (one row).")
       .def("score", &PySession::score, py::arg("features"), py::arg("n") = py::none(),

@@ -321,11 +321,13 @@ JNIEXPORT jobjectArray JNICALL Java_org_edgemtl_NativeApi_metadata(JNIEnv* env, 
 }
 
 JNIEXPORT jlong JNICALL Java_org_edgemtl_NativeApi_sessionCreate(JNIEnv* env, jclass, jlong model, jlong max_items,
-                                                                 jint threads, jboolean map_out_of_range_ids) {
+                                                                 jint threads, jboolean map_out_of_range_ids,
+                                                                 jlong max_arena_bytes) {
   emtl_session_options options = emtl_session_options_default();
   options.max_items = static_cast<size_t>(max_items);
   options.threads = threads;
   options.map_out_of_range_ids = map_out_of_range_ids ? 1 : 0;
+  options.max_arena_bytes = static_cast<size_t>(max_arena_bytes);  // >= 0, checked by Session
   emtl_session* session = nullptr;
   const emtl_status status = emtl_session_create(model_of(model), &options, &session);
   if (status != EMTL_OK) throw_last(env, status);

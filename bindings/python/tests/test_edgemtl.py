@@ -328,6 +328,8 @@ class Errors(unittest.TestCase):
         five = {name: np.repeat(value, 5, axis=0) for name, value in self.items.items()}
         self.assert_error("InvalidArgument", "max_items", session.score, five)
         self.assert_error("InvalidArgument", "", edgemtl.Session, self.model, max_items=0)
+        # A bound below what the model needs: refused before allocating, with the sizes in the message.
+        self.assert_error("OutOfMemory", "max_arena_bytes", edgemtl.Session, self.model, max_arena_bytes=64)
 
     def test_conversion(self):
         out = os.path.join(SCRATCH, "never.emtl")

@@ -56,7 +56,8 @@ final class NativeApi {
   /** key0, value0, key1, value1, ... */
   static native String[] metadata(long model);
 
-  static native long sessionCreate(long model, long maxItems, int threads, boolean mapOutOfRangeIds);
+  static native long sessionCreate(
+      long model, long maxItems, int threads, boolean mapOutOfRangeIds, long maxArenaBytes);
 
   static native void sessionFree(long session);
 

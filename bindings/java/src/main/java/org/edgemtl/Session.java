@@ -12,6 +12,7 @@ public final class Session implements AutoCloseable {
     long maxItems = 4096;
     int threads = 1;
     boolean mapOutOfRangeIds = false;
+    long maxArenaBytes = 1L << 30;
 
     /** Largest n for score (default 4096). */
     public Options maxItems(long maxItems) {
@@ -30,6 +31,16 @@ public final class Session implements AutoCloseable {
       this.mapOutOfRangeIds = map;
       return this;
     }
+
+    /**
+     * The most the session allocates for each block sized from the model file (arena, candidate
+     * cache, scratch, scores, packed weights); a model needing more fails with OUT_OF_MEMORY before
+     * allocating (default 1 GiB; SessionOptions::max_arena_bytes).
+     */
+    public Options maxArenaBytes(long bytes) {
+      this.maxArenaBytes = bytes;
+      return this;
+    }
   }
 
   private final Model model;
@@ -44,9 +55,13 @@ public final class Session implements AutoCloseable {
       throw EdgemtlException.of(EdgemtlException.INVALID_ARGUMENT, "model and options must not be null");
     if (options.maxItems < 0)
       throw EdgemtlException.of(EdgemtlException.INVALID_ARGUMENT, "maxItems " + options.maxItems + " is negative");
+    if (options.maxArenaBytes < 0)
+      throw EdgemtlException.of(
+          EdgemtlException.INVALID_ARGUMENT, "maxArenaBytes " + options.maxArenaBytes + " is negative");
     this.model = model;
     synchronized (model) {
-      this.handle = NativeApi.sessionCreate(model.handle(), options.maxItems, options.threads, options.mapOutOfRangeIds);
+      this.handle = NativeApi.sessionCreate(
+          model.handle(), options.maxItems, options.threads, options.mapOutOfRangeIds, options.maxArenaBytes);
       model.sessionOpened();
     }
   }

@@ -330,6 +330,11 @@ public class EdgemtlTest {
     expectError(EdgemtlException.INVALID_ARGUMENT, "out of range", () -> new Features(model).ids(99, 1L));
     expectError(EdgemtlException.INVALID_ARGUMENT, "null", () -> new Features(model).ids(0, (long[]) null));
     expectError(EdgemtlException.INVALID_ARGUMENT, "", () -> model.newSession(new Session.Options().maxItems(0)));
+    // A bound below what the model needs: refused before allocating, with the sizes in the message.
+    expectError(EdgemtlException.OUT_OF_MEMORY, "max_arena_bytes",
+        () -> model.newSession(new Session.Options().maxArenaBytes(64)));
+    expectError(EdgemtlException.INVALID_ARGUMENT, "negative",
+        () -> model.newSession(new Session.Options().maxArenaBytes(-1)));
     try (Model other = Model.fromFile(path.toString())) {
       expectError(EdgemtlException.INVALID_ARGUMENT, "another model", () -> session.score(Features.of(other, items), 1));
     }
