@@ -8,39 +8,50 @@ namespace edgemtl {
 
 namespace {
 
-// Row `row` of the table as floats (dequantised or widened on the fly).
-void copy_row(const EmbeddingTable& table, size_t row, float* target) {
-  const size_t dim = static_cast<size_t>(table.dim);
-  switch (table.dtype) {
-    case schema::DType::INT8: {
-      const int8_t* q = static_cast<const int8_t*>(table.data) + row * dim;
-      const float scale = table.row_scales[row];
-      for (size_t d = 0; d < dim; ++d) target[d] = scale * static_cast<float>(q[d]);
-      break;
-    }
-    case schema::DType::FLOAT16:
-      half_to_float_n(static_cast<const uint8_t*>(table.data) + row * dim * 2, target, dim);
-      break;
-    default:
-      std::memcpy(target, static_cast<const float*>(table.data) + row * dim, dim * sizeof(float));
-      break;
-  }
+// One routine per stored form; `n` elements.
+void dequantize_int8(const int8_t* q, float scale, size_t n, float* out) {
+  for (size_t d = 0; d < n; ++d) out[d] = scale * static_cast<float>(q[d]);
 }
 
-// Element d of row `row` as f32 (the same value copy_row writes).
-inline float table_value(const EmbeddingTable& table, size_t row, size_t d) {
-  const size_t index = row * static_cast<size_t>(table.dim) + d;
-  switch (table.dtype) {
-    case schema::DType::INT8:
-      return table.row_scales[row] * static_cast<float>(static_cast<const int8_t*>(table.data)[index]);
-    case schema::DType::FLOAT16:
-      return half_to_float(static_cast<const uint16_t*>(table.data)[index]);
-    default:
-      return static_cast<const float*>(table.data)[index];
+// Two elements a byte, the even one in the low nibble; real = scale * q + offset.
+void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
+  const size_t pairs = n / 2;
+  for (size_t i = 0; i < pairs; ++i) {
+    const uint8_t b = packed[i];
+    out[2 * i] = scale * static_cast<float>(b & 0x0F) + offset;
+    out[2 * i + 1] = scale * static_cast<float>(b >> 4) + offset;
   }
+  if (n % 2) out[n - 1] = scale * static_cast<float>(packed[pairs] & 0x0F) + offset;
 }
+
+// The largest part of a row BAG dequantises at once (on the stack).
+constexpr size_t kBagChunk = 64;
 
 }  // namespace
+
+void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  const size_t dim = static_cast<size_t>(table.dim);
+  switch (table.dtype) {
+    case schema::DType::INT8:
+      dequantize_int8(static_cast<const int8_t*>(table.data) + row * dim + begin, table.row_scales[row], count, out);
+      break;
+    case schema::DType::INT8_ROW_F16:
+      dequantize_int8(static_cast<const int8_t*>(table.data) + row * dim + begin, half_to_float(table.row_params[row]),
+                      count, out);
+      break;
+    case schema::DType::UINT4_ROW_F16:
+      dequantize_uint4(static_cast<const uint8_t*>(table.data) + row * ((dim + 1) / 2) + begin / 2,
+                       half_to_float(table.row_params[2 * row]), half_to_float(table.row_params[2 * row + 1]), count,
+                       out);
+      break;
+    case schema::DType::FLOAT16:
+      half_to_float_n(static_cast<const uint8_t*>(table.data) + (row * dim + begin) * 2, out, count);
+      break;
+    default:
+      std::memcpy(out, static_cast<const float*>(table.data) + row * dim + begin, count * sizeof(float));
+      break;
+  }
+}
 
 Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* ids, size_t id_rows,
                      const float* weights, size_t weight_rows, size_t rows, size_t length, int64_t default_row,
@@ -61,19 +72,22 @@ Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* i
         id = default_row;
       }
       const size_t row = static_cast<size_t>(id);
-      if (mode == BagMode::kMax) {
-        for (size_t d = 0; d < dim; ++d) {
-          const float v = table_value(table, row, d);
-          target[d] = j == 0 || v > target[d] ? v : target[d];
+      const float w = row_weights ? row_weights[j] : 1.0f;
+      for (size_t begin = 0; begin < dim; begin += kBagChunk) {
+        const size_t n = dim - begin < kBagChunk ? dim - begin : kBagChunk;
+        float values[kBagChunk];
+        dequantize_row(table, row, begin, n, values);
+        float* part = target + begin;
+        if (mode == BagMode::kMax) {
+          for (size_t d = 0; d < n; ++d) part[d] = j == 0 || values[d] > part[d] ? values[d] : part[d];
+        } else if (row_weights) {
+          for (size_t d = 0; d < n; ++d) {
+            const float product = w * values[d];
+            part[d] += product;
+          }
+        } else {
+          for (size_t d = 0; d < n; ++d) part[d] += values[d];
         }
-      } else if (row_weights) {
-        const float w = row_weights[j];
-        for (size_t d = 0; d < dim; ++d) {
-          const float product = w * table_value(table, row, d);
-          target[d] += product;
-        }
-      } else {
-        for (size_t d = 0; d < dim; ++d) target[d] += table_value(table, row, d);
       }
     }
     if (mode == BagMode::kMean && length > 0) {
@@ -98,7 +112,7 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
                                whats[j], static_cast<long long>(id), source, static_cast<long long>(counts[j]));
         id = default_rows[j];
       }
-      copy_row(table, static_cast<size_t>(offsets[j] + id), out + i * k * dim + j * dim);
+      dequantize_row(table, static_cast<size_t>(offsets[j] + id), 0, dim, out + i * k * dim + j * dim);
     }
   }
   return Status::ok();
@@ -116,7 +130,7 @@ Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t 
                              ids_per_row ? i % ids_per_row : 0, static_cast<long long>(table.rows));
       id = default_row;
     }
-    copy_row(table, static_cast<size_t>(id), out + i * dim);
+    dequantize_row(table, static_cast<size_t>(id), 0, dim, out + i * dim);
   }
   return Status::ok();
 }
