@@ -2,6 +2,12 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 #include "runtime/kernels/half.h"
 
 namespace edgemtl {
@@ -13,15 +19,48 @@ void dequantize_int8(const int8_t* q, float scale, size_t n, float* out) {
   for (size_t d = 0; d < n; ++d) out[d] = scale * static_cast<float>(q[d]);
 }
 
-// Two elements a byte, the even one in the low nibble; real = scale * q + offset.
+// Two elements a byte, the even one in the low nibble; real = scale * q + offset
+// (a multiply, then an add). 16 elements (8 bytes) at a time with SSE2 or NEON,
+// the rest one by one.
 void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
-  const size_t pairs = n / 2;
-  for (size_t i = 0; i < pairs; ++i) {
-    const uint8_t b = packed[i];
-    out[2 * i] = scale * static_cast<float>(b & 0x0F) + offset;
-    out[2 * i + 1] = scale * static_cast<float>(b >> 4) + offset;
+  size_t done = 0;
+#if defined(__SSE2__)
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
+  const __m128 scales = _mm_set1_ps(scale), offsets = _mm_set1_ps(offset);
+  for (; done + 16 <= n; done += 16) {
+    uint64_t eight;
+    std::memcpy(&eight, packed + done / 2, sizeof(eight));
+    const __m128i bytes = _mm_cvtsi64_si128(static_cast<long long>(eight));
+    const __m128i codes = _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles),
+                                            _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+    const __m128i words[2] = {_mm_unpacklo_epi8(codes, zero), _mm_unpackhi_epi8(codes, zero)};
+    for (int w = 0; w < 2; ++w) {
+      const __m128 first = _mm_cvtepi32_ps(_mm_unpacklo_epi16(words[w], zero));
+      const __m128 second = _mm_cvtepi32_ps(_mm_unpackhi_epi16(words[w], zero));
+      _mm_storeu_ps(out + done + 8 * w, _mm_add_ps(_mm_mul_ps(first, scales), offsets));
+      _mm_storeu_ps(out + done + 8 * w + 4, _mm_add_ps(_mm_mul_ps(second, scales), offsets));
+    }
   }
-  if (n % 2) out[n - 1] = scale * static_cast<float>(packed[pairs] & 0x0F) + offset;
+#elif defined(__ARM_NEON)
+  const float32x4_t scales = vdupq_n_f32(scale), offsets = vdupq_n_f32(offset);
+  for (; done + 16 <= n; done += 16) {
+    const uint8x8_t bytes = vld1_u8(packed + done / 2);
+    const uint8x8x2_t pairs = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
+    const uint16x8_t words[2] = {vmovl_u8(pairs.val[0]), vmovl_u8(pairs.val[1])};
+    for (int w = 0; w < 2; ++w) {
+      const float32x4_t first = vcvtq_f32_u32(vmovl_u16(vget_low_u16(words[w])));
+      const float32x4_t second = vcvtq_f32_u32(vmovl_u16(vget_high_u16(words[w])));
+      vst1q_f32(out + done + 8 * w, vaddq_f32(vmulq_f32(first, scales), offsets));
+      vst1q_f32(out + done + 8 * w + 4, vaddq_f32(vmulq_f32(second, scales), offsets));
+    }
+  }
+#endif
+  for (; done < n; ++done) {
+    const uint8_t byte = packed[done / 2];
+    const float q = static_cast<float>(done % 2 ? byte >> 4 : byte & 0x0F);
+    const float product = scale * q;  // not fused, as the vector loops
+    out[done] = product + offset;
+  }
 }
 
 // The largest part of a row BAG dequantises at once (on the stack).

@@ -124,7 +124,7 @@ struct Case {
   int64_t dim;
 };
 const Case kCases[] = {{DType::INT8_ROW_F16, 5}, {DType::INT8_ROW_F16, 16}, {DType::UINT4_ROW_F16, 5},
-                       {DType::UINT4_ROW_F16, 6}, {DType::UINT4_ROW_F16, 1}};
+                       {DType::UINT4_ROW_F16, 6}, {DType::UINT4_ROW_F16, 1}, {DType::UINT4_ROW_F16, 37}};
 constexpr int64_t kRows = 9, kDefault = 4;
 
 TEST_CASE("EMBEDDING reads INT8_ROW_F16 and UINT4_ROW_F16 rows by the schema's formula") {
