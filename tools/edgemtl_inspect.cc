@@ -271,7 +271,8 @@ int main(int argc, char** argv) {
   std::printf("\nembedding tables: %zu (encoding, shape, bytes with per-row parameters, x of f32)\n", tables.size());
   for (int index : tables) {
     const fbs::Tensor* tensor = root->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
-    const std::string name = tensor->name() != nullptr ? tensor->name()->str() : "#" + std::to_string(index);
+    const std::string name = tensor->name() != nullptr ? tensor->name()->str()
+                                                       : "#" + std::to_string(index) + " (" + reader_of(index) + ")";
     size_t bytes = 0;
     if (tensor->buffer() >= 0)
       bytes = static_cast<size_t>(root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->buffer()))->size());
