@@ -46,7 +46,7 @@ std::string describe_options(const ConvertOptions& options, const QuantizeOption
   if (quantize.mode == QuantizeMode::kInt8) {
     out << ";range=" << (quantize.range == RangeEstimator::kMinMax ? "minmax" : "percentile")
         << ";int8_weights=" << (quantize.per_channel ? "per-channel" : "per-tensor")
-        << ";int8_tables=" << (quantize.int8_tables ? "int8" : "fp16") << ";max_mean_delta=" << quantize.max_mean_delta;
+        << ";int8_tables=" << table_encoding_name(quantize.int8_tables) << ";max_mean_delta=" << quantize.max_mean_delta;
   }
   out << ";keep_names=" << quantize.write.keep_names;
   // Appended only when used, so that files converted without them describe their options as before.

@@ -23,7 +23,7 @@ constexpr const char* kUsage =
     "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures]\n"
     "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
-    "                       [--int8-tables int8|fp16] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
+    "                       [--int8-tables int8|int4|fp16|auto] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
     "                       [--input-shape NAME=L,...] [--fix-input NAME=VALUE,...] [--outputs NAME,...]\n"
     "                       [--list-padding after|before] [--keep-last-ids]\n"
@@ -33,7 +33,11 @@ constexpr const char* kUsage =
     "  in the file's metadata. --list-padding: the side a short id list is padded on at run time (the\n"
     "  side the model was trained with); --keep-last-ids: a long list keeps its last ids (else an error).\n"
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
-    "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
+    "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n"
+    "  --int8-tables (with --quantize int8): embedding tables as int8 rows with an fp16 scale (default),\n"
+    "  4-bit rows with an fp16 scale and offset (int4), fp16 rows, or auto: int4 for each table that keeps\n"
+    "  the ranking target and half the score budget on the calibration requests, else int8 (tables of\n"
+    "  width <= 2 are fp16, which is smaller). docs/QUANTIZATION.md.\n";
 
 struct UsageError {
   std::string message;
@@ -128,8 +132,11 @@ Args parse(int argc, char** argv) {
       a.quantize.per_channel = v == "per-channel";
     } else if (arg == "--int8-tables") {
       std::string v = value(i);
-      if (v != "int8" && v != "fp16") throw UsageError{"--int8-tables takes int8 or fp16"};
-      a.quantize.int8_tables = v == "int8";
+      if (v == "int8") a.quantize.int8_tables = TableEncoding::kInt8;
+      else if (v == "int4") a.quantize.int8_tables = TableEncoding::kInt4;
+      else if (v == "fp16") a.quantize.int8_tables = TableEncoding::kFloat16;
+      else if (v == "auto") a.quantize.int8_tables = TableEncoding::kAuto;
+      else throw UsageError{"--int8-tables takes int8, int4, fp16 or auto"};
     } else if (arg == "--max-mean-delta") {
       a.quantize.max_mean_delta = number(arg, value(i), 0.0, INFINITY);
     } else if (arg == "--min-spearman") {

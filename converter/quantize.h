@@ -21,13 +21,19 @@ namespace edgemtl::converter {
 
 enum class QuantizeMode { kNone, kFloat16, kInt8 };
 
+/// How int8 mode stores embedding tables (--int8-tables): int8 rows with a half
+/// scale, 4-bit rows with a half scale and offset, fp16 rows, or chosen per
+/// table by measurement (docs/QUANTIZATION.md, "Embedding tables").
+enum class TableEncoding { kInt8, kInt4, kFloat16, kAuto };
+const char* table_encoding_name(TableEncoding encoding);
+
 struct QuantizeOptions {
   QuantizeMode mode = QuantizeMode::kNone;
   std::string calibration_path;  // JSONL rows or requests; required for int8
   std::string validation_path;   // JSONL rows or requests; optional report
   RangeEstimator range = RangeEstimator::kPercentile;  // measured: docs/QUANTIZATION.md
   bool per_channel = true;       // FC weight scales per output channel, else one per tensor
-  bool int8_tables = true;       // int8 mode: tables INT8 with a scale per row, else FLOAT16
+  TableEncoding int8_tables = TableEncoding::kInt8;  // int8 mode: how tables are stored
   // int8: layers go back to f32, most harmful first, until the mean |score
   // difference| to f32 on the calibration rows is at most this.
   double max_mean_delta = 0.002;

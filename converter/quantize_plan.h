@@ -8,7 +8,9 @@
 
 namespace edgemtl::converter {
 
-enum class StoredType { kFloat16, kInt8, kInt32 };
+// kInt8RowF16 and kUint4RowF16: embedding tables with per-row half parameters
+// (schema DTypes INT8_ROW_F16, UINT4_ROW_F16).
+enum class StoredType { kFloat16, kInt8, kInt32, kInt8RowF16, kUint4RowF16 };
 const char* stored_type_name(StoredType type);
 
 /// One constant in a non-f32 form: its bytes and, for INT8, symmetric scales
@@ -18,6 +20,7 @@ struct EncodedConstant {
   std::vector<uint8_t> bytes;
   std::vector<float> scales;  // INT8 only: one per index of `axis`, or one for axis -1
   int axis = -1;
+  std::vector<uint8_t> row_params;  // kInt8RowF16 / kUint4RowF16: the per-row halves (own buffer)
 };
 
 /// Per-tensor affine quantisation of an activation: real = scale * (q - zero_point).

@@ -69,6 +69,8 @@ schema::DType to_schema(StoredType type) {
     case StoredType::kFloat16: return schema::DType::FLOAT16;
     case StoredType::kInt8: return schema::DType::INT8;
     case StoredType::kInt32: return schema::DType::INT32;
+    case StoredType::kInt8RowF16: return schema::DType::INT8_ROW_F16;
+    case StoredType::kUint4RowF16: return schema::DType::UINT4_ROW_F16;
   }
   return schema::DType::FLOAT32;
 }

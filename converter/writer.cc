@@ -47,6 +47,7 @@ struct Layout {
   std::vector<int> tensor_of;              // value -> tensor index or -1
   std::vector<int> values;                 // tensor index -> value
   std::vector<int> buffer_of;              // tensor index -> buffer index or -1
+  std::vector<int> row_params_of;          // tensor index -> buffer of its per-row parameters or -1
   std::vector<std::vector<uint8_t>> data;  // buffer index -> bytes
 };
 
@@ -74,10 +75,15 @@ Layout layout_of(const Graph& g, const QuantizationPlan* plan) {
       throw ConversionError("internal error: constant '" + value.name + "' holding the row count reached the file");
     l.tensor_of[v] = static_cast<int>(l.values.size());
     l.values.push_back(static_cast<int>(v));
+    l.row_params_of.push_back(-1);
     if (value.is_constant) {
       l.buffer_of.push_back(static_cast<int>(l.data.size()));
       const EncodedConstant* encoded = find_encoded(plan, static_cast<int>(v));
       l.data.push_back(encoded ? encoded->bytes : constant_bytes(value));
+      if (encoded && !encoded->row_params.empty()) {  // the table's per-row parameters: the next buffer
+        l.row_params_of.back() = static_cast<int>(l.data.size());
+        l.data.push_back(encoded->row_params);
+      }
     } else {
       l.buffer_of.push_back(-1);
     }
@@ -106,7 +112,8 @@ flatbuffers::DetachedBuffer build(const Graph& g, const Layout& l, uint64_t weig
       quantization = fb::CreateQuantizationDirect(b, &encoded->scales, nullptr, encoded->axis);
     auto tensor_name = named[l.values[t]] ? name(v.name) : flatbuffers::Offset<flatbuffers::String>();
     tensors.push_back(fb::CreateTensor(b, tensor_name, encoded ? to_schema(encoded->type) : to_schema(v.dtype),
-                                       b.CreateVector(v.shape), l.buffer_of[t], quantization));
+                                       b.CreateVector(v.shape), l.buffer_of[t], quantization,
+                                       l.row_params_of[t]));
   }
   std::vector<fb::Buffer> buffers;
   uint64_t offset = weights_begin;

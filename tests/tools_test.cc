@@ -188,6 +188,22 @@ TEST_CASE("bad flag values say what is wrong") {
   }
 }
 
+TEST_CASE("--int8-tables int4: edgemtl-inspect shows each table's encoding, its per-row parameters counted") {
+  const std::string rows = fixtures_dir() + "/bags/rows.jsonl";
+  const std::string users = user_inputs_argument(read_json(fixtures_dir() + "/bags/meta.json"));
+  const std::string int4 =
+      convert_fixture("bags", "int4", users + " --quantize int8 --int8-tables int4 --calibration " + rows);
+  CommandResult inspect = run(std::string(EDGEMTL_INSPECT) + " " + int4);
+  REQUIRE(inspect.exit_code == 0);
+  CHECK(inspect.out.find("embedding tables: ") != std::string::npos);
+  CHECK(inspect.out.find("UINT4_ROW_F16") != std::string::npos);
+  const std::string int8 = convert_fixture("bags", "int8", users + " --quantize int8 --calibration " + rows);
+  inspect = run(std::string(EDGEMTL_INSPECT) + " " + int8);
+  REQUIRE(inspect.exit_code == 0);
+  CHECK(inspect.out.find("INT8_ROW_F16") != std::string::npos);
+  CHECK(inspect.out.find("UINT4_ROW_F16") == std::string::npos);
+}
+
 TEST_CASE("edgemtl-convert --metadata: entries and options readable through the C API; none without it") {
   const nlohmann::json meta = read_json(fixtures_dir() + "/esmm/meta.json");
   const std::string users = user_inputs_argument(meta);

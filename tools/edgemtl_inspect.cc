@@ -242,17 +242,50 @@ int main(int argc, char** argv) {
     const fbs::Tensor* tensor = root->tensors()->Get(index);
     if (tensor->buffer() < 0 || root->buffers() == nullptr) continue;
     const fbs::Buffer* buffer = root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->buffer()));
+    size_t bytes = static_cast<size_t>(buffer->size());
+    if (tensor->row_params() >= 0)  // a table's per-row parameters count with it
+      bytes += static_cast<size_t>(root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->row_params()))->size());
     constants.push_back({tensor->name() != nullptr
                              ? tensor->name()->str()
                              : "#" + std::to_string(index) + " (" + reader_of(static_cast<int>(index)) + ")",
-                         static_cast<size_t>(buffer->size()), fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor)});
-    total += buffer->size();
+                         bytes, fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor)});
+    total += bytes;
   }
   std::sort(constants.begin(), constants.end(), [](const Constant& a, const Constant& b) { return a.bytes > b.bytes; });
   std::printf("\nweights: %zu constants, %zu bytes (%.1f%% of the file)\n", constants.size(), total,
               (*model)->size() ? 100.0 * static_cast<double>(total) / static_cast<double>((*model)->size()) : 0.0);
   for (size_t i = 0; i < constants.size() && i < (verbose ? constants.size() : 8); ++i)
     std::printf("  %10zu  %-28s %s\n", constants[i].bytes, constants[i].dtype.c_str(), constants[i].name.c_str());
+
+  // Embedding tables: how each is stored (edgemtl-convert --int8-tables) and its bytes against f32.
+  std::vector<int> tables;
+  for (const fbs::Stage* stage : {root->user_stage(), root->item_stage(), root->cross_stage()}) {
+    if (stage == nullptr || stage->operators() == nullptr) continue;
+    for (const fbs::Operator* op : *stage->operators())
+      if ((op->type() == fbs::OpType::EMBEDDING || op->type() == fbs::OpType::EMBEDDING_MULTI ||
+           op->type() == fbs::OpType::BAG) &&
+          op->inputs() != nullptr && op->inputs()->size() > 0 &&
+          std::find(tables.begin(), tables.end(), op->inputs()->Get(0)) == tables.end())
+        tables.push_back(op->inputs()->Get(0));
+  }
+  std::printf("\nembedding tables: %zu (encoding, shape, bytes with per-row parameters, x of f32)\n", tables.size());
+  for (int index : tables) {
+    const fbs::Tensor* tensor = root->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+    const std::string name = tensor->name() != nullptr ? tensor->name()->str()
+                                                       : "#" + std::to_string(index) + " (" + reader_of(index) + ")";
+    size_t bytes = 0;
+    if (tensor->buffer() >= 0)
+      bytes = static_cast<size_t>(root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->buffer()))->size());
+    if (tensor->row_params() >= 0)
+      bytes += static_cast<size_t>(root->buffers()->Get(static_cast<flatbuffers::uoffset_t>(tensor->row_params()))->size());
+    if (tensor->quantization() != nullptr && tensor->quantization()->scale() != nullptr)
+      bytes += tensor->quantization()->scale()->size() * sizeof(float);  // INT8: f32 row scales in the FlatBuffer
+    double elements = 1.0;
+    for (flatbuffers::uoffset_t d = 0; tensor->shape() != nullptr && d < tensor->shape()->size(); ++d)
+      elements *= static_cast<double>(tensor->shape()->Get(d));
+    std::printf("  %-14s %-20s %10zu  x%.3f  %s\n", fbs::EnumNameDType(tensor->dtype()), shape_string(tensor).c_str(),
+                bytes, elements > 0 ? static_cast<double>(bytes) / (4.0 * elements) : 0.0, name.c_str());
+  }
 
   const bool checked = print_checksums(**model, verify);
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/kernels/half.h"
+
 namespace edgemtl::converter {
 
 const char* stored_type_name(StoredType type) {
@@ -13,6 +15,8 @@ const char* stored_type_name(StoredType type) {
     case StoredType::kFloat16: return "FLOAT16";
     case StoredType::kInt8: return "INT8";
     case StoredType::kInt32: return "INT32";
+    case StoredType::kInt8RowF16: return "INT8_ROW_F16";
+    case StoredType::kUint4RowF16: return "UINT4_ROW_F16";
   }
   return "?";
 }
@@ -80,6 +84,74 @@ EncodedConstant encode_int8_per_row(const std::vector<float>& values, int64_t ro
     for (int64_t c = 0; c < cols; ++c)
       e.bytes[r * cols + c] = static_cast<uint8_t>(quantize_symmetric(values[r * cols + c], e.scales[r]));
   return e;
+}
+
+namespace {
+
+constexpr float kHalfMax = 65504.0f;
+
+void put_half(std::vector<uint8_t>* bytes, uint16_t h) {
+  bytes->push_back(static_cast<uint8_t>(h & 0xFFu));
+  bytes->push_back(static_cast<uint8_t>(h >> 8));
+}
+
+}  // namespace
+
+bool encode_int8_rows_f16(const std::vector<float>& values, int64_t rows, int64_t cols, EncodedConstant* out) {
+  EncodedConstant e;
+  e.type = StoredType::kInt8RowF16;
+  e.bytes.resize(values.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(values[r * cols + c]));
+    if (!(m / 127.0f <= kHalfMax)) return false;
+    uint16_t h = float_to_half(m > 0.0f ? m / 127.0f : 1.0f);  // an all-zero row: any scale stores it exactly
+    if (half_to_float(h) == 0.0f) h = 1;  // below the smallest half: its values round to 0 anyway
+    const float scale = half_to_float(h);
+    put_half(&e.row_params, h);
+    for (int64_t c = 0; c < cols; ++c)
+      e.bytes[r * cols + c] = static_cast<uint8_t>(quantize_symmetric(values[r * cols + c], scale));
+  }
+  *out = std::move(e);
+  return true;
+}
+
+bool encode_uint4_rows_f16(const std::vector<float>& values, int64_t rows, int64_t cols, EncodedConstant* out) {
+  EncodedConstant e;
+  e.type = StoredType::kUint4RowF16;
+  const int64_t row_bytes = (cols + 1) / 2;
+  e.bytes.assign(static_cast<size_t>(rows * row_bytes), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = values.data() + r * cols;
+    const auto [low, high] = std::minmax_element(row, row + cols);
+    if (!(std::fabs(*low) <= kHalfMax && std::fabs(*high) <= kHalfMax)) return false;
+    const uint16_t offset_half = float_to_half(*low);
+    const float offset = half_to_float(offset_half);
+    uint16_t scale_half = float_to_half((*high - offset) / 15.0f);
+    if (15.0f * half_to_float(scale_half) + offset < *high) ++scale_half;  // round up: the maximum stays in range
+    const float scale = half_to_float(scale_half);
+    if (!(scale <= kHalfMax)) return false;
+    put_half(&e.row_params, scale_half);
+    put_half(&e.row_params, offset_half);
+    for (int64_t c = 0; c < cols; ++c) {
+      const float q = scale > 0.0f ? std::nearbyint((row[c] - offset) / scale) : 0.0f;
+      const uint8_t nibble = static_cast<uint8_t>(std::min(15.0f, std::max(0.0f, q)));
+      e.bytes[r * row_bytes + c / 2] |= static_cast<uint8_t>(c % 2 ? nibble << 4 : nibble);
+    }
+  }
+  *out = std::move(e);
+  return true;
+}
+
+size_t table_row_bytes(StoredType type, int64_t cols) {
+  switch (type) {
+    case StoredType::kFloat16: return static_cast<size_t>(2 * cols);
+    case StoredType::kInt8: return static_cast<size_t>(cols + 4);
+    case StoredType::kInt8RowF16: return static_cast<size_t>(cols + 2);
+    case StoredType::kUint4RowF16: return static_cast<size_t>((cols + 1) / 2 + 4);
+    case StoredType::kInt32: break;
+  }
+  return static_cast<size_t>(4 * cols);
 }
 
 EncodedConstant encode_int8_per_tensor(const std::vector<float>& values) {

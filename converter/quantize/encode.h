@@ -2,6 +2,7 @@
 // of activation ranges: pure functions, no graph.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -18,6 +19,17 @@ EncodedConstant encode_float16(const std::vector<float>& values);
 /// Symmetric int8 with one scale per row of a [rows, cols] matrix (axis 0):
 /// scale = max|row| / 127 (a zero row gets the largest other scale, or 1).
 EncodedConstant encode_int8_per_row(const std::vector<float>& values, int64_t rows, int64_t cols);
+/// Embedding table [rows, cols] as INT8_ROW_F16: symmetric int8 rows, one half
+/// scale per row (max|row| / 127 rounded to half, q by that rounded scale).
+/// False (nothing written) when a scale does not fit a half.
+bool encode_int8_rows_f16(const std::vector<float>& values, int64_t rows, int64_t cols, EncodedConstant* out);
+/// Embedding table [rows, cols] as UINT4_ROW_F16: per row offset = min (as a
+/// half), scale = (max - offset) / 15 (as a half), q = clamp(round((x - offset) /
+/// scale), 0, 15), two a byte, low nibble first. False when a parameter does
+/// not fit a half.
+bool encode_uint4_rows_f16(const std::vector<float>& values, int64_t rows, int64_t cols, EncodedConstant* out);
+/// Bytes of one stored table row of `cols` elements with its per-row parameters.
+size_t table_row_bytes(StoredType type, int64_t cols);
 /// Symmetric int8 with one scale for the whole tensor (axis -1).
 EncodedConstant encode_int8_per_tensor(const std::vector<float>& values);
 /// int32 bias with scale input_scale * weight_scale[c].

@@ -25,18 +25,41 @@ bool only_read_as(const Graph& g, const std::vector<std::vector<int>>& consumers
   return true;
 }
 
-void add_tables(const Graph& g, bool int8, QuantizationPlan* plan) {
+// The tables the plan may store quantised: value indices read only as the table of lookups.
+std::vector<int> quantizable_tables(const Graph& g) {
   auto consumers = g.consumers();
+  std::vector<int> tables;
   for (const Node& node : g.nodes) {
     if (node.dead || (node.op != Op::kEmbedding && node.op != Op::kEmbeddingMulti && node.op != Op::kBag)) continue;
     const int table = node.inputs[0];
-    if (plan->constants.count(table) || !only_read_as(g, consumers, table, node.op, 0)) continue;
-    const Value& v = g.values[table];
-    // int8 rows cost D + 4 bytes (the row's scale), fp16 rows 2D: int8 only pays for D > 4.
-    const bool int8_smaller = int8 && v.shape[1] > 4;
-    plan->constants[table] =
-        int8_smaller ? encode_int8_per_row(v.floats, v.shape[0], v.shape[1]) : encode_float16(v.floats);
+    if (std::find(tables.begin(), tables.end(), table) == tables.end() &&
+        only_read_as(g, consumers, table, node.op, 0))
+      tables.push_back(table);
   }
+  return tables;
+}
+
+// Table `table` as `encoding` (not kAuto). A row costs 2D bytes in fp16, D + 2 in
+// int8 (its half scale), ceil(D/2) + 4 in int4: each is used only where it is
+// smaller than the ones before it (int8 for D > 2, int4 for D > 5). A table whose
+// values do not fit halves keeps the int8 rows with f32 scales.
+EncodedConstant encode_table(const Value& v, TableEncoding encoding) {
+  const int64_t rows = v.shape[0], cols = v.shape[1];
+  EncodedConstant e;
+  if (encoding == TableEncoding::kFloat16 ||
+      table_row_bytes(StoredType::kInt8RowF16, cols) >= table_row_bytes(StoredType::kFloat16, cols))
+    return encode_float16(v.floats);
+  if (encoding == TableEncoding::kInt4 &&
+      table_row_bytes(StoredType::kUint4RowF16, cols) < table_row_bytes(StoredType::kInt8RowF16, cols) &&
+      encode_uint4_rows_f16(v.floats, rows, cols, &e))
+    return e;
+  if (encode_int8_rows_f16(v.floats, rows, cols, &e)) return e;
+  return encode_int8_per_row(v.floats, rows, cols);
+}
+
+void add_tables(const Graph& g, TableEncoding encoding, QuantizationPlan* plan) {
+  for (int table : quantizable_tables(g))
+    if (!plan->constants.count(table)) plan->constants[table] = encode_table(g.values[table], encoding);
 }
 
 QuantizationPlan plan_float16(const Graph& g) {
@@ -48,7 +71,7 @@ QuantizationPlan plan_float16(const Graph& g) {
     if (!plan.constants.count(weight) && only_read_as(g, consumers, weight, Op::kFullyConnected, 1))
       plan.constants[weight] = encode_float16(g.values[weight].floats);
   }
-  add_tables(g, false, &plan);
+  add_tables(g, TableEncoding::kFloat16, &plan);
   return plan;
 }
 
@@ -134,6 +157,70 @@ Delta score_delta(const std::vector<float>& reference, const std::vector<float>&
   return d;
 }
 
+// --int8-tables auto: each table that has a smaller int4 form is measured alone
+// in int4 (the other tables int8, layers f32) on the calibration requests; then
+// all of them int4, sending back to int8 the most harmful (lowest worst-task
+// median Spearman, then larger mean |difference|) until the tables alone meet
+// the ranking target and half the score budget (the other half is the layers').
+QuantizationPlan choose_tables(const Graph& g, const std::vector<Request>& calibration,
+                               const std::vector<float>& reference, const std::vector<TaskDescription>& task_list,
+                               const QuantizeOptions& options, FILE* log) {
+  struct Candidate {
+    int table;
+    EncodedConstant int4;
+    Delta delta;
+    double worst_spearman = 1.0;
+  };
+  QuantizationPlan int8_tables;
+  add_tables(g, TableEncoding::kInt8, &int8_tables);
+  std::vector<Candidate> candidates;
+  for (int table : quantizable_tables(g)) {
+    EncodedConstant e = encode_table(g.values[table], TableEncoding::kInt4);
+    if (e.type == StoredType::kUint4RowF16) candidates.push_back(Candidate{table, std::move(e), {}, 1.0});
+  }
+  const size_t tasks = task_list.size();
+  for (Candidate& c : candidates) {
+    QuantizationPlan alone = int8_tables;
+    alone.constants[c.table] = c.int4;
+    const std::vector<float> scores = score_requests(write_model(g, &alone), calibration);
+    c.delta = score_delta(reference, scores);
+    c.worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
+  }
+  std::vector<Candidate*> chosen;
+  for (Candidate& c : candidates) chosen.push_back(&c);
+  std::sort(chosen.begin(), chosen.end(), [](const Candidate* a, const Candidate* b) {
+    if (a->worst_spearman != b->worst_spearman) return a->worst_spearman > b->worst_spearman;
+    return a->delta.mean < b->delta.mean;
+  });
+  QuantizationPlan plan;
+  Delta total;
+  for (;;) {
+    plan = int8_tables;
+    for (const Candidate* c : chosen) plan.constants[c->table] = c->int4;
+    const std::vector<float> scores = score_requests(write_model(g, &plan), calibration);
+    total = score_delta(reference, scores);
+    const std::vector<RankingFidelity> fidelity = fidelity_per_task(reference, scores, calibration, tasks);
+    const bool ranks_well = std::all_of(fidelity.begin(), fidelity.end(),
+                                        [&](const RankingFidelity& f) { return meets(f, options.ranking); });
+    if ((total.mean <= options.max_mean_delta / 2 && ranks_well) || chosen.empty()) break;
+    chosen.pop_back();
+  }
+  if (log) {
+    std::fprintf(log, "int8 tables auto: per table alone in int4 (others int8), mean / max |score difference| to f32 "
+                      "and the lowest task's median Spearman:\n");
+    for (const Candidate& c : candidates) {
+      const bool kept = std::find(chosen.begin(), chosen.end(), &c) != chosen.end();
+      const Value& v = g.values[c.table];
+      std::fprintf(log, "  %-40s [%lld, %lld] %10.3g %10.3g %8.4f %s\n", v.name.c_str(),
+                   static_cast<long long>(v.shape[0]), static_cast<long long>(v.shape[1]), c.delta.mean, c.delta.max,
+                   c.worst_spearman, kept ? "int4" : "int8");
+    }
+    std::fprintf(log, "  tables chosen: %zu of %zu int4; mean |score difference| %.3g (tables' budget %g)\n",
+                 chosen.size(), candidates.size(), total.mean, options.max_mean_delta / 2);
+  }
+  return plan;
+}
+
 QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE* log) {
   const std::vector<uint8_t> f32_file = write_model(g, nullptr, options.write);
   QuantizationPlan plan;
@@ -154,7 +241,10 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
   const RowValues rows = evaluate_on_rows(g, f32_file, calibration);
   std::vector<Int8Layer> layers = int8_layers(g, rows, options);
   QuantizationPlan tables;
-  add_tables(g, options.int8_tables, &tables);
+  if (options.int8_tables == TableEncoding::kAuto)
+    tables = choose_tables(g, calibration, reference, task_list, options, log);
+  else
+    add_tables(g, options.int8_tables, &tables);
   // Each layer alone in int8: its own cost.
   for (Int8Layer& layer : layers) {
     QuantizationPlan alone;
@@ -215,6 +305,16 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
 }
 
 }  // namespace
+
+const char* table_encoding_name(TableEncoding encoding) {
+  switch (encoding) {
+    case TableEncoding::kInt8: return "int8";
+    case TableEncoding::kInt4: return "int4";
+    case TableEncoding::kFloat16: return "fp16";
+    case TableEncoding::kAuto: return "auto";
+  }
+  return "?";
+}
 
 QuantizationPlan plan_quantization(const Graph& g, const QuantizeOptions& options, FILE* log) {
   switch (options.mode) {

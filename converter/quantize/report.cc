@@ -46,7 +46,7 @@ namespace {
 size_t float_bytes(const Value& v) { return v.floats.size() * sizeof(float); }
 
 void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
-  std::fprintf(log, "%-48s %-15s %-8s %-7s %10s %10s\n", "layer", "op", "weight", "bias", "f32 bytes", "bytes");
+  std::fprintf(log, "%-48s %-15s %-13s %-7s %10s %10s\n", "layer", "op", "weight", "bias", "f32 bytes", "bytes");
   size_t before = 0, after = 0;
   for (size_t index = 0; index < g.nodes.size(); ++index) {
     const Node& node = g.nodes[index];
@@ -63,7 +63,8 @@ void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
         layer_before += float_bytes(g.values[v]);
         auto found = plan.constants.find(v);
         if (found != plan.constants.end()) {
-          layer_after += found->second.bytes.size() + found->second.scales.size() * sizeof(float);
+          layer_after += found->second.bytes.size() + found->second.scales.size() * sizeof(float) +
+                         found->second.row_params.size();
           dtypes[k] = stored_type_name(found->second.type);
         } else {
           layer_after += float_bytes(g.values[v]);
@@ -73,10 +74,10 @@ void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
     }
     before += layer_before;
     after += layer_after;
-    std::fprintf(log, "%-48s %-15s %-8s %-7s %10zu %10zu\n", layer_label(node).c_str(), op_name(node.op), dtypes[0].c_str(),
+    std::fprintf(log, "%-48s %-15s %-13s %-7s %10zu %10zu\n", layer_label(node).c_str(), op_name(node.op), dtypes[0].c_str(),
                  dtypes[1].c_str(), layer_before, layer_after);
   }
-  std::fprintf(log, "%-48s %-15s %-8s %-7s %10zu %10zu (x%.3f; scales included)\n", "all layers", "", "", "", before,
+  std::fprintf(log, "%-48s %-15s %-13s %-7s %10zu %10zu (x%.3f; scales included)\n", "all layers", "", "", "", before,
                after, before ? double(after) / double(before) : 0.0);
 }
 

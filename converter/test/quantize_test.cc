@@ -213,6 +213,47 @@ TEST_CASE("int8 encoders: symmetric scales, exact zero, bounded error") {
   CHECK(max == 100000.0f);
 }
 
+// The half at bytes[2 i] (little-endian), widened.
+float half_at(const std::vector<uint8_t>& bytes, size_t i) {
+  return half_to_float(static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8)));
+}
+
+TEST_CASE("table encoders: int8 rows with a half scale, 4-bit rows with a half scale and offset") {
+  // 3 rows of 5 (odd: the last byte of a 4-bit row holds one value), a zero row, a constant row.
+  const std::vector<float> values = {0.5f, -1.27f, 0.25f, 0.0f, 1.0f,  0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+                                     -0.3f, -0.3f, -0.3f, -0.3f, -0.3f};
+  EncodedConstant int8;
+  REQUIRE(encode_int8_rows_f16(values, 3, 5, &int8));
+  CHECK(int8.type == StoredType::kInt8RowF16);
+  REQUIRE(int8.bytes.size() == 15);
+  REQUIRE(int8.row_params.size() == 3 * 2);
+  CHECK(half_at(int8.row_params, 0) == half_to_float(float_to_half(1.27f / 127)));
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float scale = half_at(int8.row_params, i / 5);
+    CHECK(std::fabs(scale * static_cast<int8_t>(int8.bytes[i]) - values[i]) <= scale / 2 + 1e-7f);
+  }
+  EncodedConstant int4;
+  REQUIRE(encode_uint4_rows_f16(values, 3, 5, &int4));
+  CHECK(int4.type == StoredType::kUint4RowF16);
+  REQUIRE(int4.bytes.size() == 3 * 3);
+  REQUIRE(int4.row_params.size() == 3 * 4);
+  for (size_t r = 0; r < 3; ++r) {
+    const float scale = half_at(int4.row_params, 2 * r), offset = half_at(int4.row_params, 2 * r + 1);
+    CHECK((int4.bytes[r * 3 + 2] >> 4) == 0);  // the unused high nibble of an odd row
+    for (size_t c = 0; c < 5; ++c) {
+      const uint8_t byte = int4.bytes[r * 3 + c / 2];
+      const int q = c % 2 ? byte >> 4 : byte & 0x0F;
+      const float x = values[r * 5 + c];
+      // The offset is the row's minimum rounded to a half: within a half's rounding of it.
+      CHECK(std::fabs(scale * q + offset - x) <= scale / 2 + std::fabs(x) * 1e-3f + 1e-7f);
+    }
+  }
+  CHECK(half_at(int4.row_params, 1) == half_to_float(float_to_half(-1.27f)));  // row 0: offset = min
+  EncodedConstant too_large;
+  CHECK_FALSE(encode_int8_rows_f16({1e8f, 0.0f}, 1, 2, &too_large));  // scale beyond a half
+  CHECK_FALSE(encode_uint4_rows_f16({1e5f, 0.0f}, 1, 2, &too_large));
+}
+
 TEST_CASE("roc_auc equals the fraction of correctly ordered positive/negative pairs") {
   std::mt19937 rng(3);
   std::vector<float> scores(300);
@@ -323,7 +364,7 @@ TEST_CASE("an embedding-heavy model: int8 <= 0.30x and fp16 <= 0.52x of f32, sco
   CHECK(int8.size() <= 0.30 * f32.size());
   CHECK(fp16.size() <= 0.52 * f32.size());
   CHECK(weight_dtypes(int8, schema::OpType::EMBEDDING) ==
-        std::vector<schema::DType>{schema::DType::INT8, schema::DType::INT8});
+        std::vector<schema::DType>{schema::DType::INT8_ROW_F16, schema::DType::INT8_ROW_F16});
   CHECK(weight_dtypes(fp16, schema::OpType::EMBEDDING) ==
         std::vector<schema::DType>{schema::DType::FLOAT16, schema::DType::FLOAT16});
 
@@ -333,6 +374,47 @@ TEST_CASE("an embedding-heavy model: int8 <= 0.30x and fp16 <= 0.52x of f32, sco
   MESSAGE("mean |score difference| to f32: int8 ", int8_difference, ", fp16 ", fp16_difference);
   CHECK(int8_difference <= 0.01);
   CHECK(fp16_difference <= 0.001);
+  std::remove(calibration.c_str());
+}
+
+TEST_CASE("int8 with 4-bit tables <= 0.18x of f32; auto chooses per table by measurement and reports it") {
+  const Graph g = convert(/*split=*/true);
+  const std::string calibration = write_requests("calibration_tables.jsonl", 12, 40, 53);
+  const std::vector<uint8_t> f32 = write_model(g);
+  QuantizeOptions options;
+  options.mode = QuantizeMode::kInt8;
+  options.calibration_path = calibration;
+  options.int8_tables = TableEncoding::kInt4;
+  const std::vector<uint8_t> int4 = quantized(g, options, nullptr);
+  MESSAGE("f32 ", f32.size(), " bytes, int8 with int4 tables x", double(int4.size()) / f32.size());
+  CHECK(int4.size() <= 0.18 * f32.size());
+  CHECK(weight_dtypes(int4, schema::OpType::EMBEDDING) ==
+        std::vector<schema::DType>{schema::DType::UINT4_ROW_F16, schema::DType::UINT4_ROW_F16});
+  const std::vector<float> reference = score(f32, 500, 12);
+  const double int4_difference = mean_abs_difference(reference, score(int4, 500, 12));
+  MESSAGE("mean |score difference| to f32, int4 tables: ", int4_difference);
+  CHECK(int4_difference <= 0.03);
+
+  // auto: a loose target takes int4 for both tables, an exact one (Spearman 1 on every
+  // request: no 4-bit table keeps it) keeps both int8; the log names each choice.
+  options.int8_tables = TableEncoding::kAuto;
+  options.max_mean_delta = 1.0;
+  options.ranking.min_spearman = -1.0;
+  options.ranking.min_top10_overlap = 0.0;
+  CHECK(weight_dtypes(quantized(g, options, nullptr), schema::OpType::EMBEDDING) ==
+        std::vector<schema::DType>{schema::DType::UINT4_ROW_F16, schema::DType::UINT4_ROW_F16});
+  options.ranking.min_spearman = 1.0;
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* log = open_memstream(&text, &size);
+  CHECK(weight_dtypes(quantized(g, options, log), schema::OpType::EMBEDDING) ==
+        std::vector<schema::DType>{schema::DType::INT8_ROW_F16, schema::DType::INT8_ROW_F16});
+  std::fclose(log);
+  const std::string printed(text, size);
+  std::free(text);
+  CHECK(printed.find("int8 tables auto: per table alone in int4") != std::string::npos);
+  CHECK(printed.find("tables chosen: 0 of 2 int4") != std::string::npos);
+  CHECK(printed.find("INT8_ROW_F16") != std::string::npos);  // the report's dtype column
   std::remove(calibration.c_str());
 }
 

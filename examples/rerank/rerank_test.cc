@@ -149,10 +149,15 @@ TEST_CASE("int8 ranks each user's candidates as f32 does (the quantisation gate,
     std::ofstream out(calibration);
     for (size_t u = 0; u < requests.size() / 2; ++u) out << requests[u].dump() << "\n";
   }
-  for (const std::string name : {"esmm", "mmoe"}) {
+  // int8 tables (the default: int8 rows, half scales) and 4-bit tables (--int8-tables int4).
+  for (const std::string name : {"esmm", "mmoe"})
+  for (const std::string tables : {"int8", "int4"}) {
     CAPTURE(name);
+    CAPTURE(tables);
     auto f32 = edgemtl::Model::load_file(convert(name).c_str());
-    auto int8 = edgemtl::Model::load_file(convert(name, "--quantize int8 --calibration " + calibration, "gate.int8").c_str());
+    auto int8 = edgemtl::Model::load_file(
+        convert(name, "--quantize int8 --int8-tables " + tables + " --calibration " + calibration, "gate." + tables)
+            .c_str());
     REQUIRE(f32.ok());
     REQUIRE(int8.ok());
     auto f32_session = edgemtl::Session::create(**f32, {});
@@ -172,7 +177,7 @@ TEST_CASE("int8 ranks each user's candidates as f32 does (the quantisation gate,
         if (n > 10) top10.push_back(edgemtl::test::naive_top_k_overlap(at, bt, 10));
       }
       const double median_rho = edgemtl::test::naive_median(rho), median_top10 = edgemtl::test::naive_median(top10);
-      MESSAGE(name << " int8, task " << std::string((*f32)->task(t).name) << ": median Spearman " << median_rho
+      MESSAGE(name << " int8 (" << tables << " tables), task " << std::string((*f32)->task(t).name) << ": median Spearman " << median_rho
                    << ", median top-10 overlap " << median_top10 << " over " << rho.size() << " users");
       CHECK(median_rho >= 0.98);
       CHECK(median_top10 >= 0.9);

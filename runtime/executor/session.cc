@@ -224,6 +224,7 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   }
   PrepareContext prepare;
   prepare.model = root;
+  prepare.file = model.bytes();
   prepare.allocation = &impl->allocation;
   prepare.slots = impl->tensors.data();
   prepare.map_out_of_range_ids = options.map_out_of_range_ids;

@@ -152,6 +152,32 @@ class ModelVerifier {
     return Status::ok();
   }
 
+  // A table with per-row parameters (INT8_ROW_F16, UINT4_ROW_F16): shape [V, D] and
+  // its row_params buffer of exactly V parameter rows. Sizes only: the values are
+  // covered by the weight checksum (LoadOptions::verify_weights).
+  Status verify_row_params(uint32_t i, const schema::Tensor* t, uint32_t num_buffers) const {
+    const char* name = tensor_name(t);
+    const auto* shape = t->shape();
+    if (!shape || shape->size() != 2 || shape->Get(0) < 1 || shape->Get(1) < 1)
+      return Status::error(Error::kInvalidModel, "tensor %u ('%s'): a %s table must have shape [V, D], V, D >= 1", i,
+                           name, dtype_name(t->dtype()));
+    if (t->quantization())
+      return Status::error(Error::kInvalidModel, "tensor %u ('%s'): a %s table takes no Quantization", i, name,
+                           dtype_name(t->dtype()));
+    const int32_t params = t->row_params();
+    if (params < 0 || static_cast<uint32_t>(params) >= num_buffers || params == t->buffer())
+      return Status::error(Error::kInvalidModel, "tensor %u ('%s'): a %s table needs its row_params buffer (has %d)", i,
+                           name, dtype_name(t->dtype()), params);
+    const uint64_t have = model_->buffers()->Get(static_cast<uint32_t>(params))->size();
+    int64_t need = 0;
+    if (multiply_overflows(shape->Get(0), row_params_bytes(t->dtype()), &need) || static_cast<uint64_t>(need) != have)
+      return Status::error(Error::kInvalidModel,
+                           "tensor %u ('%s'): %s table of %lld rows needs %lld bytes of row parameters but buffer %d "
+                           "holds %llu", i, name, dtype_name(t->dtype()), static_cast<long long>(shape->Get(0)),
+                           static_cast<long long>(need), params, static_cast<unsigned long long>(have));
+    return Status::ok();
+  }
+
   Status verify_tensors() {
     const uint32_t num_buffers = model_->buffers() ? model_->buffers()->size() : 0;
     for (uint32_t i = 0; i < num_tensors_; ++i) {
@@ -160,6 +186,9 @@ class ModelVerifier {
       if (dtype_size(t->dtype()) == 0)
         return Status::error(Error::kUnsupported, "tensor %u ('%s'): unknown dtype %d", i, name,
                              static_cast<int>(t->dtype()));
+      if (t->row_params() != -1 && !has_row_params(t->dtype()))
+        return Status::error(Error::kInvalidModel, "tensor %u ('%s'): row_params on a %s tensor", i, name,
+                             dtype_name(t->dtype()));
       const auto* shape = t->shape();
       const uint32_t rank = shape ? shape->size() : 0;
       if (rank > static_cast<uint32_t>(kMaxRank))
@@ -178,7 +207,13 @@ class ModelVerifier {
             return Status::error(Error::kInvalidModel, "tensor %u ('%s'): element count overflows", i, name);
         }
         int64_t bytes = 0;
-        if (multiply_overflows(elements, static_cast<int64_t>(dtype_size(t->dtype())), &bytes))
+        if (has_row_params(t->dtype())) {
+          EMTL_RETURN_IF_ERROR(verify_row_params(i, t, num_buffers));
+          elements = shape->Get(0);  // rows: row_bytes covers a row's elements
+        }
+        const int64_t unit = has_row_params(t->dtype()) ? row_bytes(t->dtype(), shape->Get(1))
+                                                        : static_cast<int64_t>(dtype_size(t->dtype()));
+        if (multiply_overflows(elements, unit, &bytes))
           return Status::error(Error::kInvalidModel, "tensor %u ('%s'): byte size overflows", i, name);
         const uint64_t buffer_size = model_->buffers()->Get(static_cast<uint32_t>(t->buffer()))->size();
         if (static_cast<uint64_t>(bytes) != buffer_size)
@@ -187,6 +222,9 @@ class ModelVerifier {
                                name, dtype_name(t->dtype()), static_cast<long long>(bytes), t->buffer(),
                                static_cast<unsigned long long>(buffer_size));
       } else {
+        if (has_row_params(t->dtype()))
+          return Status::error(Error::kInvalidModel, "tensor %u ('%s'): %s is for constant tables only", i, name,
+                               dtype_name(t->dtype()));
         if (t->buffer() != -1)
           return Status::error(Error::kInvalidModel, "tensor %u ('%s'): buffer %d (must be >= 0, or -1)", i, name,
                                t->buffer());

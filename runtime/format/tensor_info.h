@@ -19,8 +19,25 @@ inline size_t dtype_size(schema::DType dtype) {
     case schema::DType::INT8: return 1;
     case schema::DType::FLOAT16: return 2;
     case schema::DType::INT32: return 4;
+    case schema::DType::INT8_ROW_F16: return 1;
+    case schema::DType::UINT4_ROW_F16: return 1;  // not per element: two per byte, see row_bytes
   }
   return 0;
+}
+
+/// True for the table dtypes with per-row parameters in Tensor.row_params.
+inline bool has_row_params(schema::DType dtype) {
+  return dtype == schema::DType::INT8_ROW_F16 || dtype == schema::DType::UINT4_ROW_F16;
+}
+
+/// Bytes of one stored row of `dim` elements (UINT4_ROW_F16 packs two per byte).
+inline int64_t row_bytes(schema::DType dtype, int64_t dim) {
+  return dtype == schema::DType::UINT4_ROW_F16 ? (dim + 1) / 2 : dim * static_cast<int64_t>(dtype_size(dtype));
+}
+
+/// Bytes of the per-row parameters of one row (0 for dtypes without them).
+inline int64_t row_params_bytes(schema::DType dtype) {
+  return dtype == schema::DType::INT8_ROW_F16 ? 2 : dtype == schema::DType::UINT4_ROW_F16 ? 4 : 0;
 }
 
 /// True for the dtypes kernels compute with (others are storage-only).

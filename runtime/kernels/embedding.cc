@@ -2,45 +2,95 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 #include "runtime/kernels/half.h"
 
 namespace edgemtl {
 
 namespace {
 
-// Row `row` of the table as floats (dequantised or widened on the fly).
-void copy_row(const EmbeddingTable& table, size_t row, float* target) {
-  const size_t dim = static_cast<size_t>(table.dim);
-  switch (table.dtype) {
-    case schema::DType::INT8: {
-      const int8_t* q = static_cast<const int8_t*>(table.data) + row * dim;
-      const float scale = table.row_scales[row];
-      for (size_t d = 0; d < dim; ++d) target[d] = scale * static_cast<float>(q[d]);
-      break;
+// One routine per stored form; `n` elements.
+void dequantize_int8(const int8_t* q, float scale, size_t n, float* out) {
+  for (size_t d = 0; d < n; ++d) out[d] = scale * static_cast<float>(q[d]);
+}
+
+// Two elements a byte, the even one in the low nibble; real = scale * q + offset
+// (a multiply, then an add). 16 elements (8 bytes) at a time with SSE2 or NEON,
+// the rest one by one.
+void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
+  size_t done = 0;
+#if defined(__SSE2__)
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
+  const __m128 scales = _mm_set1_ps(scale), offsets = _mm_set1_ps(offset);
+  for (; done + 16 <= n; done += 16) {
+    uint64_t eight;
+    std::memcpy(&eight, packed + done / 2, sizeof(eight));
+    const __m128i bytes = _mm_cvtsi64_si128(static_cast<long long>(eight));
+    const __m128i codes = _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles),
+                                            _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+    const __m128i words[2] = {_mm_unpacklo_epi8(codes, zero), _mm_unpackhi_epi8(codes, zero)};
+    for (int w = 0; w < 2; ++w) {
+      const __m128 first = _mm_cvtepi32_ps(_mm_unpacklo_epi16(words[w], zero));
+      const __m128 second = _mm_cvtepi32_ps(_mm_unpackhi_epi16(words[w], zero));
+      _mm_storeu_ps(out + done + 8 * w, _mm_add_ps(_mm_mul_ps(first, scales), offsets));
+      _mm_storeu_ps(out + done + 8 * w + 4, _mm_add_ps(_mm_mul_ps(second, scales), offsets));
     }
-    case schema::DType::FLOAT16:
-      half_to_float_n(static_cast<const uint8_t*>(table.data) + row * dim * 2, target, dim);
-      break;
-    default:
-      std::memcpy(target, static_cast<const float*>(table.data) + row * dim, dim * sizeof(float));
-      break;
+  }
+#elif defined(__ARM_NEON)
+  const float32x4_t scales = vdupq_n_f32(scale), offsets = vdupq_n_f32(offset);
+  for (; done + 16 <= n; done += 16) {
+    const uint8x8_t bytes = vld1_u8(packed + done / 2);
+    const uint8x8x2_t pairs = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
+    const uint16x8_t words[2] = {vmovl_u8(pairs.val[0]), vmovl_u8(pairs.val[1])};
+    for (int w = 0; w < 2; ++w) {
+      const float32x4_t first = vcvtq_f32_u32(vmovl_u16(vget_low_u16(words[w])));
+      const float32x4_t second = vcvtq_f32_u32(vmovl_u16(vget_high_u16(words[w])));
+      vst1q_f32(out + done + 8 * w, vaddq_f32(vmulq_f32(first, scales), offsets));
+      vst1q_f32(out + done + 8 * w + 4, vaddq_f32(vmulq_f32(second, scales), offsets));
+    }
+  }
+#endif
+  for (; done < n; ++done) {
+    const uint8_t byte = packed[done / 2];
+    const float q = static_cast<float>(done % 2 ? byte >> 4 : byte & 0x0F);
+    const float product = scale * q;  // not fused, as the vector loops
+    out[done] = product + offset;
   }
 }
 
-// Element d of row `row` as f32 (the same value copy_row writes).
-inline float table_value(const EmbeddingTable& table, size_t row, size_t d) {
-  const size_t index = row * static_cast<size_t>(table.dim) + d;
-  switch (table.dtype) {
-    case schema::DType::INT8:
-      return table.row_scales[row] * static_cast<float>(static_cast<const int8_t*>(table.data)[index]);
-    case schema::DType::FLOAT16:
-      return half_to_float(static_cast<const uint16_t*>(table.data)[index]);
-    default:
-      return static_cast<const float*>(table.data)[index];
-  }
-}
+// The largest part of a row BAG dequantises at once (on the stack).
+constexpr size_t kBagChunk = 64;
 
 }  // namespace
+
+void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  const size_t dim = static_cast<size_t>(table.dim);
+  switch (table.dtype) {
+    case schema::DType::INT8:
+      dequantize_int8(static_cast<const int8_t*>(table.data) + row * dim + begin, table.row_scales[row], count, out);
+      break;
+    case schema::DType::INT8_ROW_F16:
+      dequantize_int8(static_cast<const int8_t*>(table.data) + row * dim + begin, half_to_float(table.row_params[row]),
+                      count, out);
+      break;
+    case schema::DType::UINT4_ROW_F16:
+      dequantize_uint4(static_cast<const uint8_t*>(table.data) + row * ((dim + 1) / 2) + begin / 2,
+                       half_to_float(table.row_params[2 * row]), half_to_float(table.row_params[2 * row + 1]), count,
+                       out);
+      break;
+    case schema::DType::FLOAT16:
+      half_to_float_n(static_cast<const uint8_t*>(table.data) + (row * dim + begin) * 2, out, count);
+      break;
+    default:
+      std::memcpy(out, static_cast<const float*>(table.data) + row * dim + begin, count * sizeof(float));
+      break;
+  }
+}
 
 Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* ids, size_t id_rows,
                      const float* weights, size_t weight_rows, size_t rows, size_t length, int64_t default_row,
@@ -61,19 +111,22 @@ Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* i
         id = default_row;
       }
       const size_t row = static_cast<size_t>(id);
-      if (mode == BagMode::kMax) {
-        for (size_t d = 0; d < dim; ++d) {
-          const float v = table_value(table, row, d);
-          target[d] = j == 0 || v > target[d] ? v : target[d];
+      const float w = row_weights ? row_weights[j] : 1.0f;
+      for (size_t begin = 0; begin < dim; begin += kBagChunk) {
+        const size_t n = dim - begin < kBagChunk ? dim - begin : kBagChunk;
+        float values[kBagChunk];
+        dequantize_row(table, row, begin, n, values);
+        float* part = target + begin;
+        if (mode == BagMode::kMax) {
+          for (size_t d = 0; d < n; ++d) part[d] = j == 0 || values[d] > part[d] ? values[d] : part[d];
+        } else if (row_weights) {
+          for (size_t d = 0; d < n; ++d) {
+            const float product = w * values[d];
+            part[d] += product;
+          }
+        } else {
+          for (size_t d = 0; d < n; ++d) part[d] += values[d];
         }
-      } else if (row_weights) {
-        const float w = row_weights[j];
-        for (size_t d = 0; d < dim; ++d) {
-          const float product = w * table_value(table, row, d);
-          target[d] += product;
-        }
-      } else {
-        for (size_t d = 0; d < dim; ++d) target[d] += table_value(table, row, d);
       }
     }
     if (mode == BagMode::kMean && length > 0) {
@@ -98,7 +151,7 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
                                whats[j], static_cast<long long>(id), source, static_cast<long long>(counts[j]));
         id = default_rows[j];
       }
-      copy_row(table, static_cast<size_t>(offsets[j] + id), out + i * k * dim + j * dim);
+      dequantize_row(table, static_cast<size_t>(offsets[j] + id), 0, dim, out + i * k * dim + j * dim);
     }
   }
   return Status::ok();
@@ -116,7 +169,7 @@ Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t 
                              ids_per_row ? i % ids_per_row : 0, static_cast<long long>(table.rows));
       id = default_row;
     }
-    copy_row(table, static_cast<size_t>(id), out + i * dim);
+    dequantize_row(table, static_cast<size_t>(id), 0, dim, out + i * dim);
   }
   return Status::ok();
 }

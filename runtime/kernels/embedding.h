@@ -1,5 +1,5 @@
 // Embedding lookup: out[i, :] = table[ids[i], :] (dequantised to f32 for
-// FLOAT16 and INT8 tables).
+// FLOAT16, INT8, INT8_ROW_F16 and UINT4_ROW_F16 tables).
 #pragma once
 
 #include <cstddef>
@@ -11,12 +11,19 @@
 namespace edgemtl {
 
 struct EmbeddingTable {
-  const void* data;  ///< [rows, dim], row-major, of `dtype`
+  const void* data;  ///< [rows, dim], row-major, of `dtype` (UINT4_ROW_F16: (dim + 1) / 2 bytes a row)
   int64_t rows;
   int64_t dim;
-  schema::DType dtype = schema::DType::FLOAT32;  ///< FLOAT32, FLOAT16 or INT8
+  schema::DType dtype = schema::DType::FLOAT32;  ///< FLOAT32, FLOAT16, INT8, INT8_ROW_F16 or UINT4_ROW_F16
   const float* row_scales = nullptr;             ///< INT8: one scale per row
+  /// INT8_ROW_F16: one half scale per row; UINT4_ROW_F16: (scale, offset) halves per row.
+  const uint16_t* row_params = nullptr;
 };
+
+/// Elements begin .. begin + count - 1 of row `row` as f32: the dequantisation
+/// of each table dtype (schema/edgemtl.fbs, EMBEDDING), shared by the three
+/// lookups below. `begin` must be even for UINT4_ROW_F16.
+void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out);
 
 /// Looks up `count` ids. An id outside [0, table.rows) reads `default_row`
 /// when it is >= 0, else fails with kIdOutOfRange naming `what` (e.g.

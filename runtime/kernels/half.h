@@ -6,27 +6,18 @@
 
 namespace edgemtl {
 
-/// Exact: every half value is a float.
+/// Exact: every half value is a float. Branch-free but for the subnormals, so
+/// that loops over halves vectorise: a normal half's exponent is rebiased by
+/// 127 - 15 = 112 in place (inf and NaN by 255 - 31 = 224); a subnormal half
+/// m · 2^-24 is converted as an integer and scaled, exactly.
 inline float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1Fu;
-  uint32_t mantissa = h & 0x3FFu;
-  uint32_t bits;
-  if (exponent == 0x1Fu) {  // inf / NaN
-    bits = sign | 0x7F800000u | (mantissa << 13);
-  } else if (exponent != 0) {  // normal: rebias 15 -> 127
-    bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {  // signed zero
-    bits = sign;
-  } else {  // subnormal half: normalise into a float
-    exponent = 113;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3FFu) << 13);
-  }
+  const uint32_t magnitude = h & 0x7FFFu;
+  uint32_t bits = (magnitude << 13) + (magnitude >= 0x7C00u ? (224u << 23) : (112u << 23));
   float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  if (magnitude < 0x400u) f = static_cast<float>(magnitude) * 0x1p-24f;  // zero or subnormal
+  std::memcpy(&bits, &f, sizeof(bits));
+  bits |= static_cast<uint32_t>(h & 0x8000u) << 16;
   std::memcpy(&f, &bits, sizeof(f));
   return f;
 }

@@ -13,10 +13,12 @@ namespace {
 
 using schema::DType;
 
-// Table dtypes: FLOAT32, FLOAT16 or INT8 (per-row scales).
+// Table dtypes: FLOAT32, FLOAT16, INT8 (per-row f32 scales), INT8_ROW_F16 and
+// UINT4_ROW_F16 (per-row half parameters, their sizes checked at load).
 Status verify_table_dtype(const OpVerifier& v) {
   const DType table_dtype = v.dtype(v.input(0));
-  if (table_dtype != DType::FLOAT16 && table_dtype != DType::INT8)
+  if (table_dtype != DType::FLOAT16 && table_dtype != DType::INT8 && table_dtype != DType::INT8_ROW_F16 &&
+      table_dtype != DType::UINT4_ROW_F16)
     return v.expect_dtype("table", v.input(0), DType::FLOAT32);
   return Status::ok();
 }
@@ -42,9 +44,15 @@ Status check_default_row(const OpVerifier& v, int64_t default_row, int64_t table
 EmbeddingTable table_of(const PrepareContext& context, const PreparedOp& p) {
   const int table = p.input(0);
   const Shape& shape = context.tensor(table).declared;
-  const schema::Quantization* q = context.file_tensor(table)->quantization();
+  const schema::Tensor* file_tensor = context.file_tensor(table);
+  const schema::Quantization* q = file_tensor->quantization();
+  const uint16_t* row_params = nullptr;
+  if (file_tensor->row_params() >= 0) {  // sizes verified at load; Buffer offsets are multiples of 64
+    const schema::Buffer* params = context.model->buffers()->Get(static_cast<uint32_t>(file_tensor->row_params()));
+    row_params = reinterpret_cast<const uint16_t*>(context.file + params->offset());
+  }
   return EmbeddingTable{context.slots[table].data, shape[0], shape[1], context.tensor(table).dtype,
-                        q && q->scale() ? q->scale()->data() : nullptr};
+                        q && q->scale() ? q->scale()->data() : nullptr, row_params};
 }
 
 // ---- EMBEDDING ----------------------------------------------------------------

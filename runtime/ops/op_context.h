@@ -90,6 +90,7 @@ struct PreparedOp {
 /// Given to an operator's prepare; lives for Session::create only.
 struct PrepareContext {
   const schema::Model* model = nullptr;
+  const uint8_t* file = nullptr;  // the model file's bytes (Buffer offsets are absolute in it)
   const AllocationInfo* allocation = nullptr;
   TensorSlot* slots = nullptr;  // an operator may point a constant at its own padded copy
   size_t max_rows = 0;          // rows of the operator's stage at once (one item tile, or the user rows)

@@ -55,6 +55,14 @@ void ModelBuilder::set_quantization(int tensor, std::vector<float> scales, std::
   quantization_[tensor] = QuantizationSpec{std::move(scales), std::move(zero_points), axis};
 }
 
+int ModelBuilder::add_row_params(int tensor, const void* data, size_t bytes) {
+  BufferSpec buffer;
+  buffer.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + bytes);
+  buffers_.push_back(std::move(buffer));
+  row_params_[tensor] = static_cast<int>(buffers_.size() - 1);
+  return row_params_[tensor];
+}
+
 int ModelBuilder::add_raw_buffer(uint64_t offset, uint64_t size) {
   BufferSpec buffer;
   buffer.raw = true;
@@ -100,7 +108,9 @@ std::vector<uint8_t> ModelBuilder::build_flatbuffer(uint64_t weights_start, uint
     if (q != quantization_.end())
       quantization = schema::CreateQuantizationDirect(
           fbb, &q->second.scales, q->second.zero_points.empty() ? nullptr : &q->second.zero_points, q->second.axis);
-    tensors.push_back(schema::CreateTensorDirect(fbb, t.name.c_str(), t.dtype, &t.shape, t.buffer, quantization));
+    auto params = row_params_.find(static_cast<int>(i));
+    tensors.push_back(schema::CreateTensorDirect(fbb, t.name.c_str(), t.dtype, &t.shape, t.buffer, quantization,
+                                                 params == row_params_.end() ? -1 : params->second));
   }
   std::vector<schema::Buffer> buffers;
   uint64_t offset = weights_start;

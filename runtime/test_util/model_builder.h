@@ -44,6 +44,10 @@ class ModelBuilder {
   int add_raw_buffer(uint64_t offset, uint64_t size);
   int add_constant_on_buffer(const std::string& name, schema::DType dtype, std::vector<int64_t> shape, int buffer);
 
+  /// Stores `bytes` bytes of `data` in a buffer of their own and makes it the
+  /// per-row parameters (Tensor.row_params) of `tensor`; returns the buffer.
+  int add_row_params(int tensor, const void* data, size_t bytes);
+
   /// Gives tensor `tensor` a Quantization (scales, zero points, axis; empty
   /// zero_points writes none).
   void set_quantization(int tensor, std::vector<float> scales, std::vector<int64_t> zero_points, int axis);
@@ -112,6 +116,7 @@ class ModelBuilder {
 
   std::vector<TensorSpec> tensors_;
   std::map<int, QuantizationSpec> quantization_;  // by tensor
+  std::map<int, int> row_params_;                  // tensor -> buffer
   std::vector<BufferSpec> buffers_;
   std::vector<FeatureSpec> features_;
   std::vector<TaskSpec> tasks_;
