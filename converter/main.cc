@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
     "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n"
     "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures]\n"
-    "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
+    "                       [--quantize int8|int8-dynamic|fp16|none] [--calibration FILE.jsonl]\n"
+    "                       [--validate FILE.jsonl] [--int8-inputs auto|static|dynamic]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|fp16] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
@@ -33,7 +34,13 @@ constexpr const char* kUsage =
     "  in the file's metadata. --list-padding: the side a short id list is padded on at run time (the\n"
     "  side the model was trained with); --keep-last-ids: a long list keeps its last ids (else an error).\n"
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
-    "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n";
+    "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n"
+    "  --quantize int8 (needs --calibration): each fully-connected layer f32, static int8 (input range\n"
+    "  from the calibration rows) or dynamic int8 (each input row quantised with its own range at run\n"
+    "  time), whichever ranks the calibration requests closer to f32 alone (a tie: static); then the most\n"
+    "  harmful layers back to f32 until the budget and ranking target are met (--int8-inputs static or\n"
+    "  dynamic: only that form; auto, the default: both). --quantize int8-dynamic:\n"
+    "  every eligible layer dynamic int8, no calibration needed (docs/QUANTIZATION.md).\n";
 
 struct UsageError {
   std::string message;
@@ -113,9 +120,16 @@ Args parse(int argc, char** argv) {
     } else if (arg == "--quantize") {
       std::string v = value(i);
       if (v == "int8") a.quantize.mode = QuantizeMode::kInt8;
+      else if (v == "int8-dynamic") a.quantize.mode = QuantizeMode::kInt8Dynamic;
       else if (v == "fp16") a.quantize.mode = QuantizeMode::kFloat16;
       else if (v == "none") a.quantize.mode = QuantizeMode::kNone;
-      else throw UsageError{"--quantize takes int8, fp16 or none"};
+      else throw UsageError{"--quantize takes int8, int8-dynamic, fp16 or none"};
+    } else if (arg == "--int8-inputs") {
+      const std::string v = value(i);
+      if (v == "auto") a.quantize.int8_inputs = Int8Inputs::kAuto;
+      else if (v == "static") a.quantize.int8_inputs = Int8Inputs::kStatic;
+      else if (v == "dynamic") a.quantize.int8_inputs = Int8Inputs::kDynamic;
+      else throw UsageError{"--int8-inputs takes auto, static or dynamic"};
     } else if (arg == "--calibration") a.quantize.calibration_path = value(i);
     else if (arg == "--validate") a.quantize.validation_path = value(i);
     else if (arg == "--range") {
@@ -179,7 +193,7 @@ Args parse(int argc, char** argv) {
   if (a.quantize.mode == QuantizeMode::kInt8 && a.quantize.calibration_path.empty())
     throw UsageError{"--quantize int8 needs --calibration FILE.jsonl"};
   if (a.quantize.mode == QuantizeMode::kNone && !a.quantize.validation_path.empty())
-    throw UsageError{"--validate compares a quantised model with f32: give --quantize int8|fp16"};
+    throw UsageError{"--validate compares a quantised model with f32: give --quantize int8|int8-dynamic|fp16"};
   return a;
 }
 

@@ -19,14 +19,19 @@
 
 namespace edgemtl::converter {
 
-enum class QuantizeMode { kNone, kFloat16, kInt8 };
+// kInt8: per layer f32, static or dynamic int8, chosen on calibration rows;
+// kInt8Dynamic: every eligible layer dynamic int8, no calibration.
+enum class QuantizeMode { kNone, kFloat16, kInt8, kInt8Dynamic };
+// kInt8: the int8 forms the plan may choose per layer (--int8-inputs).
+enum class Int8Inputs { kAuto, kStatic, kDynamic };
 
 struct QuantizeOptions {
   QuantizeMode mode = QuantizeMode::kNone;
-  std::string calibration_path;  // JSONL rows or requests; required for int8
+  std::string calibration_path;  // JSONL rows or requests; required for int8 (not int8-dynamic)
   std::string validation_path;   // JSONL rows or requests; optional report
   RangeEstimator range = RangeEstimator::kPercentile;  // measured: docs/QUANTIZATION.md
   bool per_channel = true;       // FC weight scales per output channel, else one per tensor
+  Int8Inputs int8_inputs = Int8Inputs::kAuto;  // kInt8: static, dynamic or the better of both per layer
   bool int8_tables = true;       // int8 mode: tables INT8 with a scale per row, else FLOAT16
   // int8: layers go back to f32, most harmful first, until the mean |score
   // difference| to f32 on the calibration rows is at most this.
