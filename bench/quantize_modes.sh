@@ -24,6 +24,9 @@ for w in mmoe ple; do
   # every layer dynamic, no calibration
   "$conv" "${base[@]}" -o "$out/$w.dynamic_all.emtl" --quantize int8-dynamic --validate "$dir/ranking.jsonl" \
     2> "$out/$w.dynamic_all.log"
-  # the default: per layer f32, static or dynamic
+  # the default: static, the layers that miss the target dynamic (or f32)
   "$conv" "${base[@]}" -o "$out/$w.mixed.emtl" --quantize int8 "${cal[@]}" 2> "$out/$w.mixed.log"
+  # the plan with every layer starting dynamic
+  "$conv" "${base[@]}" -o "$out/$w.dynamic.emtl" --quantize int8 --int8-inputs dynamic "${cal[@]}" \
+    2> "$out/$w.dynamic.log"
 done

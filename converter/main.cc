@@ -35,11 +35,11 @@ constexpr const char* kUsage =
     "  side the model was trained with); --keep-last-ids: a long list keeps its last ids (else an error).\n"
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
     "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n"
-    "  --quantize int8 (needs --calibration): each fully-connected layer f32, static int8 (input range\n"
-    "  from the calibration rows) or dynamic int8 (each input row quantised with its own range at run\n"
-    "  time), whichever ranks the calibration requests closer to f32 alone (a tie: static); then the most\n"
-    "  harmful layers back to f32 until the budget and ranking target are met (--int8-inputs static or\n"
-    "  dynamic: only that form; auto, the default: both). --quantize int8-dynamic:\n"
+    "  --quantize int8 (needs --calibration): each fully-connected layer static int8 (input range from\n"
+    "  the calibration rows); while the score budget or the ranking target is missed, the most harmful\n"
+    "  layer becomes dynamic int8 (each input row quantised with its own range at run time) where that\n"
+    "  did better alone, else f32. --int8-inputs dynamic: every layer starts dynamic (more faithful,\n"
+    "  slower); static: never dynamic; auto: the default. --quantize int8-dynamic:\n"
     "  every eligible layer dynamic int8, no calibration needed (docs/QUANTIZATION.md).\n";
 
 struct UsageError {

@@ -1,9 +1,9 @@
 // The per-layer plan search: fp16 stores every FC weight and table in half;
 // int8 measures each fully-connected layer alone in static and in dynamic
-// int8 against f32 on the calibration rows, keeps the better form, then sends
-// layers back to f32, most harmful first, until the mean score difference
-// fits the budget and each task ranks the calibration requests' items as f32
-// does (converter/quantize/ranking.h). int8-dynamic needs no rows: every
+// int8 against f32 on the calibration rows, starts static, then moves layers,
+// most harmful first, to dynamic (where that did better alone) or back to f32
+// until the mean score difference fits the budget and each task ranks the
+// calibration requests' items as f32 does (converter/quantize/ranking.h). int8-dynamic needs no rows: every
 // eligible layer dynamic.
 #include <algorithm>
 #include <cmath>
@@ -205,22 +205,29 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
       cost.max_delta = d.max;
       cost.worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
     }
-    // The form that did better alone: the higher worst-task median Spearman,
-    // then the lower mean |difference| (static on a tie: no pass over x for its range).
-    const AloneCost &s = layer.static_cost, &d = layer.dynamic_cost;
-    layer.dynamic = !s.usable || (d.usable && (d.worst_spearman != s.worst_spearman ? d.worst_spearman > s.worst_spearman
-                                                                                     : d.mean_delta < s.mean_delta));
+    // Start static (faster: no pass over x for its range; docs/QUANTIZATION.md) where it can be.
+    layer.dynamic = !layer.static_cost.usable;
   }
-  // All usable layers int8 with the tables, then back to f32 the most harmful
-  // ones (to the ranking first, then to the scores) until the mean |difference|
-  // fits the budget and every task meets the ranking target.
+  // Dynamic alone did better than static alone: the higher worst-task median
+  // Spearman, then the lower mean |difference|.
+  auto dynamic_better = [](const Int8Layer& layer) {
+    const AloneCost &s = layer.static_cost, &d = layer.dynamic_cost;
+    if (!d.usable) return false;
+    if (!s.usable) return true;
+    return d.worst_spearman != s.worst_spearman ? d.worst_spearman > s.worst_spearman : d.mean_delta < s.mean_delta;
+  };
+  auto more_harmful_last = [](const Int8Layer* a, const Int8Layer* b) {
+    if (a->cost().worst_spearman != b->cost().worst_spearman) return a->cost().worst_spearman > b->cost().worst_spearman;
+    return a->cost().mean_delta < b->cost().mean_delta;
+  };
+  // All usable layers int8 with the tables; while the mean |difference| exceeds
+  // the budget or a task misses the ranking target, the most harmful layer (to
+  // the ranking first, then to the scores) moves one step: static -> dynamic
+  // when dynamic alone did better, else -> f32.
   std::vector<Int8Layer*> chosen;
   for (Int8Layer& layer : layers)
     if (layer.cost().usable) chosen.push_back(&layer);
-  std::sort(chosen.begin(), chosen.end(), [](const Int8Layer* a, const Int8Layer* b) {
-    if (a->cost().worst_spearman != b->cost().worst_spearman) return a->cost().worst_spearman > b->cost().worst_spearman;
-    return a->cost().mean_delta < b->cost().mean_delta;
-  });
+  std::stable_sort(chosen.begin(), chosen.end(), more_harmful_last);
   Delta total;
   std::vector<RankingFidelity> fidelity;
   for (;;) {
@@ -232,7 +239,13 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
     const bool ranks_well = std::all_of(fidelity.begin(), fidelity.end(),
                                         [&](const RankingFidelity& f) { return meets(f, options.ranking); });
     if ((total.mean <= options.max_mean_delta && ranks_well) || chosen.empty()) break;
-    chosen.pop_back();
+    Int8Layer* worst = chosen.back();
+    if (!worst->dynamic && dynamic_better(*worst)) {
+      worst->dynamic = true;
+      std::stable_sort(chosen.begin(), chosen.end(), more_harmful_last);
+    } else {
+      chosen.pop_back();
+    }
   }
   if (log) {
     std::fprintf(log,

@@ -3,6 +3,12 @@
 #include <algorithm>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 #include "runtime/kernels/activation.h"
 #include "runtime/kernels/dynamic_quantization.h"
 
@@ -87,14 +93,13 @@ Status QuantizedFullyConnected::create_dynamic(size_t input_channels, size_t inp
     vnni_ = true;
     return Status::ok();
   }
-  weight_.assign(weight, weight + output_channels * input_channels);
-  weight_sums_.assign(output_channels, 0);
+  padded_input_channels_ = (input_channels + 7) / 8 * 8;
+  weight_.assign(output_channels * padded_input_channels_, 0);
+  for (size_t c = 0; c < output_channels; ++c)
+    for (size_t k = 0; k < input_channels; ++k) weight_[c * padded_input_channels_ + k] = weight[c * input_channels + k];
   weight_scales_.resize(output_channels);
   bias_.assign(output_channels, 0.0f);
   for (size_t c = 0; c < output_channels; ++c) {
-    int32_t sum = 0;  // |sum| <= 128 K: no overflow for any K a file can hold in memory
-    for (size_t k = 0; k < input_channels; ++k) sum += weight[c * input_channels + k];
-    weight_sums_[c] = sum;
     weight_scales_[c] = weight_scales[per_channel ? c : 0];
     if (bias) bias_[c] = bias[c];
   }
@@ -106,45 +111,100 @@ namespace {
 struct DynamicRun {
   const float* x;
   float* y;
-  uint8_t* xq;
+  int16_t* xq;  // xq - z per row, padded_input_channels_ apart (zeros after K)
 };
+
+// acc[m][j] = sum_k x[m][k] * w[j][k] (int32) for M rows x 2 columns, k in groups of 8
+// (int16 x int16 products, exact: |255 * 127| < 2^15). SSE2 pmaddwd / NEON smlal, else scalar.
+template <int M>
+void dot_block(const int16_t* x, size_t x_stride, const int16_t* w0, const int16_t* w1, size_t k8,
+               int32_t acc[][2]) {
+#if defined(__SSE2__)
+  __m128i sum[M][2];
+  for (int m = 0; m < M; ++m) sum[m][0] = sum[m][1] = _mm_setzero_si128();
+  for (size_t k = 0; k < k8; k += 8) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0 + k));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w1 + k));
+    for (int m = 0; m < M; ++m) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + m * x_stride + k));
+      sum[m][0] = _mm_add_epi32(sum[m][0], _mm_madd_epi16(v, a));
+      sum[m][1] = _mm_add_epi32(sum[m][1], _mm_madd_epi16(v, b));
+    }
+  }
+  for (int m = 0; m < M; ++m)
+    for (int j = 0; j < 2; ++j) {
+      alignas(16) int32_t lanes[4];
+      _mm_store_si128(reinterpret_cast<__m128i*>(lanes), sum[m][j]);
+      acc[m][j] = static_cast<int32_t>(static_cast<uint32_t>(lanes[0]) + static_cast<uint32_t>(lanes[1]) +
+                                       static_cast<uint32_t>(lanes[2]) + static_cast<uint32_t>(lanes[3]));
+    }
+#elif defined(__ARM_NEON)
+  int32x4_t sum[M][2];
+  for (int m = 0; m < M; ++m) sum[m][0] = sum[m][1] = vdupq_n_s32(0);
+  for (size_t k = 0; k < k8; k += 8) {
+    const int16x8_t a = vld1q_s16(w0 + k), b = vld1q_s16(w1 + k);
+    for (int m = 0; m < M; ++m) {
+      const int16x8_t v = vld1q_s16(x + m * x_stride + k);
+      sum[m][0] = vmlal_s16(sum[m][0], vget_low_s16(v), vget_low_s16(a));
+      sum[m][0] = vmlal_high_s16(sum[m][0], v, a);
+      sum[m][1] = vmlal_s16(sum[m][1], vget_low_s16(v), vget_low_s16(b));
+      sum[m][1] = vmlal_high_s16(sum[m][1], v, b);
+    }
+  }
+  for (int m = 0; m < M; ++m)
+    for (int j = 0; j < 2; ++j) acc[m][j] = vaddvq_s32(sum[m][j]);
+#else
+  for (int m = 0; m < M; ++m)
+    for (int j = 0; j < 2; ++j) {
+      const int16_t* w = j == 0 ? w0 : w1;
+      int32_t s = 0;
+      for (size_t k = 0; k < k8; ++k) s += static_cast<int32_t>(x[m * x_stride + k]) * w[k];
+      acc[m][j] = s;
+    }
+#endif
+}
 
 }  // namespace
 
 void QuantizedFullyConnected::dynamic_task(void* context, size_t begin, size_t count) {
   const auto* run = static_cast<const std::pair<const QuantizedFullyConnected*, DynamicRun>*>(context);
   const QuantizedFullyConnected& f = *run->first;
-  const size_t K = f.input_channels_, N = f.output_channels_;
+  const size_t K = f.input_channels_, K8 = f.padded_input_channels_, N = f.output_channels_;
   DynamicRowQuantization q[kDynamicRowsPerTask];
   for (size_t r = 0; r < count; ++r) {
     const float* x = run->second.x + (begin + r) * f.input_stride_;
-    uint8_t* xq = run->second.xq + (begin + r) * K;
+    int16_t* xq = run->second.xq + (begin + r) * K8;
     float low = 0.0f, high = 0.0f;
     for (size_t k = 0; k < K; ++k) {
       low = x[k] < low ? x[k] : low;  // NaN compares false: skipped
       high = x[k] > high ? x[k] : high;
     }
     q[r] = dynamic_row_quantization(low, high);
-    const float zero_point = static_cast<float>(q[r].zero_point);
+    // xq - z = clamp(round(x / s), -z, 255 - z); |x / s| <= 255 for the row's finite values.
+    const float low_q = static_cast<float>(-q[r].zero_point), high_q = static_cast<float>(255 - q[r].zero_point);
     for (size_t k = 0; k < K; ++k) {
-      const float v = std::nearbyint(x[k] / q[r].scale) + zero_point;
-      xq[k] = static_cast<uint8_t>(v >= 0.0f ? (v <= 255.0f ? v : 255.0f) : 0.0f);  // NaN: 0
+      float v = x[k] / q[r].scale;
+      v = v >= low_q ? (v <= high_q ? v : high_q) : low_q;  // NaN: low_q, as the VNNI path
+      v = (v + 0x1.8p23f) - 0x1.8p23f;  // round half to even (|v| < 2^22), no libm call: vectorises
+      xq[k] = static_cast<int16_t>(v);
     }
+    for (size_t k = K; k < K8; ++k) xq[k] = 0;
   }
-  const uint8_t* xq = run->second.xq + begin * K;
-  for (size_t c = 0; c < N; ++c) {
-    const int8_t* w = f.weight_.data() + c * K;
-    int32_t acc[kDynamicRowsPerTask] = {0, 0, 0, 0};
-    for (size_t r = 0; r < count; ++r) {
-      const uint8_t* a = xq + r * K;
-      int32_t sum = 0;
-      for (size_t k = 0; k < K; ++k) sum += static_cast<int32_t>(a[k]) * static_cast<int32_t>(w[k]);
-      acc[r] = sum;
+  const int16_t* xq = run->second.xq + begin * K8;
+  int32_t acc[kDynamicRowsPerTask][2];
+  for (size_t c = 0; c < N; c += 2) {
+    const int16_t* w0 = f.weight_.data() + c * K8;
+    const int16_t* w1 = c + 1 < N ? w0 + K8 : w0;  // an odd last column: computed twice, stored once
+    switch (count) {
+      case 4: dot_block<4>(xq, K8, w0, w1, K8, acc); break;
+      case 3: dot_block<3>(xq, K8, w0, w1, K8, acc); break;
+      case 2: dot_block<2>(xq, K8, w0, w1, K8, acc); break;
+      default: dot_block<1>(xq, K8, w0, w1, K8, acc); break;
     }
-    for (size_t r = 0; r < count; ++r) {
-      const float value = static_cast<float>(acc[r] - q[r].zero_point * f.weight_sums_[c]);
-      run->second.y[(begin + r) * N + c] = value * (q[r].scale * f.weight_scales_[c]) + f.bias_[c];
-    }
+    for (size_t j = 0; j < 2 && c + j < N; ++j)
+      for (size_t r = 0; r < count; ++r)
+        run->second.y[(begin + r) * N + c + j] =
+            static_cast<float>(acc[r][j]) * (q[r].scale * f.weight_scales_[c + j]) + f.bias_[c + j];
   }
 }
 
@@ -176,7 +236,7 @@ Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_
   if (vnni_) {
     vnni_gemm_.run(x, rows, input_stride_, y, reinterpret_cast<uint8_t*>(scratch), threadpool);
   } else if (dynamic_) {
-    std::pair<const QuantizedFullyConnected*, DynamicRun> context{this, {x, y, reinterpret_cast<uint8_t*>(scratch)}};
+    std::pair<const QuantizedFullyConnected*, DynamicRun> context{this, {x, y, reinterpret_cast<int16_t*>(scratch)}};
     if (threadpool)
       pthreadpool_parallelize_1d_tile_1d(threadpool, dynamic_task, &context, rows, kDynamicRowsPerTask, 0);
     else

@@ -47,13 +47,13 @@ class QuantizedFullyConnected {
   Status run(const float* x, size_t rows, float* y, int8_t* scratch, pthreadpool_t threadpool);
   size_t scratch_bytes() const {
     if (vnni_) return vnni_gemm_.scratch_bytes();
-    if (dynamic_) return max_rows_ * input_channels_;  // the u8 rows
+    if (dynamic_) return max_rows_ * padded_input_channels_ * sizeof(int16_t);  // the rows' xq - z
     return max_rows_ * (input_channels_ + output_channels_) + 2 * XNN_EXTRA_BYTES;
   }
   /// The packed int8 weights, int32 biases and scales (XNNPACK's or the VNNI kernel's).
   size_t packed_weight_bytes() const {
     if (vnni_) return vnni_gemm_.packed_weight_bytes();
-    if (dynamic_) return weight_.size() + weight_sums_.size() * sizeof(int32_t) + (2 * output_channels_) * sizeof(float);
+    if (dynamic_) return weight_.size() * sizeof(int16_t) + (2 * output_channels_) * sizeof(float);
     return output_channels_ * (input_channels_ + sizeof(int32_t) + (per_channel_ ? sizeof(float) : 0));
   }
   /// True when run() uses the AVX-512 VNNI kernel.
@@ -74,9 +74,11 @@ class QuantizedFullyConnected {
   Int8GemmVnni vnni_gemm_;
   size_t input_channels_ = 0, input_stride_ = 0, output_channels_ = 0, max_rows_ = 0;
   bool per_channel_ = false, vnni_ = false, dynamic_ = false;
-  // The portable dynamic path: the weight [N, K], sum_k w[c, k], s_w[c] (one per c) and the f32 bias.
-  std::vector<int8_t> weight_;
-  std::vector<int32_t> weight_sums_;
+  // The portable dynamic path: the weight [N, K] widened to int16 (xq - z and w are int16 and so is
+  // their product, |255 * 127| < 2^15: the compiler's int16 dot product, pmaddwd / smlal), s_w[c]
+  // (one per c) and the f32 bias.
+  std::vector<int16_t> weight_;  // rows of padded_input_channels_ (a multiple of 8, zeros after K)
+  size_t padded_input_channels_ = 0;
   std::vector<float> weight_scales_, bias_;
   schema::Activation activation_ = schema::Activation::NONE;
   float alpha_ = 0.0f;
