@@ -395,7 +395,8 @@ PYBIND11_MODULE(edgemtl, m) {
         py::arg("keep_last_ids") = false,
         "Converts an ONNX model to .emtl as edgemtl-convert does. input_shapes={name: L} (--input-shape), "
         "fix_inputs={name: value} (--fix-input), outputs=[names] (--outputs), list_padding='after'|'before', "
-        "keep_last_ids. Raises edgemtl.ConversionError.");
+        "keep_last_ids, quantize='none'|'fp16'|'int8' (needs calibration)|'int8-dynamic'. Raises "
+        "edgemtl.ConversionError.");
   py::register_exception<edgemtl::converter::ConversionError>(m, "ConversionError", error_type);
 #endif
 }
