@@ -70,8 +70,8 @@ Status verify(const OpVerifier& v) {
     const bool int32_bias = weight_dtype == DType::INT8 && !is_dynamic(options);
     EMTL_RETURN_IF_ERROR(v.expect_dtype("bias", v.input(2), int32_bias ? DType::INT32 : DType::FLOAT32));
     if (v.tensor(v.input(2))->quantization())
-      return Status::error(Error::kInvalidModel, "%s: the %s bias takes no Quantization", v.where(),
-                           int32_bias ? "INT32 (its scale is implied)" : "FLOAT32");
+      return Status::error(Error::kInvalidModel, "%s: the %s bias has %s, not a Quantization", v.where(),
+                           int32_bias ? "INT32" : "FLOAT32", int32_bias ? "an implied scale" : "no scale");
     const Shape b = v.input_shape(2);
     if (b.rank != 1 || b[0] != w[0])
       return Status::error(Error::kInvalidModel, "%s: bias must have shape [%lld]", v.where(),
