@@ -16,7 +16,13 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 const char* mode_name(QuantizeMode mode) {
-  return mode == QuantizeMode::kInt8 ? "int8" : mode == QuantizeMode::kFloat16 ? "fp16" : "none";
+  switch (mode) {
+    case QuantizeMode::kInt8: return "int8";
+    case QuantizeMode::kInt8Dynamic: return "int8-dynamic";
+    case QuantizeMode::kFloat16: return "fp16";
+    case QuantizeMode::kNone: break;
+  }
+  return "none";
 }
 
 template <typename T>
@@ -47,6 +53,12 @@ std::string describe_options(const ConvertOptions& options, const QuantizeOption
     out << ";range=" << (quantize.range == RangeEstimator::kMinMax ? "minmax" : "percentile")
         << ";int8_weights=" << (quantize.per_channel ? "per-channel" : "per-tensor")
         << ";int8_tables=" << table_encoding_name(quantize.int8_tables) << ";max_mean_delta=" << quantize.max_mean_delta;
+    // Appended only when not the default, so that files converted without it describe their options as before.
+    if (quantize.int8_inputs != Int8Inputs::kAuto)
+      out << ";int8_inputs=" << (quantize.int8_inputs == Int8Inputs::kStatic ? "static" : "dynamic");
+  } else if (quantize.mode == QuantizeMode::kInt8Dynamic) {
+    out << ";int8_weights=" << (quantize.per_channel ? "per-channel" : "per-tensor")
+        << ";int8_tables=" << table_encoding_name(quantize.int8_tables);
   }
   out << ";keep_names=" << quantize.write.keep_names;
   // Appended only when used, so that files converted without them describe their options as before.

@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
     "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n"
     "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures]\n"
-    "                       [--quantize int8|fp16|none] [--calibration FILE.jsonl] [--validate FILE.jsonl]\n"
+    "                       [--quantize int8|int8-dynamic|fp16|none] [--calibration FILE.jsonl]\n"
+    "                       [--validate FILE.jsonl] [--int8-inputs auto|static|dynamic]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
     "                       [--int8-tables int8|int4|fp16|auto] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
@@ -37,7 +38,13 @@ constexpr const char* kUsage =
     "  --int8-tables (with --quantize int8): embedding tables as int8 rows with an fp16 scale (default),\n"
     "  4-bit rows with an fp16 scale and offset (int4), fp16 rows, or auto: int4 for each table that keeps\n"
     "  the ranking target and half the score budget on the calibration requests, else int8 (tables of\n"
-    "  width <= 2 are fp16, which is smaller). docs/QUANTIZATION.md.\n";
+    "  width <= 2 are fp16, which is smaller). docs/QUANTIZATION.md.\n"
+    "  --quantize int8 (needs --calibration): each fully-connected layer static int8 (input range from\n"
+    "  the calibration rows); while the score budget or the ranking target is missed, the most harmful\n"
+    "  layer becomes dynamic int8 (each input row quantised with its own range at run time) where that\n"
+    "  did better alone, else f32. --int8-inputs dynamic: every layer starts dynamic (more faithful,\n"
+    "  slower); static: never dynamic; auto: the default. --quantize int8-dynamic:\n"
+    "  every eligible layer dynamic int8, no calibration needed (docs/QUANTIZATION.md).\n";
 
 struct UsageError {
   std::string message;
@@ -117,9 +124,16 @@ Args parse(int argc, char** argv) {
     } else if (arg == "--quantize") {
       std::string v = value(i);
       if (v == "int8") a.quantize.mode = QuantizeMode::kInt8;
+      else if (v == "int8-dynamic") a.quantize.mode = QuantizeMode::kInt8Dynamic;
       else if (v == "fp16") a.quantize.mode = QuantizeMode::kFloat16;
       else if (v == "none") a.quantize.mode = QuantizeMode::kNone;
-      else throw UsageError{"--quantize takes int8, fp16 or none"};
+      else throw UsageError{"--quantize takes int8, int8-dynamic, fp16 or none"};
+    } else if (arg == "--int8-inputs") {
+      const std::string v = value(i);
+      if (v == "auto") a.quantize.int8_inputs = Int8Inputs::kAuto;
+      else if (v == "static") a.quantize.int8_inputs = Int8Inputs::kStatic;
+      else if (v == "dynamic") a.quantize.int8_inputs = Int8Inputs::kDynamic;
+      else throw UsageError{"--int8-inputs takes auto, static or dynamic"};
     } else if (arg == "--calibration") a.quantize.calibration_path = value(i);
     else if (arg == "--validate") a.quantize.validation_path = value(i);
     else if (arg == "--range") {
@@ -186,7 +200,7 @@ Args parse(int argc, char** argv) {
   if (a.quantize.mode == QuantizeMode::kInt8 && a.quantize.calibration_path.empty())
     throw UsageError{"--quantize int8 needs --calibration FILE.jsonl"};
   if (a.quantize.mode == QuantizeMode::kNone && !a.quantize.validation_path.empty())
-    throw UsageError{"--validate compares a quantised model with f32: give --quantize int8|fp16"};
+    throw UsageError{"--validate compares a quantised model with f32: give --quantize int8|int8-dynamic|fp16"};
   return a;
 }
 

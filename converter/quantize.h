@@ -19,7 +19,11 @@
 
 namespace edgemtl::converter {
 
-enum class QuantizeMode { kNone, kFloat16, kInt8 };
+// kInt8: per layer f32, static or dynamic int8, chosen on calibration rows;
+// kInt8Dynamic: every eligible layer dynamic int8, no calibration.
+enum class QuantizeMode { kNone, kFloat16, kInt8, kInt8Dynamic };
+// kInt8: the int8 forms the plan may choose per layer (--int8-inputs).
+enum class Int8Inputs { kAuto, kStatic, kDynamic };
 
 /// How int8 mode stores embedding tables (--int8-tables): int8 rows with a half
 /// scale, 4-bit rows with a half scale and offset, fp16 rows, or chosen per
@@ -29,11 +33,12 @@ const char* table_encoding_name(TableEncoding encoding);
 
 struct QuantizeOptions {
   QuantizeMode mode = QuantizeMode::kNone;
-  std::string calibration_path;  // JSONL rows or requests; required for int8
+  std::string calibration_path;  // JSONL rows or requests; required for int8 (not int8-dynamic)
   std::string validation_path;   // JSONL rows or requests; optional report
   RangeEstimator range = RangeEstimator::kPercentile;  // measured: docs/QUANTIZATION.md
   bool per_channel = true;       // FC weight scales per output channel, else one per tensor
   TableEncoding int8_tables = TableEncoding::kInt8;  // int8 mode: how tables are stored
+  Int8Inputs int8_inputs = Int8Inputs::kAuto;  // kInt8: static, dynamic or the better of both per layer
   // int8: layers go back to f32, most harmful first, until the mean |score
   // difference| to f32 on the calibration rows is at most this.
   double max_mean_delta = 0.002;

@@ -30,8 +30,11 @@ struct ActivationQuantization {
 };
 
 /// The int8 form of one FULLY_CONNECTED node (its weight and bias are in `constants`).
+/// `dynamic`: each input row quantised with its own range at run time (input_mode
+/// DYNAMIC_ROW): `input` and `output` unused, the bias stays f32.
 struct FullyConnectedQuantization {
   ActivationQuantization input, output;
+  bool dynamic = false;
 };
 
 struct QuantizationPlan {

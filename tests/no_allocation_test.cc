@@ -3,7 +3,9 @@
 // __libc_* functions; under ASan or TSan it counts through the sanitizer's
 // malloc/free hooks instead) and counts every call made, from any thread, while a
 // converted PyTorch fixture scores its users, for 1 and 2 threads and without
-// the user cache. The same requests are checked against PyTorch's scores, with
+// the user cache, in f32 and converted with --quantize int8-dynamic (its
+// portable kernel in the cache-less variant, the CPU's best in the others).
+// The same requests are checked against PyTorch's scores, with
 // item tiles smaller than a request, so the tiled item stage and the
 // cache-less mode (user stage rerun on every item row) are covered too.
 #include <doctest/doctest.h>
@@ -125,11 +127,18 @@ TEST_CASE("the counting allocator sees allocations") {
 }
 
 TEST_CASE("a warm Session allocates nothing in set_user, score, set_candidates and rank (PyTorch fixtures, 1 and 2 threads, no user cache)") {
-  for (const std::string& name : fixture_names()) {
+  for (const std::string& name : fixture_names())
+  for (const bool dynamic_int8 : {false, true}) {
     CAPTURE(name);
+    CAPTURE(dynamic_int8);
     const Fixture fixture = load_fixture(name);
     const std::vector<nlohmann::json>& expected = fixture.expected;
-    const std::string path = convert_fixture(name, "no_allocation", user_inputs_argument(fixture.meta));
+    const std::string path =
+        dynamic_int8 ? convert_fixture(name, "no_allocation.int8-dynamic",
+                                       user_inputs_argument(fixture.meta) + " --quantize int8-dynamic")
+                     : convert_fixture(name, "no_allocation", user_inputs_argument(fixture.meta));
+    // f32: PyTorch's scores; int8-dynamic: its budget in quantized_fixtures_test.cc.
+    const double tolerance = dynamic_int8 ? 0.06 : 1e-5;
     auto model = Model::load_file(path.c_str());
     REQUIRE_MESSAGE(model.ok(), model.status().message());
     const bool has_user = !fixture.meta["user_inputs"].empty();
@@ -160,6 +169,7 @@ TEST_CASE("a warm Session allocates nothing in set_user, score, set_candidates a
       options.max_items = 16;
       options.item_tile_rows = 3;  // requests of up to 8 items run in several tiles
       options.threads = threads;
+      options.int8_vnni = cache_user;  // the cache-less variant: the portable int8 kernels
       auto session = Session::create(**model, options);
       REQUIRE_MESSAGE(session.ok(), session.status().message());
       auto run = [&](const Request& request, std::vector<float>* out) {
@@ -217,7 +227,7 @@ TEST_CASE("a warm Session allocates nothing in set_user, score, set_candidates a
             const size_t row = requests[i].rows[k];
             const double want = expected[row][(*model)->task(t).name].get<double>();
             INFO("row " << row << " task " << (*model)->task(t).name);
-            CHECK(close_enough(scores[i][k * (*model)->num_tasks() + t], want, 1e-5));
+            CHECK(close_enough(scores[i][k * (*model)->num_tasks() + t], want, tolerance));
           }
     }
   }

@@ -1,5 +1,5 @@
 // Quantised fixtures: every PyTorch fixture converted with --quantize int8
-// (calibrated on its own 48 rows) and fp16 stays within the quantisation
+// (calibrated on its own 48 rows), int8-dynamic (no calibration) and fp16 stays within the quantisation
 // budget of PyTorch's scores, user/item split on. This checks the int8 and
 // fp16 kernels and the converter on every model family, on x86 and, through
 // the arm64 suite, on aarch64 under qemu. How well int8 generalises beyond its
@@ -24,9 +24,12 @@ struct Budget {
 };
 // int8: the converter keeps the mean |Δscore| against f32 within 0.002 on its
 // calibration rows; here against PyTorch, with room for platform rounding.
-constexpr Budget kBudgets[] = {{"int8", 0.005, 0.03}, {"fp16", 2e-4, 2e-3}};
+// int8-dynamic: no calibration and no plan search (every layer int8, however
+// small, even the last one of a regression task): twice int8's budget. Measured
+// worst: shared_bottom's watch_time (a value task), mean 0.0053, one score 0.033.
+constexpr Budget kBudgets[] = {{"int8", 0.005, 0.03}, {"int8-dynamic", 0.01, 0.06}, {"fp16", 2e-4, 2e-3}};
 
-TEST_CASE("int8 and fp16 fixtures stay within their budget of PyTorch") {
+TEST_CASE("int8, int8-dynamic and fp16 fixtures stay within their budget of PyTorch") {
   for (const std::string& name : fixture_names()) {
     CAPTURE(name);
     const Fixture fixture = load_fixture(name);

@@ -50,6 +50,15 @@ std::string tensor_string(const fbs::Model* root, int index) {
   return name + ":" + fbs::EnumNameDType(tensor->dtype()) + shape_string(tensor);
 }
 
+// A FULLY_CONNECTED's int8 form: "int8 static", "int8 dynamic" (input_mode DYNAMIC_ROW) or "".
+const char* int8_form(const fbs::Model* root, const fbs::Operator* op) {
+  if (op->type() != fbs::OpType::FULLY_CONNECTED || op->inputs() == nullptr || op->inputs()->size() < 2) return "";
+  const fbs::Tensor* weight = root->tensors()->Get(static_cast<flatbuffers::uoffset_t>(op->inputs()->Get(1)));
+  if (weight->dtype() != fbs::DType::INT8) return "";
+  const fbs::FullyConnectedOptions* options = op->options_as_FullyConnectedOptions();
+  return options && options->input_mode() == fbs::InputQuantizationMode::DYNAMIC_ROW ? "int8 dynamic" : "int8 static";
+}
+
 void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* stage, bool verbose) {
   size_t count = stage != nullptr && stage->operators() != nullptr ? stage->operators()->size() : 0;
   std::printf("\n%s: %zu operators\n", title, count);
@@ -64,6 +73,15 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
   std::printf("  ");
   for (const auto& [type, n] : histogram) std::printf(" %s x%d", type.c_str(), n);
   std::printf("\n");
+  int static_int8 = 0, dynamic_int8 = 0;
+  for (const fbs::Operator* op : *stage->operators()) {
+    const std::string form = int8_form(root, op);
+    static_int8 += form == "int8 static";
+    dynamic_int8 += form == "int8 dynamic";
+  }
+  if (static_int8 + dynamic_int8 > 0)
+    std::printf("   int8 FULLY_CONNECTED: %d static (calibrated input range), %d dynamic (range per row)\n",
+                static_int8, dynamic_int8);
   if (!verbose) return;
   int position = 0;
   for (const fbs::Operator* op : *stage->operators()) {
@@ -74,7 +92,8 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
     std::printf(" -> ");
     for (flatbuffers::uoffset_t i = 0; op->outputs() != nullptr && i < op->outputs()->size(); ++i)
       std::printf("%s%s", i ? ", " : "", tensor_string(root, op->outputs()->Get(i)).c_str());
-    std::printf("\n");
+    const char* form = int8_form(root, op);
+    std::printf(*form ? " (%s)\n" : "\n", form);
   }
 }
 

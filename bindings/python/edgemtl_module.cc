@@ -292,8 +292,10 @@ void convert(const std::string& onnx_path, const std::string& out_path, const st
   }
   QuantizeOptions quantize_options;
   if (quantize == "int8") quantize_options.mode = QuantizeMode::kInt8;
+  else if (quantize == "int8-dynamic") quantize_options.mode = QuantizeMode::kInt8Dynamic;
   else if (quantize == "fp16") quantize_options.mode = QuantizeMode::kFloat16;
-  else if (quantize != "none" && !quantize.empty()) throw py::value_error("quantize takes 'int8', 'fp16' or 'none'");
+  else if (quantize != "none" && !quantize.empty())
+    throw py::value_error("quantize takes 'int8', 'int8-dynamic', 'fp16' or 'none'");
   if (!calibration.is_none()) quantize_options.calibration_path = py::cast<std::string>(py::str(calibration));
   if (!validate.is_none()) quantize_options.validation_path = py::cast<std::string>(py::str(validate));
   if (quantize_options.mode == QuantizeMode::kInt8 && quantize_options.calibration_path.empty())
@@ -399,7 +401,8 @@ PYBIND11_MODULE(edgemtl, m) {
         py::arg("keep_last_ids") = false,
         "Converts an ONNX model to .emtl as edgemtl-convert does. input_shapes={name: L} (--input-shape), "
         "fix_inputs={name: value} (--fix-input), outputs=[names] (--outputs), list_padding='after'|'before', "
-        "keep_last_ids. Raises edgemtl.ConversionError.");
+        "keep_last_ids, quantize='none'|'fp16'|'int8' (needs calibration)|'int8-dynamic'. Raises "
+        "edgemtl.ConversionError.");
   py::register_exception<edgemtl::converter::ConversionError>(m, "ConversionError", error_type);
 #endif
 }

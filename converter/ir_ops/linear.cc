@@ -75,11 +75,12 @@ void evaluate_matmul(const OpCall& call, Value* out) {
       }
 }
 
-// An INT8 layer also carries its input's and output's quantisation.
+// A static INT8 layer also carries its input's and output's quantisation, a dynamic one its input_mode.
 FileOptions write_fully_connected_options(const OptionsWriter& w) {
   const NodeOptions& o = w.node.options;
   flatbuffers::Offset<schema::Quantization> input, output;
-  if (w.fc_quantization) {
+  const bool dynamic = w.fc_quantization && w.fc_quantization->dynamic;
+  if (w.fc_quantization && !dynamic) {
     auto quantization = [&](const ActivationQuantization& q) {
       std::vector<float> scale{q.scale};
       std::vector<int64_t> zero_point{q.zero_point};
@@ -89,7 +90,10 @@ FileOptions write_fully_connected_options(const OptionsWriter& w) {
     output = quantization(w.fc_quantization->output);
   }
   return {schema::OpOptions::FullyConnectedOptions,
-          schema::CreateFullyConnectedOptions(w.builder, to_schema(o.activation), o.alpha, input, output).Union()};
+          schema::CreateFullyConnectedOptions(w.builder, to_schema(o.activation), o.alpha, input, output,
+                                              dynamic ? schema::InputQuantizationMode::DYNAMIC_ROW
+                                                      : schema::InputQuantizationMode::STATIC)
+              .Union()};
 }
 
 }  // namespace

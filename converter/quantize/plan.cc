@@ -1,8 +1,10 @@
 // The per-layer plan search: fp16 stores every FC weight and table in half;
-// int8 measures each fully-connected layer alone in int8 against f32 on the
-// calibration rows, then sends layers back to f32, most harmful first, until
-// the mean score difference fits the budget and each task ranks the
-// calibration requests' items as f32 does (converter/quantize/ranking.h).
+// int8 measures each fully-connected layer alone in static and in dynamic
+// int8 against f32 on the calibration rows, starts static, then moves layers,
+// most harmful first, to dynamic (where that did better alone) or back to f32
+// until the mean score difference fits the budget and each task ranks the
+// calibration requests' items as f32 does (converter/quantize/ranking.h). int8-dynamic needs no rows: every
+// eligible layer dynamic.
 #include <algorithm>
 #include <cmath>
 
@@ -75,47 +77,70 @@ QuantizationPlan plan_float16(const Graph& g) {
   return plan;
 }
 
+// How one form of a layer (static or dynamic int8) did alone, on the calibration rows.
+struct AloneCost {
+  double mean_delta = 0.0, max_delta = 0.0;  // |score difference| to f32
+  double worst_spearman = 1.0;               // the lowest task's median Spearman
+  bool usable = true;                        // the runtime builds it
+};
+
 // One fully-connected node that can be int8: its encoded weight, bias and ranges.
 struct Int8Layer {
   int node = -1;
-  EncodedConstant weight, bias;
+  EncodedConstant weight, bias;  // bias: static int8's INT32 (dynamic keeps the f32 bias)
   bool has_bias = false;
   FullyConnectedQuantization activations;
-  double mean_delta = 0.0, max_delta = 0.0;  // alone in int8, on the calibration rows
-  double worst_spearman = 1.0;               // alone in int8: the lowest task's median Spearman
-  bool usable = true;
+  AloneCost static_cost, dynamic_cost;
+  bool dynamic = false;  // the chosen form
+  const AloneCost& cost() const { return dynamic ? dynamic_cost : static_cost; }
 };
 
 void add_layer(const Graph& g, const Int8Layer& layer, QuantizationPlan* plan) {
   const Node& node = g.nodes[layer.node];
   plan->constants[node.inputs[1]] = layer.weight;
-  if (layer.has_bias) plan->constants[node.inputs[2]] = layer.bias;
-  plan->fully_connected[layer.node] = layer.activations;
+  FullyConnectedQuantization q = layer.activations;
+  q.dynamic = layer.dynamic;
+  if (layer.has_bias && !layer.dynamic) plan->constants[node.inputs[2]] = layer.bias;
+  plan->fully_connected[layer.node] = q;
 }
 
-std::vector<Int8Layer> int8_layers(const Graph& g, const RowValues& rows, const QuantizeOptions& options) {
+// The FCs that can be int8. Weight and bias scales depend on the node's input
+// scale: they must be its own.
+std::vector<int> eligible_layers(const Graph& g) {
   auto consumers = g.consumers();
-  std::vector<Int8Layer> layers;
+  std::vector<int> nodes;
   for (size_t index = 0; index < g.nodes.size(); ++index) {
     const Node& node = g.nodes[index];
     if (node.dead || node.op != Op::kFullyConnected) continue;
-    // Weight and bias scales depend on this node's input scale: they must be its own.
     const int weight = node.inputs[1];
     if (!only_read_as(g, consumers, weight, Op::kFullyConnected, 1) || consumers[weight].size() != 1) continue;
     if (node.inputs.size() > 2 &&
         (!only_read_as(g, consumers, node.inputs[2], Op::kFullyConnected, 2) || consumers[node.inputs[2]].size() != 1))
       continue;
+    nodes.push_back(static_cast<int>(index));
+  }
+  return nodes;
+}
+
+EncodedConstant encode_weight(const Value& w, const QuantizeOptions& options) {
+  return options.per_channel ? encode_int8_per_row(w.floats, w.shape[0], w.shape[1])
+                             : encode_int8_per_tensor(w.floats);
+}
+
+std::vector<Int8Layer> int8_layers(const Graph& g, const RowValues& rows, const QuantizeOptions& options) {
+  std::vector<Int8Layer> layers;
+  for (int index : eligible_layers(g)) {
+    const Node& node = g.nodes[index];
     Int8Layer layer;
-    layer.node = static_cast<int>(index);
-    const Value& w = g.values[weight];
+    layer.node = index;
+    const Value& w = g.values[node.inputs[1]];
     const auto [in_low, in_high] = estimate_range(rows.graph.values[node.inputs[0]].floats, options.range);
     auto pre = rows.pre_activation.find(layer.node);
     const Value& out = pre != rows.pre_activation.end() ? pre->second : rows.graph.values[node.outputs[0]];
     const auto [out_low, out_high] = estimate_range(out.floats, options.range);
     layer.activations.input = quantize_range(in_low, in_high);
     layer.activations.output = quantize_range(out_low, out_high);
-    layer.weight = options.per_channel ? encode_int8_per_row(w.floats, w.shape[0], w.shape[1])
-                                       : encode_int8_per_tensor(w.floats);
+    layer.weight = encode_weight(w, options);
     if (node.inputs.size() > 2) {
       layer.has_bias = true;
       layer.bias = encode_int32_bias(g.values[node.inputs[2]].floats, layer.activations.input.scale,
@@ -245,32 +270,54 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
     tables = choose_tables(g, calibration, reference, task_list, options, log);
   else
     add_tables(g, options.int8_tables, &tables);
-  // Each layer alone in int8: its own cost.
+  // Each layer alone in static and in dynamic int8: its own cost in each form.
   for (Int8Layer& layer : layers) {
-    QuantizationPlan alone;
-    add_layer(g, layer, &alone);
-    std::string create_error;
-    const std::vector<float> scores = score_requests(write_model(g, &alone), calibration, &create_error);
-    if (!create_error.empty()) {
-      layer.usable = false;  // e.g. a requantisation scale XNNPACK does not take
-      if (log) std::fprintf(log, "int8: '%s' stays f32: %s\n", layer_label(g.nodes[layer.node]).c_str(), create_error.c_str());
-      continue;
+    for (bool dynamic : {false, true}) {
+      layer.dynamic = dynamic;
+      AloneCost& cost = dynamic ? layer.dynamic_cost : layer.static_cost;
+      if (options.int8_inputs == (dynamic ? Int8Inputs::kStatic : Int8Inputs::kDynamic)) {
+        cost.usable = false;  // not a candidate (--int8-inputs)
+        continue;
+      }
+      QuantizationPlan alone;
+      add_layer(g, layer, &alone);
+      std::string create_error;
+      const std::vector<float> scores = score_requests(write_model(g, &alone), calibration, &create_error);
+      if (!create_error.empty()) {
+        cost.usable = false;  // e.g. a requantisation scale XNNPACK does not take
+        if (log)
+          std::fprintf(log, "int8: '%s' cannot be %s int8: %s\n", layer_label(g.nodes[layer.node]).c_str(),
+                       dynamic ? "dynamic" : "static", create_error.c_str());
+        continue;
+      }
+      const Delta d = score_delta(reference, scores);
+      cost.mean_delta = d.mean;
+      cost.max_delta = d.max;
+      cost.worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
     }
-    const Delta d = score_delta(reference, scores);
-    layer.mean_delta = d.mean;
-    layer.max_delta = d.max;
-    layer.worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
+    // Start static (faster: no pass over x for its range; docs/QUANTIZATION.md) where it can be.
+    layer.dynamic = !layer.static_cost.usable;
   }
-  // All usable layers int8 with the tables, then back to f32 the most harmful
-  // ones (to the ranking first, then to the scores) until the mean |difference|
-  // fits the budget and every task meets the ranking target.
+  // Dynamic alone did better than static alone: the higher worst-task median
+  // Spearman, then the lower mean |difference|.
+  auto dynamic_better = [](const Int8Layer& layer) {
+    const AloneCost &s = layer.static_cost, &d = layer.dynamic_cost;
+    if (!d.usable) return false;
+    if (!s.usable) return true;
+    return d.worst_spearman != s.worst_spearman ? d.worst_spearman > s.worst_spearman : d.mean_delta < s.mean_delta;
+  };
+  auto more_harmful_last = [](const Int8Layer* a, const Int8Layer* b) {
+    if (a->cost().worst_spearman != b->cost().worst_spearman) return a->cost().worst_spearman > b->cost().worst_spearman;
+    return a->cost().mean_delta < b->cost().mean_delta;
+  };
+  // All usable layers int8 with the tables; while the mean |difference| exceeds
+  // the budget or a task misses the ranking target, the most harmful layer (to
+  // the ranking first, then to the scores) moves one step: static -> dynamic
+  // when dynamic alone did better, else -> f32.
   std::vector<Int8Layer*> chosen;
   for (Int8Layer& layer : layers)
-    if (layer.usable) chosen.push_back(&layer);
-  std::sort(chosen.begin(), chosen.end(), [](const Int8Layer* a, const Int8Layer* b) {
-    if (a->worst_spearman != b->worst_spearman) return a->worst_spearman > b->worst_spearman;
-    return a->mean_delta < b->mean_delta;
-  });
+    if (layer.cost().usable) chosen.push_back(&layer);
+  std::stable_sort(chosen.begin(), chosen.end(), more_harmful_last);
   Delta total;
   std::vector<RankingFidelity> fidelity;
   for (;;) {
@@ -282,17 +329,29 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
     const bool ranks_well = std::all_of(fidelity.begin(), fidelity.end(),
                                         [&](const RankingFidelity& f) { return meets(f, options.ranking); });
     if ((total.mean <= options.max_mean_delta && ranks_well) || chosen.empty()) break;
-    chosen.pop_back();
+    Int8Layer* worst = chosen.back();
+    if (!worst->dynamic && dynamic_better(*worst)) {
+      worst->dynamic = true;
+      std::stable_sort(chosen.begin(), chosen.end(), more_harmful_last);
+    } else {
+      chosen.pop_back();
+    }
   }
   if (log) {
     std::fprintf(log,
-                 "int8 calibration: %zu items; per layer alone, mean / max |score difference| to f32 and the lowest "
-                 "task's median Spearman:\n",
+                 "int8 calibration: %zu items; per layer alone, static and dynamic int8: mean / max |score "
+                 "difference| to f32 and the lowest task's median Spearman, then the choice:\n",
                  count_items(calibration));
+    std::fprintf(log, "  %-48s %10s %10s %8s   %10s %10s %8s\n", "layer", "static", "max", "Spearman", "dynamic", "max",
+                 "Spearman");
     for (const Int8Layer& layer : layers) {
       const bool kept = std::find(chosen.begin(), chosen.end(), &layer) != chosen.end();
-      std::fprintf(log, "  %-48s %10.3g %10.3g %8.4f %s\n", layer_label(g.nodes[layer.node]).c_str(),
-                   layer.mean_delta, layer.max_delta, layer.worst_spearman, kept ? "int8" : "f32");
+      std::fprintf(log, "  %-48s", layer_label(g.nodes[layer.node]).c_str());
+      for (const AloneCost* c : {&layer.static_cost, &layer.dynamic_cost}) {
+        if (c->usable) std::fprintf(log, " %10.3g %10.3g %8.4f  ", c->mean_delta, c->max_delta, c->worst_spearman);
+        else std::fprintf(log, " %10s %10s %8s  ", "-", "-", "-");
+      }
+      std::fprintf(log, " %s\n", kept ? (layer.dynamic ? "int8 dynamic" : "int8 static") : "f32");
     }
     std::fprintf(log, "  all chosen layers + tables: mean %.3g, max %.3g (budget: mean <= %g)\n", total.mean,
                  total.max, options.max_mean_delta);
@@ -301,6 +360,21 @@ QuantizationPlan plan_int8(const Graph& g, const QuantizeOptions& options, FILE*
                    task_list[t].name.c_str(), describe(fidelity[t]).c_str(), options.ranking.min_spearman,
                    options.ranking.min_top10_overlap);
   }
+  return plan;
+}
+
+// Every eligible layer dynamic int8 and the tables as asked: no rows needed
+// (so --int8-tables auto, which measures on rows, stores int8 tables).
+QuantizationPlan plan_int8_dynamic(const Graph& g, const QuantizeOptions& options) {
+  QuantizationPlan plan;
+  for (int index : eligible_layers(g)) {
+    Int8Layer layer;
+    layer.node = index;
+    layer.weight = encode_weight(g.values[g.nodes[index].inputs[1]], options);
+    layer.dynamic = true;
+    add_layer(g, layer, &plan);
+  }
+  add_tables(g, options.int8_tables == TableEncoding::kAuto ? TableEncoding::kInt8 : options.int8_tables, &plan);
   return plan;
 }
 
@@ -321,6 +395,7 @@ QuantizationPlan plan_quantization(const Graph& g, const QuantizeOptions& option
     case QuantizeMode::kNone: return {};
     case QuantizeMode::kFloat16: return plan_float16(g);
     case QuantizeMode::kInt8: return plan_int8(g, options, log);
+    case QuantizeMode::kInt8Dynamic: return plan_int8_dynamic(g, options);
   }
   return {};
 }

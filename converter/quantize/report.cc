@@ -74,8 +74,10 @@ void print_layers(const Graph& g, const QuantizationPlan& plan, FILE* log) {
     }
     before += layer_before;
     after += layer_after;
-    std::fprintf(log, "%-48s %-15s %-13s %-7s %10zu %10zu\n", layer_label(node).c_str(), op_name(node.op), dtypes[0].c_str(),
-                 dtypes[1].c_str(), layer_before, layer_after);
+    auto fc = plan.fully_connected.find(static_cast<int>(index));
+    const char* form = fc == plan.fully_connected.end() ? "" : fc->second.dynamic ? "  int8 dynamic" : "  int8 static";
+    std::fprintf(log, "%-48s %-15s %-13s %-7s %10zu %10zu%s\n", layer_label(node).c_str(), op_name(node.op),
+                 dtypes[0].c_str(), dtypes[1].c_str(), layer_before, layer_after, form);
   }
   std::fprintf(log, "%-48s %-15s %-13s %-7s %10zu %10zu (x%.3f; scales included)\n", "all layers", "", "", "", before,
                after, before ? double(after) / double(before) : 0.0);

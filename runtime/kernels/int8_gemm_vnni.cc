@@ -31,6 +31,10 @@ struct RunContext {
   const float* multiplier;
   uint8_t* xu;
   float* y;
+  // Dynamic int8 only: each row's scale and zero point (in the scratch after xu) and the f32 bias.
+  float* row_scale;
+  int32_t* row_zero_point;
+  const float* float_bias;
 };
 
 // Rows [begin, begin + count) of x -> u8, padded with zeros to padded_input_channels.
@@ -57,9 +61,42 @@ EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t co
 }
 
 
+// Dynamic int8: rows [begin, begin + count) of x -> u8, each with its own
+// scale and zero point (the schema's formula, as DynamicQuantizeLinear).
+EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, size_t count) {
+  for (size_t r = begin; r < begin + count; ++r) {
+    const float* x = c->x + r * c->input_stride;
+    uint8_t* out = c->xu + r * c->padded_input_channels;
+    __m512 low = _mm512_setzero_ps(), high = _mm512_setzero_ps();  // the range includes 0
+    for (size_t i = 0; i < c->input_channels; i += 16) {
+      const size_t n = std::min<size_t>(16, c->input_channels - i);
+      const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);  // masked-off lanes are 0, inside the range
+      low = _mm512_min_ps(low, v);
+      high = _mm512_max_ps(high, v);
+    }
+    const DynamicRowQuantization q = dynamic_row_quantization(_mm512_reduce_min_ps(low), _mm512_reduce_max_ps(high));
+    c->row_scale[r] = q.scale;
+    c->row_zero_point[r] = q.zero_point;
+    const __m512 scale = _mm512_set1_ps(q.scale);
+    const __m512i zero_point = _mm512_set1_epi32(q.zero_point);
+    const __m512i lowest = _mm512_setzero_si512(), highest = _mm512_set1_epi32(255);
+    for (size_t i = 0; i < c->input_channels; i += 16) {
+      const size_t n = std::min<size_t>(16, c->input_channels - i);
+      const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+      const __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + i), scale);  // |v| <= 255 for finite x
+      __m512i xq = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                                    zero_point);
+      xq = _mm512_min_epi32(_mm512_max_epi32(xq, lowest), highest);
+      _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, xq);
+    }
+    for (size_t i = c->input_channels; i < c->padded_input_channels; ++i) out[i] = 0;
+  }
+}
+
 // M rows x NV * 16 columns: int32 accumulators in registers, one vpdpbusd per
 // (row, 16 columns, 4 k), then the requantisation in f32 straight to y.
-template <int M, int NV>
+template <int M, int NV, bool Dynamic>
 EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column) {
   const size_t groups = c->padded_input_channels / 4;
   const uint8_t* a = c->xu + row * c->padded_input_channels;
@@ -82,6 +119,8 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_dpbusd_epi32(acc[m][v], x, w[v]);
     }
   }
+  // Static: requantise in f32. Dynamic: y = float(acc - z_r * sum_k w) * (s_r * s_w[c]) + bias[c],
+  // multiply then add (not fused); bias holds the weight sums, multiplier s_w.
   const __m512 low = _mm512_set1_ps(c->output_low), high = _mm512_set1_ps(c->output_high);
   const __m512 scale = _mm512_set1_ps(c->output_scale);
 #pragma GCC unroll 4
@@ -92,38 +131,48 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
     const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
     const __m512i bias = _mm512_loadu_si512(c->bias + first);
     const __m512 multiplier = _mm512_loadu_ps(c->multiplier + first);
+    const __m512 float_bias = Dynamic ? _mm512_loadu_ps(c->float_bias + first) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
-      __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[m][v], bias)), multiplier);
-      value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
+      __m512 value;
+      if (Dynamic) {
+        const __m512i corrected =
+            _mm512_sub_epi32(acc[m][v], _mm512_mullo_epi32(_mm512_set1_epi32(c->row_zero_point[row + m]), bias));
+        const __m512 row_scale = _mm512_mul_ps(_mm512_set1_ps(c->row_scale[row + m]), multiplier);
+        value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), row_scale), float_bias);
+      } else {
+        value = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[m][v], bias)), multiplier);
+        value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
+      }
       _mm512_mask_storeu_ps(c->y + (row + m) * c->output_channels + first, mask, value);
     }
   }
 }
 
-template <int NV>
+template <int NV, bool Dynamic>
 EMTL_VNNI_TARGET void tile_rows(const RunContext* c, size_t row, size_t rows, size_t column) {
   switch (rows) {
-    case 8: return tile<8, NV>(c, row, column);
-    case 7: return tile<7, NV>(c, row, column);
-    case 6: return tile<6, NV>(c, row, column);
-    case 5: return tile<5, NV>(c, row, column);
-    case 4: return tile<4, NV>(c, row, column);
-    case 3: return tile<3, NV>(c, row, column);
-    case 2: return tile<2, NV>(c, row, column);
-    default: return tile<1, NV>(c, row, column);
+    case 8: return tile<8, NV, Dynamic>(c, row, column);
+    case 7: return tile<7, NV, Dynamic>(c, row, column);
+    case 6: return tile<6, NV, Dynamic>(c, row, column);
+    case 5: return tile<5, NV, Dynamic>(c, row, column);
+    case 4: return tile<4, NV, Dynamic>(c, row, column);
+    case 3: return tile<3, NV, Dynamic>(c, row, column);
+    case 2: return tile<2, NV, Dynamic>(c, row, column);
+    default: return tile<1, NV, Dynamic>(c, row, column);
   }
 }
 
 // One row block of one column panel; panels of 32 columns, the last one 16
 // when that covers it.
+template <bool Dynamic>
 EMTL_VNNI_TARGET void gemm_block(const RunContext* c, size_t column, size_t row) {
   const size_t rows = std::min(Int8GemmVnni::kRowBlock, c->rows - row);
   if (c->output_channels - column <= 16)
-    tile_rows<1>(c, row, rows, column);
+    tile_rows<1, Dynamic>(c, row, rows, column);
   else
-    tile_rows<2>(c, row, rows, column);
+    tile_rows<2, Dynamic>(c, row, rows, column);
 }
 
 // One task: a range of rows, quantised then multiplied by every panel (panel
@@ -133,14 +182,18 @@ struct RowTasks {
   size_t rows_per_task;
 };
 
+template <bool Dynamic>
 void row_task(void* context, size_t index) {
   const auto* t = static_cast<const RowTasks*>(context);
   const RunContext* c = t->c;
   const size_t begin = index * t->rows_per_task;
   const size_t end = std::min(c->rows, begin + t->rows_per_task);
-  quantize_rows(c, begin, end - begin);
+  if (Dynamic)
+    quantize_rows_dynamic(c, begin, end - begin);
+  else
+    quantize_rows(c, begin, end - begin);
   for (size_t column = 0; column < c->output_channels; column += Int8GemmVnni::kPanelColumns)
-    for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) gemm_block(c, column, row);
+    for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) gemm_block<Dynamic>(c, column, row);
 }
 
 size_t padded_panel_columns(size_t columns) {
@@ -157,24 +210,19 @@ bool Int8GemmVnni::available() {
   return has;
 }
 
-Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const int8_t* weight,
-                            const float* weight_scales, bool per_channel, const int32_t* bias, float input_scale,
-                            int8_t input_zero_point, float output_scale, int8_t output_zero_point, int8_t lowest,
-                            size_t max_rows) {
+// The panels, and bias_[c] = sum_k w[c, k] (int32 arithmetic wraps as the
+// schema's int32 accumulator would).
+Status Int8GemmVnni::pack(size_t input_channels, size_t output_channels, const int8_t* weight, size_t max_rows) {
   if (!available()) return Status::error(Error::kUnsupported, "int8 GEMM: this CPU has no AVX-512 VNNI");
   input_channels_ = input_channels;
   padded_input_channels_ = (input_channels + 3) / 4 * 4;
   output_channels_ = output_channels;
   max_rows_ = max_rows;
-  input_scale_ = input_scale;
-  output_scale_ = output_scale;
-  input_zero_point_ = input_zero_point;
-  output_zero_point_ = output_zero_point;
-  lowest_ = lowest;
   const size_t columns = padded_panel_columns(output_channels);
   packed_.assign(columns * padded_input_channels_, 0);
   bias_.assign(columns, 0);
   multiplier_.assign(columns, 0.0f);
+  float_bias_.clear();
   for (size_t c = 0; c < output_channels; ++c) {
     // Panel of 32 (or the last of 16) columns; per group of 4 k, lane j of
     // vector v holds w[first + 16 v + j, 4 g .. 4 g + 3].
@@ -182,15 +230,46 @@ Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const
     const size_t width = std::min(kPanelColumns, columns - first);
     const size_t v = (c - first) / 16, lane = (c - first) % 16;
     int8_t* panel = packed_.data() + first * padded_input_channels_;
-    uint32_t weight_sum = 0;  // int32 arithmetic wraps as the schema's int32 accumulator would
+    uint32_t weight_sum = 0;
     for (size_t k = 0; k < input_channels; ++k) {
       const int8_t w = weight[c * input_channels + k];
       panel[(k / 4 * (width / 16) + v) * 64 + lane * 4 + k % 4] = w;
       weight_sum += static_cast<uint32_t>(static_cast<int32_t>(w));
     }
-    const uint32_t shift = static_cast<uint32_t>(128 + input_zero_point);
+    bias_[c] = static_cast<int32_t>(weight_sum);
+  }
+  return Status::ok();
+}
+
+Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const int8_t* weight,
+                            const float* weight_scales, bool per_channel, const int32_t* bias, float input_scale,
+                            int8_t input_zero_point, float output_scale, int8_t output_zero_point, int8_t lowest,
+                            size_t max_rows) {
+  EMTL_RETURN_IF_ERROR(pack(input_channels, output_channels, weight, max_rows));
+  dynamic_ = false;
+  input_scale_ = input_scale;
+  output_scale_ = output_scale;
+  input_zero_point_ = input_zero_point;
+  output_zero_point_ = output_zero_point;
+  lowest_ = lowest;
+  const uint32_t shift = static_cast<uint32_t>(128 + input_zero_point);
+  for (size_t c = 0; c < output_channels; ++c) {
+    const uint32_t weight_sum = static_cast<uint32_t>(bias_[c]);
     bias_[c] = static_cast<int32_t>((bias ? static_cast<uint32_t>(bias[c]) : 0u) - shift * weight_sum);
     multiplier_[c] = input_scale * weight_scales[per_channel ? c : 0] / output_scale;
+  }
+  return Status::ok();
+}
+
+Status Int8GemmVnni::create_dynamic(size_t input_channels, size_t output_channels, const int8_t* weight,
+                                    const float* weight_scales, bool per_channel, const float* bias,
+                                    size_t max_rows) {
+  EMTL_RETURN_IF_ERROR(pack(input_channels, output_channels, weight, max_rows));
+  dynamic_ = true;
+  float_bias_.assign(bias_.size(), 0.0f);
+  for (size_t c = 0; c < output_channels; ++c) {
+    multiplier_[c] = weight_scales[per_channel ? c : 0];
+    if (bias) float_bias_[c] = bias[c];
   }
   return Status::ok();
 }
@@ -217,12 +296,16 @@ void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* 
   c.multiplier = multiplier_.data();
   c.xu = scratch;
   c.y = y;
+  // Dynamic: the rows' scales and zero points after the u8 rows (a multiple of 4 bytes).
+  c.row_scale = reinterpret_cast<float*>(scratch + max_rows_ * padded_input_channels_);
+  c.row_zero_point = reinterpret_cast<int32_t*>(c.row_scale + max_rows_);
+  c.float_bias = float_bias_.data();
   // Few large tasks of whole row blocks (ThreadPool::task_count); each
   // output element is computed by one task, in the same order whatever the split.
   const size_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
   const size_t tasks = pool ? pool->task_count(row_blocks, kRowBlock * padded_input_channels_ * output_channels_) : 1;
   RowTasks t{&c, (row_blocks + tasks - 1) / tasks * kRowBlock};
-  parallel_for(pool, (rows + t.rows_per_task - 1) / t.rows_per_task, row_task, &t);
+  parallel_for(pool, (rows + t.rows_per_task - 1) / t.rows_per_task, dynamic_ ? row_task<true> : row_task<false>, &t);
 }
 
 #else  // !__x86_64__: no VNNI; QuantizedFullyConnected stays on XNNPACK.
@@ -231,6 +314,10 @@ bool Int8GemmVnni::available() { return false; }
 
 Status Int8GemmVnni::create(size_t, size_t, const int8_t*, const float*, bool, const int32_t*, float, int8_t, float,
                             int8_t, int8_t, size_t) {
+  return Status::error(Error::kUnsupported, "int8 GEMM: AVX-512 VNNI is x86-64 only");
+}
+
+Status Int8GemmVnni::create_dynamic(size_t, size_t, const int8_t*, const float*, bool, const float*, size_t) {
   return Status::error(Error::kUnsupported, "int8 GEMM: AVX-512 VNNI is x86-64 only");
 }
 

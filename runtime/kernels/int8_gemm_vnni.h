@@ -8,7 +8,12 @@
 //   y       = s_out * clamp(round(acc * s_in * s_w[c] / s_out), lo - z_out, 127 - z_out)
 // which is the schema's formula (the +128 makes x unsigned, as vpdpbusd
 // wants; bias_total takes it back out). The requantisation runs in f32, as
-// XNNPACK's does. Compiled with function target attributes (no global -m
+// XNNPACK's does.
+// Dynamic int8 (create_dynamic, FullyConnectedOptions.input_mode DYNAMIC_ROW):
+// the same panels; each row r is quantised to u8 with its own scale s_r and
+// zero point z_r (the schema's formula, which is already unsigned), and
+//   y = float(acc - z_r * sum_k w[c, k]) * (s_r * s_w[c]) + bias_f32[c]
+// with the weight sums computed once at create. Compiled with function target attributes (no global -m
 // flags); off x86-64 available() is false and create() fails.
 #pragma once
 
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "runtime/core/error.h"
+#include "runtime/kernels/dynamic_quantization.h"
 #include "runtime/threads/thread_pool.h"
 
 namespace edgemtl {
@@ -37,21 +43,33 @@ class Int8GemmVnni {
   Status create(size_t input_channels, size_t output_channels, const int8_t* weight, const float* weight_scales,
                 bool per_channel, const int32_t* bias, float input_scale, int8_t input_zero_point, float output_scale,
                 int8_t output_zero_point, int8_t lowest, size_t max_rows);
+  /// Dynamic int8: no input or output scales; `bias` f32 or null. The
+  /// activation is applied by the caller.
+  Status create_dynamic(size_t input_channels, size_t output_channels, const int8_t* weight,
+                        const float* weight_scales, bool per_channel, const float* bias, size_t max_rows);
   /// y[rows, output_channels] (dense) from x rows `input_stride` floats
   /// apart; reads only the first input_channels floats of each row.
   /// `scratch`: scratch_bytes() bytes for the u8 copy of x. `pool`: null
   /// (this thread only) or the Session's threads, given a few row ranges.
   void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch, ThreadPool* pool) const;
-  size_t scratch_bytes() const { return max_rows_ * padded_input_channels_; }
-  /// Packed weights, per-column bias and requantisation multiplier.
+  /// (dynamic: then each row's scale and zero point)
+  size_t scratch_bytes() const {
+    return max_rows_ * padded_input_channels_ + (dynamic_ ? max_rows_ * (sizeof(float) + sizeof(int32_t)) : 0);
+  }
+  /// Packed weights, per-column bias and requantisation multiplier (dynamic: weight sums, f32 bias, s_w).
   size_t packed_weight_bytes() const {
-    return packed_.size() + bias_.size() * sizeof(int32_t) + multiplier_.size() * sizeof(float);
+    return packed_.size() + bias_.size() * sizeof(int32_t) + multiplier_.size() * sizeof(float) +
+           float_bias_.size() * sizeof(float);
   }
 
  private:
   std::vector<int8_t> packed_;     // panels of kPanelColumns (the last one may be 16) x padded_input_channels_
-  std::vector<int32_t> bias_;      // bias_total, padded to the panels' columns with 0
-  std::vector<float> multiplier_;  // s_in * s_w[c] / s_out, padded with 0
+  Status pack(size_t input_channels, size_t output_channels, const int8_t* weight, size_t max_rows);
+
+  std::vector<int32_t> bias_;      // bias_total (dynamic: sum_k w[c, k]), padded to the panels' columns with 0
+  std::vector<float> multiplier_;  // s_in * s_w[c] / s_out (dynamic: s_w[c]), padded with 0
+  std::vector<float> float_bias_;  // dynamic only: the f32 bias, padded with 0
+  bool dynamic_ = false;
   size_t input_channels_ = 0, padded_input_channels_ = 0, output_channels_ = 0, max_rows_ = 0;
   float input_scale_ = 1.0f, output_scale_ = 1.0f;
   int input_zero_point_ = 0, output_zero_point_ = 0, lowest_ = -128;

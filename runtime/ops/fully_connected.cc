@@ -1,7 +1,8 @@
 // FULLY_CONNECTED: y = activation(x · Wᵀ + b) with a FLOAT32, FLOAT16 or INT8
 // weight. f32 and fp16 (widened once at prepare) run on XNNPACK's f32 GEMM;
 // INT8 on QuantizedFullyConnected, which picks the AVX-512 VNNI kernel or
-// XNNPACK at prepare. Input 0 may be a column view (rows `stride` apart).
+// XNNPACK at prepare (dynamic int8, input_mode DYNAMIC_ROW: VNNI or its
+// portable loop). Input 0 may be a column view (rows `stride` apart).
 #include <vector>
 
 #include "runtime/kernels/fully_connected.h"
@@ -14,14 +15,21 @@ namespace {
 
 using schema::DType;
 
+bool is_dynamic(const schema::FullyConnectedOptions* options) {
+  return options && options->input_mode() == schema::InputQuantizationMode::DYNAMIC_ROW;
+}
+
 Status verify_weight_quantization(const OpVerifier& v, const schema::FullyConnectedOptions* options,
                                   int64_t output_channels) {
   const int weight = v.input(1);
   const bool int8 = v.dtype(weight) == DType::INT8;
   const bool has_activation_quantization =
       options && (options->input_quantization() || options->output_quantization());
+  if (options && options->input_mode() != schema::InputQuantizationMode::STATIC && !is_dynamic(options))
+    return Status::error(Error::kUnsupported, "%s: unknown input_mode %d (a newer file format?)", v.where(),
+                         static_cast<int>(options->input_mode()));
   if (!int8) {
-    if (v.tensor(weight)->quantization() || has_activation_quantization)
+    if (v.tensor(weight)->quantization() || has_activation_quantization || is_dynamic(options))
       return Status::error(Error::kInvalidModel, "%s: quantisation parameters on a %s weight", v.where(),
                            dtype_name(v.dtype(weight)));
     return Status::ok();
@@ -30,6 +38,12 @@ Status verify_weight_quantization(const OpVerifier& v, const schema::FullyConnec
   const bool per_channel = q && q->axis() == 0;
   EMTL_RETURN_IF_ERROR(v.check_symmetric("weight", weight, per_channel ? 0 : -1, per_channel ? output_channels : 1));
   if (!options) return Status::error(Error::kInvalidModel, "%s: INT8 weight without FullyConnectedOptions", v.where());
+  if (is_dynamic(options)) {
+    if (has_activation_quantization)
+      return Status::error(Error::kInvalidModel,
+                           "%s: input_mode DYNAMIC_ROW takes no input_quantization or output_quantization", v.where());
+    return Status::ok();
+  }
   EMTL_RETURN_IF_ERROR(v.check_activation_quantization("input_quantization", options->input_quantization()));
   return v.check_activation_quantization("output_quantization", options->output_quantization());
 }
@@ -52,11 +66,12 @@ Status verify(const OpVerifier& v) {
   EMTL_RETURN_IF_ERROR(verify_weight_quantization(v, options, w[0]));
   if (v.num_inputs() == 3) {
     EMTL_RETURN_IF_ERROR(v.expect_constant_input(2, "bias"));
-    EMTL_RETURN_IF_ERROR(
-        v.expect_dtype("bias", v.input(2), weight_dtype == DType::INT8 ? DType::INT32 : DType::FLOAT32));
+    // Static int8: INT32 bias with an implied scale; dynamic int8 adds an f32 bias.
+    const bool int32_bias = weight_dtype == DType::INT8 && !is_dynamic(options);
+    EMTL_RETURN_IF_ERROR(v.expect_dtype("bias", v.input(2), int32_bias ? DType::INT32 : DType::FLOAT32));
     if (v.tensor(v.input(2))->quantization())
-      return Status::error(Error::kInvalidModel, "%s: the INT32 bias has an implied scale, not a Quantization",
-                           v.where());
+      return Status::error(Error::kInvalidModel, "%s: the %s bias has %s, not a Quantization", v.where(),
+                           int32_bias ? "INT32" : "FLOAT32", int32_bias ? "an implied scale" : "no scale");
     const Shape b = v.input_shape(2);
     if (b.rank != 1 || b[0] != w[0])
       return Status::error(Error::kInvalidModel, "%s: bias must have shape [%lld]", v.where(),
@@ -87,15 +102,16 @@ Status run_int8(const RunContext& context, PreparedOp& p) {
                                                     context.int8_scratch, context.threads);
 }
 
-// The INT8 weight's scales and zero points, read from the verified file.
+// Static int8: one activation's scale and zero point (verified: one each, zero point in int8).
+QuantParams activation_params(const schema::Quantization* q) {
+  return {q->scale()->Get(0), static_cast<int8_t>(q->zero_point()->Get(0))};
+}
+
+// An INT8 weight: static or dynamic int8, scales read from the verified file.
 Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t input_stride) {
   const schema::FullyConnectedOptions* options = p.op->options_as_FullyConnectedOptions();
   const schema::Tensor* weight = context.file_tensor(p.input(1));
   const schema::Quantization* weight_q = weight->quantization();
-  const schema::Quantization* input_q = options->input_quantization();
-  const schema::Quantization* output_q = options->output_quantization();
-  const QuantParams input{input_q->scale()->Get(0), static_cast<int8_t>(input_q->zero_point()->Get(0))};
-  const QuantParams output{output_q->scale()->Get(0), static_cast<int8_t>(output_q->zero_point()->Get(0))};
   const size_t output_channels = static_cast<size_t>(weight->shape()->Get(0));
   const size_t input_channels = static_cast<size_t>(weight->shape()->Get(1));
   const size_t rows_per_row =
@@ -104,11 +120,20 @@ Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t input_stride)
   const void* bias = p.num_inputs() > 2 ? context.slots[p.input(2)].data : nullptr;
   auto* kernel = p.state.emplace<QuantizedFullyConnected>();
   if (!kernel) return Status::error(Error::kOutOfMemory, "cannot allocate an int8 fully-connected layer");
-  EMTL_RETURN_IF_ERROR(kernel->create(input_channels, input_stride, output_channels,
-                                      reinterpret_cast<const int8_t*>(context.slots[p.input(1)].data),
-                                      weight_q->scale()->data(), weight_q->axis() == 0,
-                                      reinterpret_cast<const int32_t*>(bias), input, output, options->activation(),
-                                      options->alpha(), max_rows, context.int8_vnni));
+  const auto* weight_data = reinterpret_cast<const int8_t*>(context.slots[p.input(1)].data);
+  if (is_dynamic(options)) {
+    EMTL_RETURN_IF_ERROR(kernel->create_dynamic(input_channels, input_stride, output_channels, weight_data,
+                                                weight_q->scale()->data(), weight_q->axis() == 0,
+                                                reinterpret_cast<const float*>(bias), options->activation(),
+                                                options->alpha(), max_rows, context.int8_vnni));
+  } else {
+    EMTL_RETURN_IF_ERROR(kernel->create(input_channels, input_stride, output_channels, weight_data,
+                                        weight_q->scale()->data(), weight_q->axis() == 0,
+                                        reinterpret_cast<const int32_t*>(bias),
+                                        activation_params(options->input_quantization()),
+                                        activation_params(options->output_quantization()), options->activation(),
+                                        options->alpha(), max_rows, context.int8_vnni));
+  }
   context.packed_weight_bytes += kernel->packed_weight_bytes();
   if (context.int8_scratch_bytes < kernel->scratch_bytes()) context.int8_scratch_bytes = kernel->scratch_bytes();
   p.run = run_int8;

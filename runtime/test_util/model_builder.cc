@@ -185,6 +185,12 @@ ModelBuilder::OptionsFn quantized_fc_options(schema::Activation activation, floa
     return schema::CreateFullyConnectedOptions(fbb, activation, 0.01f, input, output).Union();
   };
 }
+ModelBuilder::OptionsFn dynamic_fc_options(schema::Activation activation) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) {
+    return schema::CreateFullyConnectedOptions(fbb, activation, 0.01f, 0, 0, schema::InputQuantizationMode::DYNAMIC_ROW)
+        .Union();
+  };
+}
 ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alpha) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateBinaryOptions(fbb, activation, alpha).Union(); };
 }

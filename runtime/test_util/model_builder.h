@@ -129,6 +129,8 @@ ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha = 
 /// FullyConnectedOptions of an INT8 weight: per-tensor input and output quantisation.
 ModelBuilder::OptionsFn quantized_fc_options(schema::Activation activation, float input_scale,
                                              int64_t input_zero_point, float output_scale, int64_t output_zero_point);
+/// FullyConnectedOptions of a dynamic INT8 layer (input_mode DYNAMIC_ROW, no activation quantisation).
+ModelBuilder::OptionsFn dynamic_fc_options(schema::Activation activation);
 ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alpha = 0.01f);
 ModelBuilder::OptionsFn gather_options(int64_t default_row);
 ModelBuilder::OptionsFn axis_options(int axis);

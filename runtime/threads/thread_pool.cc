@@ -35,11 +35,12 @@ int64_t microseconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads) {
+Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads, size_t min_task_multiply_adds) {
   if (threads < 1 || threads > 1024)
     return Status::error(Error::kInvalidArgument, "threads must be in [1, 1024], got %d", threads);
   std::unique_ptr<ThreadPool> pool(new (std::nothrow) ThreadPool());
   if (!pool) return Status::error(Error::kOutOfMemory, "cannot allocate a thread pool");
+  pool->min_task_multiply_adds_ = min_task_multiply_adds < 1 ? 1 : min_task_multiply_adds;
   const size_t workers = static_cast<size_t>(threads) - 1;
   pool->handles_.reset(new (std::nothrow) pthread_t[workers == 0 ? 1 : workers]);
   if (!pool->handles_) return Status::error(Error::kOutOfMemory, "cannot allocate a thread pool");
@@ -66,7 +67,7 @@ ThreadPool::~ThreadPool() {
 
 size_t ThreadPool::task_count(size_t blocks, size_t block_multiply_adds) const {
   if (workers_ == 0 || blocks <= 1) return 1;
-  const size_t worth = blocks * block_multiply_adds / kMinTaskMultiplyAdds;  // tasks of at least the minimum
+  const size_t worth = blocks * block_multiply_adds / min_task_multiply_adds_;  // tasks of at least the minimum
   return std::max<size_t>(1, std::min({2 * threads(), blocks, worth}));
 }
 

@@ -41,7 +41,9 @@ class ThreadPool {
 
   /// `threads` counts the caller: threads - 1 workers are started (none for
   /// 1). Fails with kOutOfMemory when the OS refuses a thread.
-  static Result<std::unique_ptr<ThreadPool>> create(int threads);
+  /// `min_task_multiply_adds`: see task_count (tests pass 1 to split any work).
+  static Result<std::unique_ptr<ThreadPool>> create(int threads,
+                                                    size_t min_task_multiply_adds = kMinTaskMultiplyAdds);
   /// Stops and joins the workers. No parallel_for may be running.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -61,7 +63,8 @@ class ThreadPool {
 
   /// Tasks for `blocks` blocks of `block_multiply_adds` each: about two per
   /// thread (so that a descheduled thread delays the call by at most a small
-  /// share), at most one per block, none under kMinTaskMultiplyAdds; at least 1.
+  /// share), at most one per block, none under the pool's minimum
+  /// (kMinTaskMultiplyAdds unless created with another); at least 1.
   size_t task_count(size_t blocks, size_t block_multiply_adds) const;
 
  private:
@@ -72,6 +75,7 @@ class ThreadPool {
   void run_tasks(uint64_t job);
 
   size_t workers_ = 0;
+  size_t min_task_multiply_adds_ = kMinTaskMultiplyAdds;
   std::unique_ptr<pthread_t[]> handles_;
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t wake_ = PTHREAD_COND_INITIALIZER;       // workers: a new job (or stop)

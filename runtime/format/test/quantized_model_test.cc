@@ -3,6 +3,7 @@
 // malformed quantisation is refused with a message naming it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -87,6 +88,81 @@ TEST_CASE("an INT8 fully-connected layer loads and scores like the schema's form
           std::min(127.0, std::max(-128.0, std::nearbyint(double(acc) * kInScale * fc.scales[c] / kOutScale) + double(kOutZero)));
       CHECK(std::fabs(scores[r * 2 + c] - kOutScale * (yq - kOutZero)) <= kOutScale * 1.001);
     }
+}
+
+// item feature x [-1, 3] -> dynamic int8 FC(INT8 w [2, 3], bias of `bias_dtype` [2]) -> y [-1, 2].
+ModelBytes dynamic_fc(DType weight_dtype, DType bias_dtype, ModelBuilder::OptionsFn options) {
+  ModelBuilder m;
+  const int x = m.feature_tensor(m.add_feature("x", schema::Side::ITEM, FeatureKind::DENSE, 3));
+  const int8_t weight[6] = {10, -20, 30, 127, 0, -127};
+  const float weight_f32[6] = {0.1f, -0.2f, 0.3f, 0.25f, 0.0f, -0.25f};
+  const int w = weight_dtype == DType::INT8 ? m.add_constant("w", DType::INT8, {2, 3}, weight, sizeof(weight))
+                                            : m.add_constant("w", DType::FLOAT32, {2, 3}, weight_f32, sizeof(weight_f32));
+  if (weight_dtype == DType::INT8) m.set_quantization(w, {0.01f, 0.002f}, {}, 0);
+  const float bias_f32[2] = {0.5f, -1.5f};
+  const int32_t bias_i32[2] = {50, -150};
+  const int b = bias_dtype == DType::FLOAT32 ? m.add_constant("b", DType::FLOAT32, {2}, bias_f32, sizeof(bias_f32))
+                                             : m.add_constant("b", DType::INT32, {2}, bias_i32, sizeof(bias_i32));
+  const int y = m.add_activation("y", DType::FLOAT32, {-1, 2});
+  m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {x, w, b}, {y}, OpOptions::FullyConnectedOptions, options,
+           "Gemm_dynamic");
+  m.add_task("a", schema::TaskKind::VALUE, y, 0);
+  m.add_task("b", schema::TaskKind::VALUE, y, 1);
+  return m.finish();
+}
+
+TEST_CASE("a dynamic INT8 fully-connected layer loads and scores like the schema's formula") {
+  const ModelBytes bytes = dynamic_fc(DType::INT8, DType::FLOAT32, test::dynamic_fc_options(schema::Activation::NONE));
+  const std::vector<float> x = {0.5f, -0.3f, 1.2f, -2.0f, 0.0f, 0.7f};
+  const std::vector<float> scores = score_dense(bytes, x, 2);
+  REQUIRE(scores.size() == 4);
+  const int8_t weight[6] = {10, -20, 30, 127, 0, -127};
+  const double scales[2] = {0.01, 0.002}, bias[2] = {0.5, -1.5};
+  for (size_t r = 0; r < 2; ++r) {
+    // the row's own range, with 0: [-0.3, 1.2] and [-2.0, 0.7]
+    const float lo = std::min(0.0f, std::min({x[r * 3], x[r * 3 + 1], x[r * 3 + 2]}));
+    const float hi = std::max(0.0f, std::max({x[r * 3], x[r * 3 + 1], x[r * 3 + 2]}));
+    const float s = (hi - lo) / 255.0f;
+    for (size_t c = 0; c < 2; ++c) {
+      int64_t acc = 0;  // sum of (xq - z) w with xq - z = round(x / s): no value reaches the clamp here
+      for (size_t k = 0; k < 3; ++k) acc += static_cast<int64_t>(std::nearbyint(x[r * 3 + k] / s)) * weight[c * 3 + k];
+      CHECK(scores[r * 2 + c] == doctest::Approx(double(acc) * s * scales[c] + bias[c]).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("dynamic INT8 fully-connected layers: malformed files are refused, and what an older runtime sees") {
+  using schema::Activation;
+  // Accepted: INT8 weight, FLOAT32 bias, input_mode DYNAMIC_ROW, no activation quantisation.
+  CHECK(load_status(dynamic_fc(DType::INT8, DType::FLOAT32, test::dynamic_fc_options(Activation::RELU))).is_ok());
+  // The INT32 bias belongs to static int8.
+  CHECK(refused_with(dynamic_fc(DType::INT8, DType::INT32, test::dynamic_fc_options(Activation::NONE)),
+                     "is INT32, expected FLOAT32"));
+  // Activation quantisation beside DYNAMIC_ROW.
+  auto both = [](flatbuffers::FlatBufferBuilder& fbb) {
+    std::vector<float> scale{0.1f};
+    std::vector<int64_t> zero{0};
+    auto q = schema::CreateQuantizationDirect(fbb, &scale, &zero, -1);
+    return schema::CreateFullyConnectedOptions(fbb, Activation::NONE, 0.01f, q, q,
+                                               schema::InputQuantizationMode::DYNAMIC_ROW)
+        .Union();
+  };
+  CHECK(refused_with(dynamic_fc(DType::INT8, DType::FLOAT32, both), "takes no input_quantization"));
+  // DYNAMIC_ROW on an f32 weight.
+  CHECK(refused_with(dynamic_fc(DType::FLOAT32, DType::FLOAT32, test::dynamic_fc_options(Activation::NONE)),
+                     "quantisation parameters on a FLOAT32 weight"));
+  // An input_mode from a newer format.
+  auto future = [](flatbuffers::FlatBufferBuilder& fbb) {
+    return schema::CreateFullyConnectedOptions(fbb, Activation::NONE, 0.01f, 0, 0,
+                                               static_cast<schema::InputQuantizationMode>(7))
+        .Union();
+  };
+  const Status status = load_status(dynamic_fc(DType::INT8, DType::FLOAT32, future));
+  CHECK(status.code() == Error::kUnsupported);
+  // A runtime from before input_mode ignores the field: it sees exactly this file without it,
+  // an INT8 weight without input_quantization (and an f32 bias), and refuses it.
+  CHECK(refused_with(dynamic_fc(DType::INT8, DType::FLOAT32, test::fc_options(Activation::NONE)),
+                     "input_quantization must have"));
 }
 
 TEST_CASE("a FLOAT16 fully-connected weight computes like its f32 value") {
