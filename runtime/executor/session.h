@@ -12,6 +12,13 @@
 
 namespace edgemtl {
 
+/// Which kernels run the FLOAT32 (and FLOAT16, widened) fully-connected layers.
+enum class F32Kernel {
+  kAuto,     ///< the runtime's own on x86-64 (AVX-512, else AVX2+FMA3, from the CPU), XNNPACK elsewhere
+  kXnnpack,  ///< XNNPACK always (edgemtl-bench --no-own-f32, to compare)
+  kAvx2,     ///< the own AVX2+FMA3 kernel even on an AVX-512 CPU (XNNPACK without AVX2; for tests)
+};
+
 struct SessionOptions {
   /// Largest n accepted by score().
   size_t max_items = 4096;
@@ -40,6 +47,10 @@ struct SessionOptions {
   /// when the CPU has it (x86-64; about 2x XNNPACK's int8 GEMM there), else
   /// on XNNPACK. false: XNNPACK always (edgemtl-bench --no-vnni, to compare).
   bool int8_vnni = true;
+  /// FLOAT32 / FLOAT16 fully-connected layers: the runtime's own AVX-512 or
+  /// AVX2 micro-kernels on x86-64 (about 1.3x XNNPACK's f32 GEMM on Zen 5,
+  /// docs/PERFORMANCE.md), XNNPACK elsewhere; kXnnpack forces XNNPACK.
+  F32Kernel f32_kernel = F32Kernel::kAuto;
   /// Records the time and calls of every operator (Session::profile()).
   /// Off: no cost beyond one branch per stage run.
   bool profile = false;

@@ -3,26 +3,16 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__x86_64__)
-// GCC 12 warns inside its own AVX-512 intrinsics (their _mm512_undefined_*
-// self-initialisation, GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "runtime/kernels/gemm_panels.h"
+#include "runtime/kernels/x86_intrinsics.h"
 
 namespace edgemtl {
 
 #if defined(__x86_64__)
 
-namespace {
-
 #define EMTL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-constexpr size_t kQuantizeRowsPerTask = 16;
-
-struct RunContext {
+struct Int8GemmVnni::RunContext {
   const float* x;
   size_t rows, input_stride, input_channels, padded_input_channels, output_channels;
   float inverse_input_scale, low, high;  // clamp of x / s_in before rounding: [-128 - z_in, 127 - z_in]
@@ -34,6 +24,10 @@ struct RunContext {
   uint8_t* xu;
   float* y;
 };
+
+namespace {
+
+using RunContext = Int8GemmVnni::RunContext;
 
 // Rows [begin, begin + count) of x -> u8, padded with zeros to padded_input_channels.
 EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t count) {
@@ -56,10 +50,6 @@ EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t co
     // The padded weights are 0, but the bytes they meet must be initialised.
     for (size_t i = c->input_channels; i < c->padded_input_channels; ++i) out[i] = 0;
   }
-}
-
-void quantize_task(void* context, size_t begin, size_t count) {
-  quantize_rows(static_cast<const RunContext*>(context), begin, count);
 }
 
 // M rows x NV * 16 columns: int32 accumulators in registers, one vpdpbusd per
@@ -121,23 +111,24 @@ EMTL_VNNI_TARGET void tile_rows(const RunContext* c, size_t row, size_t rows, si
   }
 }
 
-// One row block of one column panel; panels of 32 columns, the last one 16
-// when that covers it.
-EMTL_VNNI_TARGET void gemm_task(void* context, size_t panel, size_t row_block) {
-  const auto* c = static_cast<const RunContext*>(context);
-  const size_t column = panel * Int8GemmVnni::kPanelColumns;
-  const size_t row = row_block * Int8GemmVnni::kRowBlock;
-  const size_t rows = std::min(Int8GemmVnni::kRowBlock, c->rows - row);
-  if (c->output_channels - column <= 16)
-    tile_rows<1>(c, row, rows, column);
-  else
-    tile_rows<2>(c, row, rows, column);
+// Rows [begin, end): their u8 copy, then panel by panel (its weights stay in
+// cache) row block by row block; panels of 32 columns, the last one 16 when
+// that covers it.
+EMTL_VNNI_TARGET void gemm_rows(const RunContext* c, size_t begin, size_t end) {
+  quantize_rows(c, begin, end - begin);
+  for (size_t column = 0; column < c->output_channels; column += Int8GemmVnni::kPanelColumns) {
+    for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) {
+      const size_t rows = std::min(Int8GemmVnni::kRowBlock, end - row);
+      if (c->output_channels - column <= 16)
+        tile_rows<1>(c, row, rows, column);
+      else
+        tile_rows<2>(c, row, rows, column);
+    }
+  }
 }
 
-size_t padded_panel_columns(size_t columns) {
-  const size_t full = columns / Int8GemmVnni::kPanelColumns * Int8GemmVnni::kPanelColumns;
-  const size_t rest = columns - full;
-  return full + (rest == 0 ? 0 : rest <= 16 ? 16 : Int8GemmVnni::kPanelColumns);
+void range_task(const void* context, size_t begin, size_t end) {
+  gemm_rows(static_cast<const RunContext*>(context), begin, end);
 }
 
 }  // namespace
@@ -162,7 +153,7 @@ Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const
   input_zero_point_ = input_zero_point;
   output_zero_point_ = output_zero_point;
   lowest_ = lowest;
-  const size_t columns = padded_panel_columns(output_channels);
+  const size_t columns = padded_panel_columns(output_channels, kPanelColumns);
   packed_.assign(columns * padded_input_channels_, 0);
   bias_.assign(columns, 0);
   multiplier_.assign(columns, 0.0f);
@@ -170,7 +161,7 @@ Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const
     // Panel of 32 (or the last of 16) columns; per group of 4 k, lane j of
     // vector v holds w[first + 16 v + j, 4 g .. 4 g + 3].
     const size_t first = c / kPanelColumns * kPanelColumns;
-    const size_t width = std::min(kPanelColumns, columns - first);
+    const size_t width = panel_width(first, columns, kPanelColumns);
     const size_t v = (c - first) / 16, lane = (c - first) % 16;
     int8_t* panel = packed_.data() + first * padded_input_channels_;
     uint32_t weight_sum = 0;  // int32 arithmetic wraps as the schema's int32 accumulator would
@@ -189,6 +180,18 @@ Status Int8GemmVnni::create(size_t input_channels, size_t output_channels, const
 void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
                        pthreadpool_t threadpool) const {
   if (rows == 0) return;
+  const RunContext c = context(x, rows, input_stride, y, scratch);
+  parallelize_row_ranges(threadpool, rows, kRowBlock, range_task, &c);
+}
+
+void Int8GemmVnni::run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,
+                            uint8_t* scratch) const {
+  if (row_begin >= row_end) return;
+  const RunContext c = context(x, row_end, input_stride, y, scratch);
+  gemm_rows(&c, row_begin, row_end);
+}
+
+Int8GemmVnni::RunContext Int8GemmVnni::context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch) const {
   RunContext c;
   c.x = x;
   c.rows = rows;
@@ -208,17 +211,7 @@ void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* 
   c.multiplier = multiplier_.data();
   c.xu = scratch;
   c.y = y;
-  const size_t panels = (output_channels_ + kPanelColumns - 1) / kPanelColumns;
-  const size_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
-  if (threadpool) {
-    pthreadpool_parallelize_1d_tile_1d(threadpool, quantize_task, &c, rows, kQuantizeRowsPerTask, 0);
-    // Panel-major: consecutive tasks share a panel of weights.
-    pthreadpool_parallelize_2d(threadpool, gemm_task, &c, panels, row_blocks, 0);
-    return;
-  }
-  quantize_rows(&c, 0, rows);
-  for (size_t p = 0; p < panels; ++p)
-    for (size_t b = 0; b < row_blocks; ++b) gemm_task(&c, p, b);
+  return c;
 }
 
 #else  // !__x86_64__: no VNNI; QuantizedFullyConnected stays on XNNPACK.
@@ -231,6 +224,8 @@ Status Int8GemmVnni::create(size_t, size_t, const int8_t*, const float*, bool, c
 }
 
 void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, pthreadpool_t) const {}
+
+void Int8GemmVnni::run_rows(const float*, size_t, size_t, size_t, float*, uint8_t*) const {}
 
 #endif
 

@@ -40,9 +40,16 @@ class Int8GemmVnni {
                 int8_t output_zero_point, int8_t lowest, size_t max_rows);
   /// y[rows, output_channels] (dense) from x rows `input_stride` floats
   /// apart; reads only the first input_channels floats of each row.
-  /// `scratch`: scratch_bytes() bytes for the u8 copy of x.
+  /// `scratch`: scratch_bytes() bytes for the u8 copy of x. With a pool, about
+  /// one range of rows per thread (runtime/kernels/gemm_panels.h).
   void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
            pthreadpool_t threadpool) const;
+  /// Rows [row_begin, row_end) of the same, single-threaded (row r of x, y and
+  /// the scratch where run() puts it): for a caller's own thread pool.
+  void run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,
+                uint8_t* scratch) const;
+
+  struct RunContext;  // the arguments of one run (int8_gemm_vnni.cc)
   size_t scratch_bytes() const { return max_rows_ * padded_input_channels_; }
   /// Packed weights, per-column bias and requantisation multiplier.
   size_t packed_weight_bytes() const {
@@ -53,6 +60,8 @@ class Int8GemmVnni {
   std::vector<int8_t> packed_;     // panels of kPanelColumns (the last one may be 16) x padded_input_channels_
   std::vector<int32_t> bias_;      // bias_total, padded to the panels' columns with 0
   std::vector<float> multiplier_;  // s_in * s_w[c] / s_out, padded with 0
+  RunContext context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch) const;
+
   size_t input_channels_ = 0, padded_input_channels_ = 0, output_channels_ = 0, max_rows_ = 0;
   float input_scale_ = 1.0f, output_scale_ = 1.0f;
   int input_zero_point_ = 0, output_zero_point_ = 0, lowest_ = -128;
