@@ -12,6 +12,7 @@ namespace {
 constexpr size_t kAvx512Panel = 32, kAvx512Rows = 8;
 constexpr size_t kAvx2Panel = 16, kAvx2Rows = 6;
 constexpr size_t kChunkBytes = 512 * 1024;
+constexpr size_t kPrefetchK = 16;
 
 size_t panel_columns(F32Isa isa) { return isa == F32Isa::kAvx2 ? kAvx2Panel : kAvx512Panel; }
 
@@ -47,7 +48,10 @@ EMTL_AVX512_TARGET inline void tile_avx512(const Args& a, size_t row, size_t col
   for (size_t k = 0; k < k_count; ++k) {
     __m512 w[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(b + (k * NV + v) * 16);
+    for (int v = 0; v < NV; ++v) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + ((k + kPrefetchK) * NV + v) * 16), _MM_HINT_T0);
+      w[v] = _mm512_loadu_ps(b + (k * NV + v) * 16);
+    }
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       const __m512 xv = _mm512_set1_ps(x[m * stride + k]);
