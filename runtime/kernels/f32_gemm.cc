@@ -14,8 +14,6 @@ constexpr size_t kAvx2Panel = 16, kAvx2Rows = 6;
 constexpr size_t kChunkBytes = 512 * 1024;
 constexpr size_t kPrefetchK = 16;
 
-size_t panel_columns(F32Isa isa) { return isa == F32Isa::kAvx2 ? kAvx2Panel : kAvx512Panel; }
-
 struct Args {
   const float* x;
   size_t input_stride, input_channels, output_channels, padded_columns;
@@ -198,6 +196,10 @@ F32Isa F32Gemm::best_isa() {
 bool F32Gemm::supports(F32Isa isa) {
   const F32Isa best = best_isa();
   return isa != F32Isa::kNone && best != F32Isa::kNone && static_cast<int>(isa) <= static_cast<int>(best);
+}
+
+size_t F32Gemm::panel_columns(F32Isa isa) {
+  return isa == F32Isa::kAvx512 ? kAvx512Panel : isa == F32Isa::kAvx2 ? kAvx2Panel : 0;
 }
 
 const char* F32Gemm::isa_name(F32Isa isa) {

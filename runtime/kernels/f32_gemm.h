@@ -33,6 +33,9 @@ class F32Gemm {
   static F32Isa best_isa();
   /// True when this CPU runs `isa` (kNone: false).
   static bool supports(F32Isa isa);
+  /// Columns of one weight panel of `isa` (32 AVX-512, 16 AVX2; the last
+  /// panel of a layer may be half as wide; 0 for kNone).
+  static size_t panel_columns(F32Isa isa);
   /// "avx512f", "avx2+fma" or "none".
   static const char* isa_name(F32Isa isa);
 
