@@ -1,5 +1,7 @@
 #include "tests/fixture_util.h"
 
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -81,7 +83,8 @@ std::string user_inputs_argument(const nlohmann::json& meta) {
 std::string convert_flags(const nlohmann::json& meta) { return meta.value("convert_flags", std::string()); }
 
 int run_converter(const std::string& args, std::string* log) {
-  std::string log_path = scratch_dir() + "/convert.log";
+  // One log per test process: ctest -j runs several test binaries at once.
+  std::string log_path = scratch_dir() + "/convert." + std::to_string(getpid()) + ".log";
   std::string command = std::string(EDGEMTL_CONVERT) + " " + args + " > " + log_path + " 2>&1";
   int status = std::system(command.c_str());
   if (log != nullptr) {

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "runtime/executor/session.h"
+#include "runtime/kernels/f32_gemm.h"
 #include "schema/edgemtl_generated.h"
 #include "tests/fixture_util.h"
 #include "requests/scorer.h"
@@ -58,14 +59,25 @@ void check_against_pytorch(const Model& model, const Fixture& fixture, const std
   }
 }
 
-// Per-row scores of one converted variant, in row order, after checking them
-// against PyTorch one row at a time and in shuffled requests of every size.
-std::vector<float> check_variant(const Fixture& fixture, const std::string& path, const char* variant) {
+// The f32 fully-connected kernel paths this CPU offers: the default (the own
+// AVX-512 or AVX2 kernel on x86-64), the own AVX2 one when the default is
+// AVX-512, and XNNPACK always.
+std::vector<F32Kernel> f32_kernel_paths() {
+  std::vector<F32Kernel> paths = {F32Kernel::kAuto};
+  if (F32Gemm::best_isa() == F32Isa::kAvx512) paths.push_back(F32Kernel::kAvx2);
+  if (F32Gemm::best_isa() != F32Isa::kNone) paths.push_back(F32Kernel::kXnnpack);
+  return paths;
+}
+
+std::vector<float> check_variant_with(const Fixture& fixture, const std::string& path, const char* variant,
+                                      F32Kernel f32_kernel) {
+  CAPTURE(static_cast<int>(f32_kernel));
   auto model = Model::load_file(path.c_str());
   REQUIRE_MESSAGE(model.ok(), model.status().message());
   CHECK((*model)->num_tasks() == fixture.expected[0].size());
   SessionOptions options;
   options.max_items = 16;
+  options.f32_kernel = f32_kernel;
   auto session = Session::create(**model, options);
   REQUIRE_MESSAGE(session.ok(), session.status().message());
 
@@ -86,6 +98,18 @@ std::vector<float> check_variant(const Fixture& fixture, const std::string& path
     }
   }
   return per_row;
+}
+
+// Per-row scores of one converted variant, in row order, after checking them
+// against PyTorch one row at a time and in shuffled requests of every size,
+// with every f32 kernel path.
+std::vector<float> check_variant(const Fixture& fixture, const std::string& path, const char* variant) {
+  std::vector<float> first;
+  for (F32Kernel kernel : f32_kernel_paths()) {
+    std::vector<float> per_row = check_variant_with(fixture, path, variant, kernel);
+    if (first.empty()) first = per_row;
+  }
+  return first;
 }
 
 TEST_CASE("every PyTorch fixture converts and matches PyTorch within 1e-5, split or not") {

@@ -30,6 +30,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: edgemtl-bench MODEL.emtl [options]\n"
+    "       edgemtl-bench --f32-sweep [--threads T] [--runs ROUNDS]\n"
     "  --items N          candidates per request (default 500)\n"
     "  --threads T        worker threads (default 1)\n"
     "  --tile ROWS        item-stage tile (SessionOptions::item_tile_rows; default 168, 0: all items at once)\n"
@@ -40,6 +41,12 @@ constexpr const char* kUsage =
     "                     every item row and runs the user stage on them (the work of an unsplit model)\n"
     "  --no-vnni          SessionOptions::int8_vnni = false: INT8 layers on XNNPACK even when the CPU\n"
     "                     has AVX-512 VNNI\n"
+    "  --no-own-f32       SessionOptions::f32_kernel = kXnnpack: FLOAT32 / FLOAT16 layers on XNNPACK\n"
+    "                     even when the runtime's own AVX-512 / AVX2 kernel runs on this CPU\n"
+    "  --f32-avx2         SessionOptions::f32_kernel = kAvx2: the own AVX2 kernel even on AVX-512\n"
+    "  --f32-sweep        no model: the f32 fully-connected kernels on [168 x K] x [K x N] for K, N in\n"
+    "                     {64 .. 2048}, own kernel vs XNNPACK interleaved (--runs: rounds, default 15),\n"
+    "                     medians, GFLOP/s as ratios and as fractions of the measured f32 FMA peak\n"
     "  --rerank           also time re-ranks from the candidate cache: set_candidates once, then\n"
     "                     set_user + rank() per request (cross stage only) next to set_user + score()\n"
     "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
@@ -135,7 +142,8 @@ class ReferenceGemm {
     for (float& v : weight) v = uniform(random);
     for (float& v : bias) v = uniform(random);
     for (float& v : x_) v = uniform(random);
-    edgemtl::Status status = fc_.create(k_, k_, k_, weight.data(), bias.data(), edgemtl::schema::Activation::RELU, 0.0f);
+    edgemtl::Status status = fc_.create(k_, k_, k_, weight.data(), bias.data(), edgemtl::schema::Activation::RELU, 0.0f,
+                                        edgemtl::F32Isa::kNone);  // XNNPACK's
     if (!status.is_ok()) fail("reference GEMM", status);
     pool_ = threads > 1 ? pthreadpool_create(static_cast<size_t>(threads)) : nullptr;
     for (int r = 0; r < 3; ++r) run();  // warm
@@ -146,7 +154,9 @@ class ReferenceGemm {
   }
   void run() {
     Clock::time_point start = Clock::now();
-    edgemtl::Status status = fc_.run(x_.data(), rows_, y_.data(), pool_);
+    edgemtl::KernelThreads threads;
+    threads.xnnpack = pool_;
+    edgemtl::Status status = fc_.run(x_.data(), rows_, y_.data(), threads);
     if (!status.is_ok()) fail("reference GEMM", status);
     times_.push_back(ms_since(start));
   }
@@ -164,6 +174,100 @@ class ReferenceGemm {
   std::vector<float> x_, y_;
   std::vector<double> times_;
 };
+
+// --f32-sweep: for each [168 x K] x [K x N] GEMM (RELU fused), XNNPACK's f32
+// FullyConnected and the runtime's own kernel(s) alternate within each round
+// (A, B, A, B...: both see the same machine), each timed over enough calls for
+// ~1 ms; medians over the rounds. The f32 FMA peak is measured before each K and after.
+int f32_sweep(int threads, int rounds) {
+  using edgemtl::F32Isa;
+  const size_t rows = 168;
+  const size_t sizes[] = {64, 128, 256, 512, 1024, 2048};
+  const edgemtl::tools::Peak before = edgemtl::tools::measure_peak();
+  std::vector<F32Isa> isas = {F32Isa::kNone};
+  for (F32Isa isa : {F32Isa::kAvx512, F32Isa::kAvx2})
+    if (edgemtl::F32Gemm::supports(isa)) isas.push_back(isa);
+  // XNNPACK takes a pthreadpool, the own kernels the runtime's ThreadPool (as in a Session).
+  edgemtl::KernelThreads kernel_threads;
+  pthreadpool_t pool = threads > 1 ? pthreadpool_create(static_cast<size_t>(threads)) : nullptr;
+  kernel_threads.xnnpack = pool;
+  std::unique_ptr<edgemtl::ThreadPool> own_pool;
+  if (threads > 1) {
+    edgemtl::Result<std::unique_ptr<edgemtl::ThreadPool>> created = edgemtl::ThreadPool::create(threads);
+    if (!created.ok()) fail("thread pool", created.status());
+    own_pool = std::move(*created);
+    kernel_threads.pool = own_pool.get();
+  }
+  struct Row {
+    size_t k, n;
+    std::vector<double> gflops, ratios;  // per path; ratios: own path i+1 / XNNPACK, median of within-round ratios
+  };
+  std::vector<Row> results;
+  std::mt19937 random(3);
+  std::uniform_real_distribution<float> uniform(-0.5f, 0.5f);
+  // The peak is a property of the core; a busy neighbour can only lower a
+  // measurement of it: measured before each K and after, the highest is used.
+  double peak = 0.0;
+  std::vector<double> peaks;
+  for (size_t k : sizes) {
+    peaks.push_back(edgemtl::tools::measure_peak().f32_gflops);
+    for (size_t n : sizes) {
+      std::vector<float> x(rows * k + 64), w(n * k), b(n), y(rows * n);
+      for (float& v : x) v = uniform(random);
+      for (float& v : w) v = uniform(random);
+      for (float& v : b) v = uniform(random);
+      std::vector<edgemtl::FullyConnected> fcs(isas.size());
+      for (size_t i = 0; i < isas.size(); ++i) {
+        edgemtl::Status s = fcs[i].create(k, k, n, w.data(), b.data(), edgemtl::schema::Activation::RELU, 0.0f, isas[i]);
+        if (!s.is_ok()) fail("f32 sweep", s);
+      }
+      const double flops = 2.0 * static_cast<double>(rows * k * n);
+      const int calls = std::max(3, static_cast<int>(1e-3 * 150e9 / flops));  // ~1 ms per sample
+      std::vector<std::vector<double>> times(isas.size());
+      for (int round = 0; round < rounds + 1; ++round) {
+        for (size_t i = 0; i < isas.size(); ++i) {
+          Clock::time_point start = Clock::now();
+          for (int c = 0; c < calls; ++c) {
+            edgemtl::Status s = fcs[i].run(x.data(), rows, y.data(), kernel_threads);
+            if (!s.is_ok()) fail("f32 sweep", s);
+          }
+          if (round > 0) times[i].push_back(ms_since(start) / calls);  // round 0 warms
+        }
+      }
+      Row row{k, n, {}, {}};
+      for (size_t i = 0; i < isas.size(); ++i) row.gflops.push_back(flops / (percentile(times[i], 50) * 1e6));
+      for (size_t i = 1; i < isas.size(); ++i) {
+        std::vector<double> ratios;
+        for (size_t r = 0; r < times[i].size(); ++r) ratios.push_back(times[0][r] / times[i][r]);
+        row.ratios.push_back(percentile(ratios, 50));
+      }
+      results.push_back(row);
+    }
+  }
+  peaks.push_back(edgemtl::tools::measure_peak().f32_gflops);
+  peaks.push_back(before.f32_gflops);
+  for (double p : peaks) peak = std::max(peak, p);
+  std::printf("cpu %s, threads %d, rounds %d, M = %zu rows, RELU fused; f32 FMA peak %.1f GFLOP/s (%s), the highest of "
+              "%zu measurements (lowest %.1f)\n",
+              edgemtl::tools::cpu_model().c_str(), threads, rounds, rows, peak, before.f32_isa, peaks.size(),
+              *std::min_element(peaks.begin(), peaks.end()));
+  std::printf("GFLOP/s (median over rounds), own / xnnpack (median of the within-round ratios), of the peak\n");
+  std::printf("%6s %6s %9s", "K", "N", "xnnpack");
+  for (size_t i = 1; i < isas.size(); ++i) std::printf(" %9s", edgemtl::F32Gemm::isa_name(isas[i]));
+  for (size_t i = 1; i < isas.size(); ++i) std::printf(" %9s", edgemtl::F32Gemm::isa_name(isas[i]));
+  std::printf(" %9s", "xnnpack");
+  for (size_t i = 1; i < isas.size(); ++i) std::printf(" %9s", edgemtl::F32Gemm::isa_name(isas[i]));
+  std::printf("\n");
+  for (const Row& row : results) {
+    std::printf("%6zu %6zu", row.k, row.n);
+    for (double g : row.gflops) std::printf(" %9.1f", g);
+    for (double r : row.ratios) std::printf(" %8.2fx", r);
+    for (double g : row.gflops) std::printf(" %8.0f%%", 100.0 * g / peak);
+    std::printf("\n");
+  }
+  if (pool) pthreadpool_destroy(pool);
+  return 0;
+}
 
 struct StageFlops {
   uint64_t user = 0, item = 0;  // per request; item: what score() runs (item and cross stages)
@@ -272,6 +376,8 @@ int main(int argc, char** argv) {
   size_t tile = edgemtl::SessionOptions().item_tile_rows;
   uint64_t seed = 1;
   bool json = false, profile = false, user_cache = true, roofline = true, vnni = true, rerank = false, peak = false;
+  bool sweep = false;
+  edgemtl::F32Kernel f32_kernel = edgemtl::F32Kernel::kAuto;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -318,6 +424,9 @@ int main(int argc, char** argv) {
     else if (arg == "--rerank") rerank = true;
     else if (arg == "--no-user-cache") user_cache = false;
     else if (arg == "--no-vnni") vnni = false;
+    else if (arg == "--no-own-f32") f32_kernel = edgemtl::F32Kernel::kXnnpack;
+    else if (arg == "--f32-avx2") f32_kernel = edgemtl::F32Kernel::kAvx2;
+    else if (arg == "--f32-sweep") sweep = true;
     else if (arg == "--no-roofline") roofline = false;
     else if (arg == "--peak") peak = true;
     else if (arg == "-h" || arg == "--help") {
@@ -329,6 +438,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (sweep && threads >= 1) return f32_sweep(threads, runs > 0 ? static_cast<int>(runs) : 15);
   if (path == nullptr || items == 0 || threads < 1) {
     std::fputs(kUsage, stderr);
     return 2;
@@ -345,6 +455,7 @@ int main(int argc, char** argv) {
   options.item_tile_rows = tile;
   options.cache_user = user_cache;
   options.int8_vnni = vnni;
+  options.f32_kernel = f32_kernel;
 
   // A small pool of distinct requests, used round-robin, so caches see varied ids.
   std::mt19937_64 random(seed);
@@ -430,18 +541,23 @@ int main(int argc, char** argv) {
   const double f32_fraction = core.f32_gflops > 0 ? item_gflops / core.f32_gflops : 0.0;
   const double int8_fraction = core.int8_gops > 0 ? item_gflops / core.int8_gops : 0.0;
   const std::string cpu = edgemtl::tools::cpu_model();
+  const char* f32_name = f32_kernel == edgemtl::F32Kernel::kXnnpack ? "xnnpack"
+                         : f32_kernel == edgemtl::F32Kernel::kAvx2 && edgemtl::F32Gemm::supports(edgemtl::F32Isa::kAvx2)
+                             ? "avx2+fma"
+                             : edgemtl::F32Gemm::isa_name(edgemtl::F32Gemm::best_isa());
+  if (std::strcmp(f32_name, "none") == 0) f32_name = "xnnpack";
 
   if (json) {
     std::printf(
-        "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"tile\": %zu, \"runs\": %zu, \"user_cache\": %s, \"int8_vnni\": %s, \"load_ms\": %.4f, "
+        "{\"model\": \"%s\", \"items\": %zu, \"threads\": %d, \"tile\": %zu, \"runs\": %zu, \"user_cache\": %s, \"int8_vnni\": %s, \"f32_kernel\": \"%s\", \"load_ms\": %.4f, "
         "\"session_ms\": %.4f, \"first_ms\": %.4f, \"min_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
-        "\"p99_ms\": %.4f, \"user_stage_p50_ms\": %.4f, \"item_stage_p50_ms\": %.4f, \"items_per_s\": %.1f, "
+        "\"p99_ms\": %.4f, \"user_stage_p50_ms\": %.4f, \"item_stage_p50_ms\": %.4f, \"item_stage_min_ms\": %.4f, \"items_per_s\": %.1f, "
         "\"arena_bytes\": %zu, \"packed_weight_bytes\": %zu, \"peak_rss_kb\": %ld, \"model_bytes\": %zu, "
         "\"user_stage_flops\": %llu, \"item_stage_flops\": %llu, \"item_stage_gflops\": %.3f, "
         "\"roofline_gemm\": [%zu, %zu, %zu], \"roofline_gflops\": %.3f, \"roofline_ratio\": %.4f, "
         "\"item_only_flops\": %llu, \"cross_flops\": %llu, \"candidate_cache_bytes\": %zu",
-        path, items, threads, tile, timed, user_cache ? "true" : "false", vnni ? "true" : "false", load_ms, session_ms, first_user + first_item,
-        percentile(totals, 0), p50, percentile(totals, 90), percentile(totals, 99), user_p50, item_p50, items_per_s,
+        path, items, threads, tile, timed, user_cache ? "true" : "false", vnni ? "true" : "false", f32_name, load_ms, session_ms, first_user + first_item,
+        percentile(totals, 0), p50, percentile(totals, 90), percentile(totals, 99), user_p50, item_p50, percentile(item_times, 0), items_per_s,
         (*session)->arena_bytes(), (*session)->packed_weight_bytes(), rss_kb, (*model)->size(),
         static_cast<unsigned long long>(flops.user), static_cast<unsigned long long>(flops.item), item_gflops,
         reference_rows, reference_k, reference_k, reference_gflops, roofline_ratio,
@@ -463,6 +579,7 @@ int main(int argc, char** argv) {
   std::printf("cpu             %s\n", cpu.c_str());
   std::printf("items per request %zu, threads %d, %zu timed requests%s\n", items, threads, timed,
               user_cache ? "" : ", NO user cache (user stage on every item row, inside score)");
+  std::printf("f32 FC kernel   %s\n", f32_name);
   std::printf("load            %10.3f ms\n", load_ms);
   std::printf("session create  %10.3f ms\n", session_ms);
   std::printf("first request   %10.3f ms (user %.3f + items %.3f)\n", first_user + first_item, first_user, first_item);

@@ -229,6 +229,9 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   prepare.slots = impl->tensors.data();
   prepare.map_out_of_range_ids = options.map_out_of_range_ids;
   prepare.int8_vnni = options.int8_vnni;
+  prepare.f32_isa = options.f32_kernel == F32Kernel::kXnnpack ? F32Isa::kNone
+                    : options.f32_kernel == F32Kernel::kAvx2  ? F32Isa::kAvx2
+                                                              : F32Gemm::best_isa();
   prepare.constant_copies = &impl->constant_copies;
   const StageLists stages = stage_lists(root);
   EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.user, kUserStage, impl->user_ops, prepare));

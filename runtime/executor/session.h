@@ -12,6 +12,13 @@
 
 namespace edgemtl {
 
+/// Which kernels run the FLOAT32 (and FLOAT16, widened) fully-connected layers.
+enum class F32Kernel {
+  kAuto,     ///< the runtime's own on x86-64 (AVX-512, else AVX2+FMA3, from the CPU), XNNPACK elsewhere
+  kXnnpack,  ///< XNNPACK always (edgemtl-bench --no-own-f32, to compare)
+  kAvx2,     ///< the own AVX2+FMA3 kernel even on an AVX-512 CPU (XNNPACK without AVX2; for tests)
+};
+
 struct SessionOptions {
   /// Largest n accepted by score().
   size_t max_items = 4096;
@@ -19,7 +26,8 @@ struct SessionOptions {
   /// that its activations stay in cache; the arena is planned for one tile.
   /// 0: all n items at once (arena planned for max_items). 168 is a
   /// multiple of 4, 6, 7 and 8, the row blocks of XNNPACK's GEMM kernels
-  /// (x86 AVX-512 f32: 7; int8 and ARM: 4, 6 or 8): a tile of 128 leaves a
+  /// (x86 AVX-512 f32: 7; int8 and ARM: 4, 6 or 8) and of the runtime's own
+  /// (f32: 8 AVX-512, 6 AVX2; int8 VNNI: 8): a tile of 128 leaves a
   /// partial block per layer, measured 4-5% slower on the PLE benchmark.
   size_t item_tile_rows = 168;
   /// Threads for the GEMMs, the caller's included (1: run on the calling
@@ -43,6 +51,10 @@ struct SessionOptions {
   /// when the CPU has it (x86-64; about 2x XNNPACK's int8 GEMM there), else
   /// on XNNPACK. false: XNNPACK always (edgemtl-bench --no-vnni, to compare).
   bool int8_vnni = true;
+  /// FLOAT32 / FLOAT16 fully-connected layers: the runtime's own AVX-512 or
+  /// AVX2 micro-kernels on x86-64 (1.2-1.5x XNNPACK's f32 GEMM on Zen 5,
+  /// docs/PERFORMANCE.md), XNNPACK elsewhere; kXnnpack forces XNNPACK.
+  F32Kernel f32_kernel = F32Kernel::kAuto;
   /// Records the time and calls of every operator (Session::profile()).
   /// Off: no cost beyond one branch per stage run.
   bool profile = false;

@@ -3,24 +3,16 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__x86_64__)
-// GCC 12 warns inside its own AVX-512 intrinsics (their _mm512_undefined_*
-// self-initialisation, GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "runtime/kernels/gemm_panels.h"
+#include "runtime/kernels/x86_intrinsics.h"
 
 namespace edgemtl {
 
 #if defined(__x86_64__)
 
-namespace {
-
 #define EMTL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-struct RunContext {
+struct Int8GemmVnni::RunContext {
   const float* x;
   size_t rows, input_stride, input_channels, padded_input_channels, output_channels;
   float inverse_input_scale, low, high;  // clamp of x / s_in before rounding: [-128 - z_in, 127 - z_in]
@@ -35,7 +27,12 @@ struct RunContext {
   float* row_scale;
   int32_t* row_zero_point;
   const float* float_bias;
+  bool dynamic;
 };
+
+namespace {
+
+using RunContext = Int8GemmVnni::RunContext;
 
 // Rows [begin, begin + count) of x -> u8, padded with zeros to padded_input_channels.
 EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t count) {
@@ -164,42 +161,32 @@ EMTL_VNNI_TARGET void tile_rows(const RunContext* c, size_t row, size_t rows, si
   }
 }
 
-// One row block of one column panel; panels of 32 columns, the last one 16
-// when that covers it.
+// Rows [begin, end): their u8 copy, then panel by panel (its weights stay in
+// cache) row block by row block; panels of 32 columns, the last one 16 when
+// that covers it.
 template <bool Dynamic>
-EMTL_VNNI_TARGET void gemm_block(const RunContext* c, size_t column, size_t row) {
-  const size_t rows = std::min(Int8GemmVnni::kRowBlock, c->rows - row);
-  if (c->output_channels - column <= 16)
-    tile_rows<1, Dynamic>(c, row, rows, column);
-  else
-    tile_rows<2, Dynamic>(c, row, rows, column);
-}
-
-// One task: a range of rows, quantised then multiplied by every panel (panel
-// by panel, so that a panel of weights stays in L1 over the row blocks).
-struct RowTasks {
-  const RunContext* c;
-  size_t rows_per_task;
-};
-
-template <bool Dynamic>
-void row_task(void* context, size_t index) {
-  const auto* t = static_cast<const RowTasks*>(context);
-  const RunContext* c = t->c;
-  const size_t begin = index * t->rows_per_task;
-  const size_t end = std::min(c->rows, begin + t->rows_per_task);
+EMTL_VNNI_TARGET void gemm_rows(const RunContext* c, size_t begin, size_t end) {
   if (Dynamic)
     quantize_rows_dynamic(c, begin, end - begin);
   else
     quantize_rows(c, begin, end - begin);
-  for (size_t column = 0; column < c->output_channels; column += Int8GemmVnni::kPanelColumns)
-    for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) gemm_block<Dynamic>(c, column, row);
+  for (size_t column = 0; column < c->output_channels; column += Int8GemmVnni::kPanelColumns) {
+    for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) {
+      const size_t rows = std::min(Int8GemmVnni::kRowBlock, end - row);
+      if (c->output_channels - column <= 16)
+        tile_rows<1, Dynamic>(c, row, rows, column);
+      else
+        tile_rows<2, Dynamic>(c, row, rows, column);
+    }
+  }
 }
 
-size_t padded_panel_columns(size_t columns) {
-  const size_t full = columns / Int8GemmVnni::kPanelColumns * Int8GemmVnni::kPanelColumns;
-  const size_t rest = columns - full;
-  return full + (rest == 0 ? 0 : rest <= 16 ? 16 : Int8GemmVnni::kPanelColumns);
+void range_task(const void* context, size_t begin, size_t end) {
+  const auto* c = static_cast<const RunContext*>(context);
+  if (c->dynamic)
+    gemm_rows<true>(c, begin, end);
+  else
+    gemm_rows<false>(c, begin, end);
 }
 
 }  // namespace
@@ -218,7 +205,7 @@ Status Int8GemmVnni::pack(size_t input_channels, size_t output_channels, const i
   padded_input_channels_ = (input_channels + 3) / 4 * 4;
   output_channels_ = output_channels;
   max_rows_ = max_rows;
-  const size_t columns = padded_panel_columns(output_channels);
+  const size_t columns = padded_panel_columns(output_channels, kPanelColumns);
   packed_.assign(columns * padded_input_channels_, 0);
   bias_.assign(columns, 0);
   multiplier_.assign(columns, 0.0f);
@@ -227,7 +214,7 @@ Status Int8GemmVnni::pack(size_t input_channels, size_t output_channels, const i
     // Panel of 32 (or the last of 16) columns; per group of 4 k, lane j of
     // vector v holds w[first + 16 v + j, 4 g .. 4 g + 3].
     const size_t first = c / kPanelColumns * kPanelColumns;
-    const size_t width = std::min(kPanelColumns, columns - first);
+    const size_t width = panel_width(first, columns, kPanelColumns);
     const size_t v = (c - first) / 16, lane = (c - first) % 16;
     int8_t* panel = packed_.data() + first * padded_input_channels_;
     uint32_t weight_sum = 0;
@@ -277,6 +264,18 @@ Status Int8GemmVnni::create_dynamic(size_t input_channels, size_t output_channel
 void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
                        ThreadPool* pool) const {
   if (rows == 0) return;
+  const RunContext c = context(x, rows, input_stride, y, scratch);
+  parallelize_row_ranges(pool, rows, kRowBlock, kRowBlock * padded_input_channels_ * output_channels_, range_task, &c);
+}
+
+void Int8GemmVnni::run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,
+                            uint8_t* scratch) const {
+  if (row_begin >= row_end) return;
+  const RunContext c = context(x, row_end, input_stride, y, scratch);
+  range_task(&c, row_begin, row_end);
+}
+
+Int8GemmVnni::RunContext Int8GemmVnni::context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch) const {
   RunContext c;
   c.x = x;
   c.rows = rows;
@@ -300,12 +299,8 @@ void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* 
   c.row_scale = reinterpret_cast<float*>(scratch + max_rows_ * padded_input_channels_);
   c.row_zero_point = reinterpret_cast<int32_t*>(c.row_scale + max_rows_);
   c.float_bias = float_bias_.data();
-  // Few large tasks of whole row blocks (ThreadPool::task_count); each
-  // output element is computed by one task, in the same order whatever the split.
-  const size_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
-  const size_t tasks = pool ? pool->task_count(row_blocks, kRowBlock * padded_input_channels_ * output_channels_) : 1;
-  RowTasks t{&c, (row_blocks + tasks - 1) / tasks * kRowBlock};
-  parallel_for(pool, (rows + t.rows_per_task - 1) / t.rows_per_task, dynamic_ ? row_task<true> : row_task<false>, &t);
+  c.dynamic = dynamic_;
+  return c;
 }
 
 #else  // !__x86_64__: no VNNI; QuantizedFullyConnected stays on XNNPACK.
@@ -322,6 +317,8 @@ Status Int8GemmVnni::create_dynamic(size_t, size_t, const int8_t*, const float*,
 }
 
 void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, ThreadPool*) const {}
+
+void Int8GemmVnni::run_rows(const float*, size_t, size_t, size_t, float*, uint8_t*) const {}
 
 #endif
 

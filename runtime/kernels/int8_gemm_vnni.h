@@ -50,8 +50,15 @@ class Int8GemmVnni {
   /// y[rows, output_channels] (dense) from x rows `input_stride` floats
   /// apart; reads only the first input_channels floats of each row.
   /// `scratch`: scratch_bytes() bytes for the u8 copy of x. `pool`: null
-  /// (this thread only) or the Session's threads, given a few row ranges.
+  /// (this thread only) or the Session's threads, given a few row ranges
+  /// (runtime/kernels/gemm_panels.h).
   void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch, ThreadPool* pool) const;
+  /// Rows [row_begin, row_end) of the same, single-threaded (row r of x, y and
+  /// the scratch where run() puts it): for a caller's own thread pool.
+  void run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,
+                uint8_t* scratch) const;
+
+  struct RunContext;  // the arguments of one run (int8_gemm_vnni.cc)
   /// (dynamic: then each row's scale and zero point)
   size_t scratch_bytes() const {
     return max_rows_ * padded_input_channels_ + (dynamic_ ? max_rows_ * (sizeof(float) + sizeof(int32_t)) : 0);
@@ -65,6 +72,7 @@ class Int8GemmVnni {
  private:
   std::vector<int8_t> packed_;     // panels of kPanelColumns (the last one may be 16) x padded_input_channels_
   Status pack(size_t input_channels, size_t output_channels, const int8_t* weight, size_t max_rows);
+  RunContext context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch) const;
 
   std::vector<int32_t> bias_;      // bias_total (dynamic: sum_k w[c, k]), padded to the panels' columns with 0
   std::vector<float> multiplier_;  // s_in * s_w[c] / s_out (dynamic: s_w[c]), padded with 0

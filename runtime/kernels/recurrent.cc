@@ -65,7 +65,7 @@ size_t RecurrentLayer::scratch_bytes() const {
 }
 
 Status RecurrentLayer::run(const float* x, size_t rows, const float* h0, bool h0_one_row, const float* c0,
-                           bool c0_one_row, const int64_t* lens, float* out, pthreadpool_t threadpool) {
+                           bool c0_one_row, const int64_t* lens, float* out, const KernelThreads& threads) {
   if (rows * config_.gates() * config_.hidden_size > gates_.size())
     return Status::error(Error::kInternal, "recurrent layer: %zu rows, prepared for fewer", rows);
   if (lens) {
@@ -75,13 +75,13 @@ Status RecurrentLayer::run(const float* x, size_t rows, const float* h0, bool h0
                              static_cast<long long>(lens[r]), r, config_.steps);
   }
   for (int d = 0; d < config_.directions; ++d)
-    EMTL_RETURN_IF_ERROR(run_direction(d, x, rows, h0, h0_one_row, c0, c0_one_row, lens, out, threadpool));
+    EMTL_RETURN_IF_ERROR(run_direction(d, x, rows, h0, h0_one_row, c0, c0_one_row, lens, out, threads));
   return Status::ok();
 }
 
 Status RecurrentLayer::run_direction(int d, const float* x, size_t rows, const float* h0, bool h0_one_row,
                                      const float* c0, bool c0_one_row, const int64_t* lens, float* out,
-                                     pthreadpool_t threadpool) {
+                                     const KernelThreads& threads) {
   const size_t T = config_.steps, H = config_.hidden_size, G = config_.gates(), GH = G * H;
   const size_t dirs = static_cast<size_t>(config_.directions);
   const size_t out_row = config_.output_steps() * dirs * H;  // floats per output row
@@ -91,7 +91,7 @@ Status RecurrentLayer::run_direction(int d, const float* x, size_t rows, const f
   float* c = c_.data();
   float* gates = gates_.data();
 
-  EMTL_RETURN_IF_ERROR(input_[d].run(x, rows * T, projection_.data(), threadpool));
+  EMTL_RETURN_IF_ERROR(input_[d].run(x, rows * T, projection_.data(), threads));
   for (size_t r = 0; r < rows; ++r) {
     const size_t state_row = (h0_one_row ? 0 : r) * dirs * H + column;
     if (h0) std::memcpy(h + r * H, h0 + state_row, H * sizeof(float));
@@ -105,7 +105,7 @@ Status RecurrentLayer::run_direction(int d, const float* x, size_t rows, const f
   const bool reset_apart = !config_.lstm && !config_.linear_before_reset;
   for (size_t s = 0; s < T; ++s) {
     const size_t t = backwards ? T - 1 - s : s;
-    EMTL_RETURN_IF_ERROR(recurrent_[d].run(h, rows, gates, threadpool));
+    EMTL_RETURN_IF_ERROR(recurrent_[d].run(h, rows, gates, threads));
     const size_t recurrent_width = reset_apart ? 2 * H : GH;
     if (reset_apart) {
       // r ⊙ h for every row, then (r ⊙ h) · R_hᵀ.
@@ -114,7 +114,7 @@ Status RecurrentLayer::run_direction(int d, const float* x, size_t rows, const f
         const float* g = gates + r * recurrent_width;
         for (size_t j = 0; j < H; ++j) reset_h_[r * H + j] = sigmoid(p[H + j] + g[H + j]) * h[r * H + j];
       }
-      EMTL_RETURN_IF_ERROR(reset_[d].run(reset_h_.data(), rows, reset_out_.data(), threadpool));
+      EMTL_RETURN_IF_ERROR(reset_[d].run(reset_h_.data(), rows, reset_out_.data(), threads));
     }
     for (size_t r = 0; r < rows; ++r) {
       float* y = out + r * out_row + t * dirs * H + column;

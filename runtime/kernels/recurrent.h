@@ -6,7 +6,6 @@
 // Everything it needs at run time is allocated by create.
 #pragma once
 
-#include <pthreadpool.h>
 
 #include <cstdint>
 #include <vector>
@@ -37,13 +36,13 @@ class RecurrentLayer {
   /// x [rows, T, D]; h0, c0 [rows or 1, dirs, H] or null (zeros); lens [rows]
   /// or null (all T), each in [0, T]; out [rows, T + S, dirs·H] (see the schema).
   Status run(const float* x, size_t rows, const float* h0, bool h0_one_row, const float* c0, bool c0_one_row,
-             const int64_t* lens, float* out, pthreadpool_t threadpool);
+             const int64_t* lens, float* out, const KernelThreads& threads);
   size_t packed_weight_bytes() const;
   size_t scratch_bytes() const;
 
  private:
   Status run_direction(int d, const float* x, size_t rows, const float* h0, bool h0_one_row, const float* c0,
-                       bool c0_one_row, const int64_t* lens, float* out, pthreadpool_t threadpool);
+                       bool c0_one_row, const int64_t* lens, float* out, const KernelThreads& threads);
 
   RecurrentConfig config_;
   FullyConnected input_[2];      // x · W_dᵀ + bias, over rows · T

@@ -1,5 +1,6 @@
 // FULLY_CONNECTED: y = activation(x · Wᵀ + b) with a FLOAT32, FLOAT16 or INT8
-// weight. f32 and fp16 (widened once at prepare) run on XNNPACK's f32 GEMM;
+// weight. f32 and fp16 (widened once at prepare) run on FullyConnected (the
+// own AVX-512 / AVX2 f32 kernel on x86-64, XNNPACK's f32 GEMM elsewhere);
 // INT8 on QuantizedFullyConnected, which picks the AVX-512 VNNI kernel or
 // XNNPACK at prepare (dynamic int8, input_mode DYNAMIC_ROW: VNNI or its
 // portable loop). Input 0 may be a column view (rows `stride` apart).
@@ -88,12 +89,9 @@ size_t gemm_rows(const TensorView& x) {
 }
 
 Status run_f32(const RunContext& context, PreparedOp& p) {
-  const TensorView x = context.input(p, 0), y = context.output(p);
-  const size_t rows = gemm_rows(x);
-  const size_t multiply_adds = rows * static_cast<size_t>(x.shape[x.shape.rank - 1]) *
-                               static_cast<size_t>(y.shape[y.shape.rank - 1]);
-  return p.state.get<FullyConnected>().run(x.as<const float>(), rows, y.as<float>(),
-                                           context.threads.xnnpack_for(multiply_adds));
+  const TensorView x = context.input(p, 0);
+  return p.state.get<FullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
+                                           context.threads);
 }
 
 Status run_int8(const RunContext& context, PreparedOp& p) {
@@ -161,7 +159,8 @@ Status prepare(PrepareContext& context, PreparedOp& p) {
   EMTL_RETURN_IF_ERROR(kernel->create(
       input_channels, input_stride, output_channels,
       widened.empty() ? reinterpret_cast<const float*>(weight_data) : widened.data(), bias,
-      options ? options->activation() : schema::Activation::NONE, options ? options->alpha() : 0.01f));
+      options ? options->activation() : schema::Activation::NONE, options ? options->alpha() : 0.01f,
+      context.f32_isa));
   context.packed_weight_bytes += kernel->packed_weight_bytes();
   p.run = run_f32;
   return Status::ok();

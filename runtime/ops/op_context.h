@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/core/error.h"
+#include "runtime/kernels/f32_gemm.h"
 #include "runtime/kernels/tensor_view.h"
 #include "runtime/planner/allocation_info.h"
 #include "runtime/threads/thread_pool.h"
@@ -96,6 +97,7 @@ struct PrepareContext {
   size_t max_rows = 0;          // rows of the operator's stage at once (one item tile, or the user rows)
   bool map_out_of_range_ids = false;
   bool int8_vnni = true;
+  F32Isa f32_isa = F32Gemm::best_isa();  // F32Isa::kNone: f32 fully-connected layers on XNNPACK
   // Accumulated over the operators; the Session reads them afterwards.
   size_t packed_weight_bytes = 0;
   size_t copied_bytes = 0;        // constants copied by pad_constant

@@ -141,7 +141,7 @@ Status run(const RunContext& context, PreparedOp& p) {
     lens = v.as<const int64_t>();
   }
   return p.state.get<RecurrentLayer>().run(x.as<const float>(), rows, state[0], one_row[0], state[1], one_row[1],
-                                           lens, context.output(p).as<float>(), context.threads.xnnpack);
+                                           lens, context.output(p).as<float>(), context.threads);
 }
 
 // 2 * rows * T * dirs * G·H * (D + H).

@@ -82,7 +82,7 @@ TEST_CASE("fully connected matches a naive GEMM, for every activation, on dense 
     FullyConnected fc;
     REQUIRE(fc.create(k, stride, n, w.data(), b.data(), activation, 0.2f).is_ok());
     std::vector<float> y(rows * n);
-    REQUIRE(fc.run(x.data() + first_column, rows, y.data(), nullptr).is_ok());
+    REQUIRE(fc.run(x.data() + first_column, rows, y.data(), {}).is_ok());
     for (size_t r = 0; r < rows; ++r) {
       for (size_t j = 0; j < n; ++j) {
         double acc = b[j];
@@ -96,7 +96,7 @@ TEST_CASE("fully connected matches a naive GEMM, for every activation, on dense 
       }
     }
     // Fewer rows on a later call reuse the same operator.
-    REQUIRE(fc.run(x.data(), 1, y.data(), nullptr).is_ok());
+    REQUIRE(fc.run(x.data(), 1, y.data(), {}).is_ok());
   }
 }
 
@@ -105,7 +105,7 @@ TEST_CASE("fully connected without bias") {
   FullyConnected fc;
   REQUIRE(fc.create(4, 4, 2, w.data(), nullptr, schema::Activation::NONE, 0).is_ok());
   std::vector<float> y(3 * 2);
-  REQUIRE(fc.run(x.data(), 3, y.data(), nullptr).is_ok());
+  REQUIRE(fc.run(x.data(), 3, y.data(), {}).is_ok());
   for (size_t r = 0; r < 3; ++r)
     for (size_t j = 0; j < 2; ++j) {
       double acc = 0;

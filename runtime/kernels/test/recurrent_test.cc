@@ -55,7 +55,7 @@ void check(const Case& c) {
   std::vector<float> out(rows * (T + S) * dirs * H, -7.0f);
   REQUIRE(layer
               .run(x.data(), rows, c.state ? h0.data() : nullptr, false, c.state && c.lstm ? c0.data() : nullptr,
-                   false, c.lens ? lens.data() : nullptr, out.data(), nullptr)
+                   false, c.lens ? lens.data() : nullptr, out.data(), {})
               .is_ok());
 
   for (size_t row = 0; row < rows; ++row) {
@@ -148,7 +148,7 @@ TEST_CASE("RecurrentLayer refuses a sequence length outside [0, T]") {
   REQUIRE(layer.create(config, w.data(), r.data(), b.data(), 1).is_ok());
   std::vector<float> out(3);
   const int64_t lens[] = {3};
-  const Status status = layer.run(x.data(), 1, nullptr, false, nullptr, false, lens, out.data(), nullptr);
+  const Status status = layer.run(x.data(), 1, nullptr, false, nullptr, false, lens, out.data(), {});
   CHECK(status.code() == Error::kInvalidArgument);
 }
 
