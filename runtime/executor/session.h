@@ -34,7 +34,7 @@ struct SessionOptions {
   /// thread); elementwise operators always run on the calling thread. The
   /// Session owns threads - 1 workers for its own kernels (ThreadPool: few
   /// large tasks, a worker the OS has not scheduled is never waited for,
-  /// spinning bounded to 100 us after a layer) and a pthreadpool for
+  /// spinning bounded to 300 us after a layer) and a pthreadpool for
   /// XNNPACK's (its workers sleep between calls). The scores are bitwise
   /// identical for any number of threads.
   int threads = 1;

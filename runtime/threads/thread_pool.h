@@ -37,7 +37,7 @@ class ThreadPool {
   using Task = void (*)(void* context, size_t index);
 
   /// Bounded spinning of idle workers before they sleep.
-  static constexpr int64_t kSpinMicroseconds = 100;
+  static constexpr int64_t kSpinMicroseconds = 300;
 
   /// `threads` counts the caller: threads - 1 workers are started (none for
   /// 1). Fails with kOutOfMemory when the OS refuses a thread.
@@ -57,9 +57,10 @@ class ThreadPool {
   /// (a Session is used by one thread). Allocates nothing.
   void parallel_for(size_t count, Task task, void* context);
 
-  /// Work below this many multiply-adds per task is not worth a split: a task
-  /// of ~1M takes a few microseconds, about what waking a worker costs.
-  static constexpr size_t kMinTaskMultiplyAdds = size_t{1} << 20;
+  /// Work below this many f32 multiply-adds per task is not worth a split: a
+  /// task of 4M takes about 20 us on one core (int8 kernels count a
+  /// multiply-add as a quarter), well above what waking a worker costs.
+  static constexpr size_t kMinTaskMultiplyAdds = size_t{4} << 20;
 
   /// Tasks for `blocks` blocks of `block_multiply_adds` each: about two per
   /// thread (so that a descheduled thread delays the call by at most a small
