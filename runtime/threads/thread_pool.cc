@@ -1,6 +1,8 @@
 #include "runtime/threads/thread_pool.h"
 
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <new>
@@ -52,6 +54,10 @@ Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads, size_t min_t
                            error);
     pool->workers_ = i + 1;
   }
+  // Every worker has started before create returns, so that a thread's start-up
+  // (its stack and TLS; under ASan its bookkeeping allocates) belongs to
+  // Session::create, never to a warm call.
+  while (pool->started_.load(std::memory_order_acquire) < workers) sched_yield();
   return pool;
 }
 
@@ -136,6 +142,7 @@ void* ThreadPool::worker_main(void* pool) {
 }
 
 void ThreadPool::worker_loop() {
+  started_.fetch_add(1, std::memory_order_release);
   uint32_t seen = generation_of(job_.load(std::memory_order_acquire));
   for (;;) {
     uint64_t job = job_.load(std::memory_order_acquire);

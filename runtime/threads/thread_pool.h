@@ -91,6 +91,7 @@ class ThreadPool {
   std::atomic<uint64_t> cursor_{0};
   std::atomic<size_t> done_{0};
   std::atomic<int> sleepers_{0};  // workers in (or entering) the condition wait
+  std::atomic<size_t> started_{0};  // workers that have begun worker_loop
   std::atomic<bool> caller_waiting_{false};
   std::atomic<Task> task_{nullptr};
   std::atomic<void*> context_{nullptr};
