@@ -11,6 +11,7 @@
 
 #include "runtime/kernels/activation.h"
 #include "runtime/kernels/dynamic_quantization.h"
+#include "runtime/kernels/gemm_panels.h"
 
 namespace edgemtl {
 
@@ -114,12 +115,6 @@ struct DynamicRun {
   int16_t* xq;  // xq - z per row, padded_input_channels_ apart (zeros after K)
 };
 
-// A threaded dynamic run: task i takes rows [i * rows_per_task, ...) of `run`.
-struct DynamicRanges {
-  void* run;  // std::pair<const QuantizedFullyConnected*, DynamicRun>
-  size_t rows, rows_per_task;
-};
-
 // acc[m][j] = sum_k x[m][k] * w[j][k] (int32) for M rows x 2 columns, k in groups of 8
 // (int16 x int16 products, exact: |255 * 127| < 2^15). SSE2 pmaddwd / NEON smlal, else scalar.
 template <int M>
@@ -172,14 +167,12 @@ void dot_block(const int16_t* x, size_t x_stride, const int16_t* w0, const int16
 
 }  // namespace
 
-void QuantizedFullyConnected::dynamic_range_task(void* context, size_t index) {
-  const auto* ranges = static_cast<const DynamicRanges*>(context);
-  const size_t end = std::min(ranges->rows, (index + 1) * ranges->rows_per_task);
-  for (size_t row = index * ranges->rows_per_task; row < end; row += kDynamicRowsPerTask)
-    dynamic_task(ranges->run, row, std::min(kDynamicRowsPerTask, end - row));
+void QuantizedFullyConnected::dynamic_rows(const void* run, size_t begin, size_t end) {
+  for (size_t row = begin; row < end; row += kDynamicRowsPerTask)
+    dynamic_task(run, row, std::min(kDynamicRowsPerTask, end - row));
 }
 
-void QuantizedFullyConnected::dynamic_task(void* context, size_t begin, size_t count) {
+void QuantizedFullyConnected::dynamic_task(const void* context, size_t begin, size_t count) {
   const auto* run = static_cast<const std::pair<const QuantizedFullyConnected*, DynamicRun>*>(context);
   const QuantizedFullyConnected& f = *run->first;
   const size_t K = f.input_channels_, K8 = f.padded_input_channels_, N = f.output_channels_;
@@ -251,13 +244,8 @@ Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_
     vnni_gemm_.run(x, rows, input_stride_, y, reinterpret_cast<uint8_t*>(scratch), threads.pool);
   } else if (dynamic_) {
     std::pair<const QuantizedFullyConnected*, DynamicRun> context{this, {x, y, reinterpret_cast<int16_t*>(scratch)}};
-    const size_t blocks = (rows + kDynamicRowsPerTask - 1) / kDynamicRowsPerTask;
-    DynamicRanges ranges{&context, rows, 0};
-    const size_t tasks = threads.pool ? threads.pool->task_count(
-                                            blocks, kDynamicRowsPerTask * input_channels_ * output_channels_)
-                                      : 1;
-    ranges.rows_per_task = (blocks + tasks - 1) / tasks * kDynamicRowsPerTask;
-    parallel_for(threads.pool, (rows + ranges.rows_per_task - 1) / ranges.rows_per_task, dynamic_range_task, &ranges);
+    parallelize_row_ranges(threads.pool, rows, kDynamicRowsPerTask,
+                           kDynamicRowsPerTask * input_channels_ * output_channels_, dynamic_rows, &context);
   } else {
     EMTL_RETURN_IF_ERROR(
         run_xnnpack(x, rows, y, scratch, threads.xnnpack_for(rows * input_channels_ * output_channels_)));

@@ -68,9 +68,9 @@ class QuantizedFullyConnected {
                  schema::Activation activation, float alpha, size_t max_rows, bool dynamic);
   Status run_xnnpack(const float* x, size_t rows, float* y, int8_t* scratch, pthreadpool_t threadpool);
   // The portable dynamic kernel on rows [begin, begin + count) of a DynamicRun.
-  static void dynamic_task(void* run, size_t begin, size_t count);
-  /// ThreadPool task `index`: its range of rows (DynamicRanges), in dynamic_task blocks.
-  static void dynamic_range_task(void* ranges, size_t index);
+  static void dynamic_task(const void* run, size_t begin, size_t count);
+  /// Rows [begin, end) of `run`, in dynamic_task blocks (a RowRangeFn, gemm_panels.h).
+  static void dynamic_rows(const void* run, size_t begin, size_t end);
 
   XnnOperator quantize_, gemm_, dequantize_;  // unused on the VNNI path
   Int8GemmVnni vnni_gemm_;
