@@ -252,8 +252,8 @@ void F32Gemm::run_rows(const float* x, size_t input_stride, size_t row_begin, si
 
 void F32Gemm::run(const float* x, size_t rows, size_t input_stride, float* y, ThreadPool* pool) const {
   const RangeContext context{this, x, input_stride, y};
-  parallelize_row_ranges(pool, rows, row_block(), row_block() * input_channels_ * output_channels_, range_task,
-                         &context);
+  parallelize_row_ranges(pool, rows, row_block(), row_block() * input_channels_ * output_channels_, output_channels_,
+                         range_task, &context);
 }
 
 }  // namespace edgemtl

@@ -19,10 +19,10 @@ void row_range_task(void* context, size_t task) {
 }  // namespace
 
 void parallelize_row_ranges(ThreadPool* pool, size_t rows, size_t row_block, size_t block_multiply_adds,
-                            RowRangeFn fn, const void* context) {
+                            size_t columns, RowRangeFn fn, const void* context) {
   if (rows == 0) return;
   const size_t blocks = (rows + row_block - 1) / row_block;
-  const size_t tasks = pool ? pool->task_count(blocks, block_multiply_adds) : 1;
+  const size_t tasks = pool ? pool->task_count(blocks, block_multiply_adds, row_block * columns) : 1;
   if (tasks <= 1) {
     fn(context, 0, rows);
     return;

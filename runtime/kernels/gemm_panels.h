@@ -31,9 +31,10 @@ using RowRangeFn = void (*)(const void* context, size_t begin, size_t end);
 
 /// fn over [0, rows): inline without a pool, else as the pool's few large
 /// ranges (ThreadPool::task_count: about two per thread, none too small for
-/// the work, `block_multiply_adds` per block of `row_block` rows), each a
+/// the work; a block of `row_block` rows does `block_multiply_adds`, f32 or a
+/// quarter of the int8 ones, into `row_block * columns` outputs), each a
 /// multiple of `row_block` rows.
 void parallelize_row_ranges(ThreadPool* pool, size_t rows, size_t row_block, size_t block_multiply_adds,
-                            RowRangeFn fn, const void* context);
+                            size_t columns, RowRangeFn fn, const void* context);
 
 }  // namespace edgemtl

@@ -265,9 +265,9 @@ void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* 
                        ThreadPool* pool) const {
   if (rows == 0) return;
   const RunContext c = context(x, rows, input_stride, y, scratch);
-  // An int8 multiply-add costs about a quarter of an f32 one (ThreadPool::kMinTaskMultiplyAdds).
-  parallelize_row_ranges(pool, rows, kRowBlock, kRowBlock * padded_input_channels_ * output_channels_ / 4, range_task,
-                         &c);
+  // An int8 multiply-add costs about a quarter of an f32 one (kMinTaskMultiplyAdds).
+  parallelize_row_ranges(pool, rows, kRowBlock, kRowBlock * padded_input_channels_ * output_channels_ / 4,
+                         output_channels_, range_task, &c);
 }
 
 void Int8GemmVnni::run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,

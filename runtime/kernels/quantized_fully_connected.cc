@@ -245,7 +245,8 @@ Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_
   } else if (dynamic_) {
     std::pair<const QuantizedFullyConnected*, DynamicRun> context{this, {x, y, reinterpret_cast<int16_t*>(scratch)}};
     parallelize_row_ranges(threads.pool, rows, kDynamicRowsPerTask,
-                           kDynamicRowsPerTask * input_channels_ * output_channels_, dynamic_rows, &context);
+                           kDynamicRowsPerTask * input_channels_ * output_channels_, output_channels_, dynamic_rows,
+                           &context);
   } else {
     EMTL_RETURN_IF_ERROR(
         run_xnnpack(x, rows, y, scratch, threads.xnnpack_for(rows * input_channels_ * output_channels_)));

@@ -38,12 +38,13 @@ int64_t microseconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads, size_t min_task_multiply_adds) {
+Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads, SplitRule split) {
   if (threads < 1 || threads > 1024)
     return Status::error(Error::kInvalidArgument, "threads must be in [1, 1024], got %d", threads);
   std::unique_ptr<ThreadPool> pool(new (std::nothrow) ThreadPool());
   if (!pool) return Status::error(Error::kOutOfMemory, "cannot allocate a thread pool");
-  pool->min_task_multiply_adds_ = min_task_multiply_adds < 1 ? 1 : min_task_multiply_adds;
+  pool->split_ = split;
+  if (pool->split_.min_task_multiply_adds < 1) pool->split_.min_task_multiply_adds = 1;
   const size_t workers = static_cast<size_t>(threads) - 1;
   pool->handles_.reset(new (std::nothrow) pthread_t[workers == 0 ? 1 : workers]);
   if (!pool->handles_) return Status::error(Error::kOutOfMemory, "cannot allocate a thread pool");
@@ -72,9 +73,10 @@ ThreadPool::~ThreadPool() {
   pthread_mutex_destroy(&mutex_);
 }
 
-size_t ThreadPool::task_count(size_t blocks, size_t block_multiply_adds) const {
+size_t ThreadPool::task_count(size_t blocks, size_t block_multiply_adds, size_t block_outputs) const {
   if (workers_ == 0 || blocks <= 1) return 1;
-  const size_t worth = blocks * block_multiply_adds / min_task_multiply_adds_;  // tasks of at least the minimum
+  if (block_multiply_adds < split_.min_multiply_adds_per_output * block_outputs) return 1;
+  const size_t worth = blocks * block_multiply_adds / split_.min_task_multiply_adds;  // tasks of at least the minimum
   return std::max<size_t>(1, std::min({2 * threads(), blocks, worth}));
 }
 

@@ -32,6 +32,27 @@
 
 namespace edgemtl {
 
+/// Work below this many f32 multiply-adds per task is not worth a split: a
+/// task of 4M takes about 20 us on one core (int8 kernels count a
+/// multiply-add as a quarter), well above what waking a worker costs.
+constexpr size_t kMinTaskMultiplyAdds = size_t{4} << 20;
+
+/// Nor is a layer of fewer f32 multiply-adds per output element: a worker's
+/// share of the output is written into its own core's cache, and the next
+/// operator, on the calling thread, reads it back across cores (and the next
+/// tile's writes take those lines back). Measured on R500 (Zen 5): the item
+/// stage's 168 x 116 x 2048 layer ran 1.6x faster on 2 threads in f32 (116
+/// per output) but 1.7x slower in int8 (29 per output, a quarter of 116).
+constexpr size_t kMinMultiplyAddsPerOutput = 64;
+
+/// When ThreadPool::task_count splits work.
+struct SplitRule {
+  size_t min_task_multiply_adds = kMinTaskMultiplyAdds;
+  size_t min_multiply_adds_per_output = kMinMultiplyAddsPerOutput;
+};
+/// Splits any work into as many tasks as it has blocks (kernel tests).
+constexpr SplitRule kSplitAnything{1, 0};
+
 class ThreadPool {
  public:
   using Task = void (*)(void* context, size_t index);
@@ -41,9 +62,7 @@ class ThreadPool {
 
   /// `threads` counts the caller: threads - 1 workers are started (none for
   /// 1). Fails with kOutOfMemory when the OS refuses a thread.
-  /// `min_task_multiply_adds`: see task_count (tests pass 1 to split any work).
-  static Result<std::unique_ptr<ThreadPool>> create(int threads,
-                                                    size_t min_task_multiply_adds = kMinTaskMultiplyAdds);
+  static Result<std::unique_ptr<ThreadPool>> create(int threads, SplitRule split = SplitRule{});
   /// Stops and joins the workers. No parallel_for may be running.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -57,16 +76,11 @@ class ThreadPool {
   /// (a Session is used by one thread). Allocates nothing.
   void parallel_for(size_t count, Task task, void* context);
 
-  /// Work below this many f32 multiply-adds per task is not worth a split: a
-  /// task of 4M takes about 20 us on one core (int8 kernels count a
-  /// multiply-add as a quarter), well above what waking a worker costs.
-  static constexpr size_t kMinTaskMultiplyAdds = size_t{4} << 20;
-
-  /// Tasks for `blocks` blocks of `block_multiply_adds` each: about two per
+  /// Tasks for `blocks` blocks of `block_multiply_adds` (f32; int8 counts a
+  /// quarter) producing `block_outputs` output elements each: about two per
   /// thread (so that a descheduled thread delays the call by at most a small
-  /// share), at most one per block, none under the pool's minimum
-  /// (kMinTaskMultiplyAdds unless created with another); at least 1.
-  size_t task_count(size_t blocks, size_t block_multiply_adds) const;
+  /// share), at most one per block, none under the pool's SplitRule; at least 1.
+  size_t task_count(size_t blocks, size_t block_multiply_adds, size_t block_outputs) const;
 
  private:
   ThreadPool() = default;
@@ -76,7 +90,7 @@ class ThreadPool {
   void run_tasks(uint64_t job);
 
   size_t workers_ = 0;
-  size_t min_task_multiply_adds_ = kMinTaskMultiplyAdds;
+  SplitRule split_;
   std::unique_ptr<pthread_t[]> handles_;
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t wake_ = PTHREAD_COND_INITIALIZER;       // workers: a new job (or stop)
@@ -109,7 +123,7 @@ struct KernelThreads {
   /// split into two tasks of kMinTaskMultiplyAdds: a pthreadpool call waits
   /// for every worker to wake, which under load costs more than the GEMM.
   pthreadpool_t xnnpack_for(size_t multiply_adds) const {
-    return multiply_adds >= 2 * ThreadPool::kMinTaskMultiplyAdds ? xnnpack : nullptr;
+    return multiply_adds >= 2 * kMinTaskMultiplyAdds ? xnnpack : nullptr;
   }
 };
 

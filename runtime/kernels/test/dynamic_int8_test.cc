@@ -110,7 +110,7 @@ void check_dynamic_case(const DynamicCase& t, uint32_t seed) {
     std::vector<float> y(t.rows * t.n + 1, 42.0f), y_threads(t.rows * t.n + 1, -42.0f);
     REQUIRE(fc.run(wide.data() + offset, t.rows, y.data(), scratch.data(), {}).is_ok());
     // Split into row ranges however small (a minimum task of 1 multiply-add).
-    Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3, 1);
+    Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3, kSplitAnything);
     REQUIRE(pool.ok());
     KernelThreads threads;
     threads.pool = pool->get();

@@ -80,7 +80,7 @@ void check_case(const GemmCase& t, uint32_t seed) {
       CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
     // A pool of 3 threads, and the rows as uneven ranges run one by one, give the same bits.
     std::vector<float> threaded(y.size(), 42.0f), ranges(y.size(), 42.0f);
-    Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3, 1);  // split however small
+    Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3, kSplitAnything);  // split however small
     REQUIRE(pool.ok());
     KernelThreads threads;
     threads.pool = pool->get();

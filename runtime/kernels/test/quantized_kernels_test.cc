@@ -271,7 +271,7 @@ void check_vnni_case(const VnniCase& t, uint32_t seed) {
   std::vector<float> y(t.rows * t.n + 1, 42.0f), y_xnnpack(t.rows * t.n), y_threads(t.rows * t.n + 1, 42.0f);
   REQUIRE(vnni.run(wide.data() + offset, t.rows, y.data(), scratch.data(), {}).is_ok());
   REQUIRE(xnnpack.run(wide.data() + offset, t.rows, y_xnnpack.data(), scratch.data(), {}).is_ok());
-  Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3, 1);  // split however small
+  Result<std::unique_ptr<ThreadPool>> pool = ThreadPool::create(3, kSplitAnything);  // split however small
   REQUIRE(pool.ok());
   KernelThreads threads;
   threads.pool = pool->get();

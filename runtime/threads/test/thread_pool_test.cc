@@ -62,14 +62,31 @@ TEST_CASE("task_count: about two tasks per thread, none too small to be worth a 
   Result<std::unique_ptr<ThreadPool>> one = ThreadPool::create(1), two = ThreadPool::create(2);
   REQUIRE(one.ok());
   REQUIRE(two.ok());
-  const size_t min = ThreadPool::kMinTaskMultiplyAdds;
-  CHECK((*one)->task_count(1000, min) == 1);
-  CHECK((*two)->task_count(1000, min) == 4);
-  CHECK((*two)->task_count(3, min) == 3);         // at most one per block
-  CHECK((*two)->task_count(1000, min / 400) == 2);  // 2.5 minimum tasks of work
-  CHECK((*two)->task_count(1000, min / 2000) == 1);
-  CHECK((*two)->task_count(1, 100 * min) == 1);
-  CHECK((*two)->task_count(0, min) == 1);
+  const size_t min = kMinTaskMultiplyAdds;
+  const size_t outputs = 1;  // far more work per output than kMinMultiplyAddsPerOutput
+  CHECK((*one)->task_count(1000, min, outputs) == 1);
+  CHECK((*two)->task_count(1000, min, outputs) == 4);
+  CHECK((*two)->task_count(3, min, outputs) == 3);         // at most one per block
+  CHECK((*two)->task_count(1000, min / 400, outputs) == 2);  // 2.5 minimum tasks of work
+  CHECK((*two)->task_count(1000, min / 2000, outputs) == 1);
+  CHECK((*two)->task_count(1, 100 * min, outputs) == 1);
+  CHECK((*two)->task_count(0, min, outputs) == 1);
+}
+
+TEST_CASE("task_count: no split of work too light per output element (its output would cross cores)") {
+  Result<std::unique_ptr<ThreadPool>> two = ThreadPool::create(2);
+  REQUIRE(two.ok());
+  // A block of 8 rows x 2048 columns: f32 K = 116 splits, int8 K = 116 (a quarter) does not.
+  const size_t outputs = 8 * 2048;
+  CHECK((*two)->task_count(1000, outputs * 116, outputs) == 4);
+  CHECK((*two)->task_count(1000, outputs * 116 / 4, outputs) == 1);
+  CHECK((*two)->task_count(1000, outputs * kMinMultiplyAddsPerOutput, outputs) == 4);
+  CHECK((*two)->task_count(1000, outputs * kMinMultiplyAddsPerOutput - 1, outputs) == 1);
+  // kSplitAnything splits it anyway.
+  Result<std::unique_ptr<ThreadPool>> any = ThreadPool::create(2, kSplitAnything);
+  REQUIRE(any.ok());
+  CHECK((*any)->task_count(1000, 1, outputs) == 4);
+  CHECK((*any)->task_count(3, 1, outputs) == 3);
 }
 
 TEST_CASE("ThreadPool refuses an absurd thread count") {
