@@ -137,6 +137,20 @@ TEST_CASE("edgemtl-inspect lists features with their side, tasks and stages") {
   CHECK(run(std::string(EDGEMTL_INSPECT) + " " + scratch_dir() + "/no-such.emtl").exit_code == 1);
 }
 
+TEST_CASE("edgemtl-bench --load-runs loads the file L times and reports the median and fastest load") {
+  const std::string model = convert_for_tools();
+  CommandResult result = run(std::string(EDGEMTL_BENCH) + " " + model + " --load-runs 7 --json");
+  REQUIRE(result.exit_code == 0);
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  CHECK(report["loads"] == 7);
+  CHECK(report["load_min_ms"].get<double>() > 0.0);
+  CHECK(report["load_min_ms"].get<double>() <= report["load_p50_ms"].get<double>());
+  // A file that does not load is reported as such, not timed.
+  CommandResult missing = run_merged(std::string(EDGEMTL_BENCH) + " " + scratch_dir() + "/no-such.emtl --load-runs 3");
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.out.find("no-such.emtl") != std::string::npos);
+}
+
 TEST_CASE("every tool prints its version, the library's and the format's") {
   const std::string version = emtl_version();
   for (const std::string& tool : {std::string(EDGEMTL_CONVERT), std::string(EDGEMTL_RUN), std::string(EDGEMTL_INSPECT),
@@ -173,6 +187,7 @@ TEST_CASE("bad flag values say what is wrong") {
       {std::string(EDGEMTL_BENCH) + " " + model + " --threads 0", "--threads 0: must be an integer >= 1"},
       {std::string(EDGEMTL_BENCH) + " " + model + " --runs -1", "--runs -1: must be an integer >= 0"},
       {std::string(EDGEMTL_BENCH) + " " + model + " --min-seconds 0", "--min-seconds 0: must be a number > 0"},
+      {std::string(EDGEMTL_BENCH) + " " + model + " --load-runs 0", "--load-runs 0: must be an integer >= 1"},
       {std::string(EDGEMTL_CONVERT) + " " + fixtures_dir() + "/esmm/model.onnx -o " + scratch_dir() +
            "/never.emtl --tasks ctr:probability",
        "--tasks ctr:probability: the kind after ':' is prob or value, not 'probability'"},

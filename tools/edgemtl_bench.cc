@@ -53,6 +53,8 @@ constexpr const char* kUsage =
     "  --no-roofline      skip the reference GEMM (item stage GFLOP/s vs XNNPACK's own FC)\n"
     "  --peak             also measure this core's f32 FMA and int8 dot-product peak (widest units,\n"
     "                     registers only) and report the item stage as a fraction of each\n"
+    "  --load-runs L      only load (mmap, verify) the file L times in this process and report the\n"
+    "                     median and fastest load (the page cache warm after the first)\n"
     "  --seed S           input generator seed (default 1)\n"
     "  --json             print one JSON object instead of the text report\n"
     "  --version          print the version and exit\n";
@@ -174,6 +176,25 @@ class ReferenceGemm {
   std::vector<float> x_, y_;
   std::vector<double> times_;
 };
+
+// --load-runs: Model::load_file L times (each Model freed before the next).
+int load_times(const char* path, size_t loads, bool json) {
+  std::vector<double> times;
+  times.reserve(loads);
+  for (size_t i = 0; i < loads; ++i) {
+    const Clock::time_point start = Clock::now();
+    auto model = edgemtl::Model::load_file(path);
+    times.push_back(ms_since(start));
+    if (!model.ok()) fail(path, model.status());
+  }
+  if (json)
+    std::printf("{\"model\": \"%s\", \"loads\": %zu, \"load_p50_ms\": %.4f, \"load_min_ms\": %.4f}\n", path, loads,
+                percentile(times, 50), percentile(times, 0));
+  else
+    std::printf("%s: load (mmap, verify) p50 %.3f ms, fastest %.3f ms over %zu loads\n", path, percentile(times, 50),
+                percentile(times, 0), loads);
+  return 0;
+}
 
 // --f32-sweep: for each [168 x K] x [K x N] GEMM (RELU fused), XNNPACK's f32
 // FullyConnected and the runtime's own kernel(s) alternate within each round
@@ -370,7 +391,7 @@ std::string profile_json(edgemtl::Span<const edgemtl::OperatorProfile> records, 
 
 int main(int argc, char** argv) {
   const char* path = nullptr;
-  size_t items = 500, warmup = 5, runs = 0;
+  size_t items = 500, warmup = 5, runs = 0, load_runs = 0;
   double min_seconds = 2.0;
   int threads = 1;
   size_t tile = edgemtl::SessionOptions().item_tile_rows;
@@ -394,7 +415,8 @@ int main(int argc, char** argv) {
     };
     static const IntegerFlag kIntegerFlags[] = {{"--items", 1, 1LL << 30}, {"--threads", 1, 1024},
                                                 {"--tile", 0, 1LL << 30},  {"--warmup", 0, 1LL << 40},
-                                                {"--runs", 0, 1LL << 40},  {"--seed", 0, __LONG_LONG_MAX__}};
+                                                {"--runs", 0, 1LL << 40},  {"--seed", 0, __LONG_LONG_MAX__},
+                                                {"--load-runs", 1, 1LL << 20}};
     const IntegerFlag* integer = nullptr;
     for (const IntegerFlag& flag : kIntegerFlags)
       if (arg == flag.name) integer = &flag;
@@ -410,6 +432,7 @@ int main(int argc, char** argv) {
       else if (arg == "--tile") tile = static_cast<size_t>(parsed);
       else if (arg == "--warmup") warmup = static_cast<size_t>(parsed);
       else if (arg == "--runs") runs = static_cast<size_t>(parsed);
+      else if (arg == "--load-runs") load_runs = static_cast<size_t>(parsed);
       else seed = static_cast<uint64_t>(parsed);
     } else if (arg == "--min-seconds") {
       if (!edgemtl::tools::parse_number_flag("--min-seconds", value(), 0.0, &min_seconds, &error)) {
@@ -443,6 +466,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (load_runs > 0) return load_times(path, load_runs, json);
 
   Clock::time_point start = Clock::now();
   auto model = edgemtl::Model::load_file(path);
