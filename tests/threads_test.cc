@@ -80,6 +80,83 @@ TEST_CASE("scores are bitwise identical with 1, 2 and 4 threads on every fixture
   }
 }
 
+// A Session of `threads` threads on tiles of `tile_rows` items, the user set.
+std::unique_ptr<Session> session_for(const Model& model, Request& request, int threads, size_t tile_rows) {
+  SessionOptions options;
+  options.max_items = kItems;
+  options.threads = threads;
+  options.item_tile_rows = tile_rows;
+  auto session = Session::create(model, options);
+  REQUIRE_MESSAGE(session.ok(), session.status().message());
+  bool has_user = false;
+  for (size_t f = 0; f < model.num_features(); ++f) has_user |= model.feature(f).side == Side::kUser;
+  if (has_user) {
+    Status status = (*session)->set_user(request.user.inputs());
+    REQUIRE_MESSAGE(status.is_ok(), status.message());
+  }
+  return std::move(*session);
+}
+
+TEST_CASE("tiles in parallel lanes: score() and rank() of many tiles bitwise equal to one thread's") {
+  for (const char* name : {"mmoe", "ple2", "esmm", "missing_values"}) {
+    CAPTURE(name);
+    auto model = Model::load_file(convert_split(name).c_str());
+    REQUIRE_MESSAGE(model.ok(), model.status().message());
+    Request request(**model, read_jsonl(fixtures_dir() + "/" + name + "/rows.jsonl"));
+    const std::vector<float> one = score_with_threads(**model, request, 1);
+    // 16-row tiles: 16 tiles, claimed by 3 lanes in whatever order the threads run.
+    std::unique_ptr<Session> session = session_for(**model, request, 3, 16);
+    CHECK(session->tile_lanes() == 3);
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      auto scores = session->score(request.items.inputs(), kItems);
+      REQUIRE_MESSAGE(scores.ok(), scores.status().message());
+      REQUIRE(scores->size() == one.size());
+      CHECK(std::memcmp(scores->data(), one.data(), one.size() * sizeof(float)) == 0);
+    }
+    REQUIRE(session->set_candidates(request.items.inputs(), kItems).is_ok());
+    auto ranked = session->rank();
+    REQUIRE_MESSAGE(ranked.ok(), ranked.status().message());
+    CHECK(std::memcmp(ranked->data(), one.data(), one.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("tiles in parallel lanes: the first failing tile's error, as one thread reports it") {
+  // A fixture with a dense item feature that does not accept NaN.
+  for (const char* name : {"mmoe", "ple2", "esmm", "shared_bottom", "log1p_dense", "packed"}) {
+    auto model = Model::load_file(convert_split(name).c_str());
+    REQUIRE_MESSAGE(model.ok(), model.status().message());
+    Request request(**model, read_jsonl(fixtures_dir() + "/" + name + "/rows.jsonl"));
+    Span<const FeatureInput> given = request.items.inputs();
+    std::vector<FeatureInput> inputs(given.begin(), given.end());
+    std::vector<float> values;
+    for (FeatureInput& input : inputs) {
+      const FeatureInfo info = (*model)->feature(static_cast<size_t>(input.feature));
+      if (info.kind != FeatureKind::kDense || info.accepts_nan) continue;
+      values.assign(input.values, input.values + input.count);
+      const size_t width = static_cast<size_t>(info.width);
+      values[200 * width] = std::nanf("");  // in a later tile
+      values[50 * width] = std::nanf("");   // the first failing tile
+      input.values = values.data();
+      break;
+    }
+    if (values.empty()) continue;
+    CAPTURE(name);
+    std::string messages[2];
+    for (int threads : {1, 3}) {
+      std::unique_ptr<Session> session = session_for(**model, request, threads, 16);
+      auto scores = session->score(Span<const FeatureInput>(inputs.data(), inputs.size()), kItems);
+      REQUIRE_FALSE(scores.ok());
+      messages[threads == 1 ? 0 : 1] = scores.status().message();
+      // The Session still scores a good request afterwards.
+      CHECK(session->score(request.items.inputs(), kItems).ok());
+    }
+    CHECK(messages[0].find("at row 50") != std::string::npos);
+    CHECK(messages[1] == messages[0]);
+    return;
+  }
+  FAIL("no fixture with a dense item feature");
+}
+
 TEST_CASE("worker threads use no CPU while the app is idle between requests") {
   auto model = Model::load_file(convert_split("mmoe").c_str());
   REQUIRE_MESSAGE(model.ok(), model.status().message());

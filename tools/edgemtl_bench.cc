@@ -579,14 +579,14 @@ int main(int argc, char** argv) {
         "\"arena_bytes\": %zu, \"packed_weight_bytes\": %zu, \"peak_rss_kb\": %ld, \"model_bytes\": %zu, "
         "\"user_stage_flops\": %llu, \"item_stage_flops\": %llu, \"item_stage_gflops\": %.3f, "
         "\"roofline_gemm\": [%zu, %zu, %zu], \"roofline_gflops\": %.3f, \"roofline_ratio\": %.4f, "
-        "\"item_only_flops\": %llu, \"cross_flops\": %llu, \"candidate_cache_bytes\": %zu",
+        "\"item_only_flops\": %llu, \"cross_flops\": %llu, \"candidate_cache_bytes\": %zu, \"tile_lanes\": %zu",
         path, items, threads, tile, timed, user_cache ? "true" : "false", vnni ? "true" : "false", f32_name, load_ms, session_ms, first_user + first_item,
         percentile(totals, 0), p50, percentile(totals, 90), percentile(totals, 99), user_p50, item_p50, percentile(item_times, 0), items_per_s,
         (*session)->arena_bytes(), (*session)->packed_weight_bytes(), rss_kb, (*model)->size(),
         static_cast<unsigned long long>(flops.user), static_cast<unsigned long long>(flops.item), item_gflops,
         reference_rows, reference_k, reference_k, reference_gflops, roofline_ratio,
         static_cast<unsigned long long>(flops.item_only), static_cast<unsigned long long>(flops.cross),
-        (*session)->candidate_cache_bytes());
+        (*session)->candidate_cache_bytes(), (*session)->tile_lanes());
     if (rerank)
       std::printf(", \"set_candidates_ms\": %.4f, \"rerank_runs\": %zu, \"rerank_p50_ms\": %.4f, \"rerank_speedup\": %.3f",
                   candidates_ms, rerank_times.size(), rerank_p50, rerank_p50 > 0 ? p50 / rerank_p50 : 0.0);
@@ -628,8 +628,10 @@ int main(int argc, char** argv) {
   std::printf("  of items       item stage %.3f MFLOP (cacheable), cross stage %.3f MFLOP (%.0f%%)\n",
               static_cast<double>(flops.item_only) / 1e6, static_cast<double>(flops.cross) / 1e6,
               flops.item > 0 ? 100.0 * static_cast<double>(flops.cross) / static_cast<double>(flops.item) : 0.0);
-  std::printf("memory          arena %zu bytes, packed weights %zu bytes, candidate cache %zu bytes, peak RSS %ld KB\n",
-              (*session)->arena_bytes(), (*session)->packed_weight_bytes(), (*session)->candidate_cache_bytes(), rss_kb);
+  std::printf("memory          arena %zu bytes (x %zu tile lanes), packed weights %zu bytes, candidate cache %zu bytes, "
+              "peak RSS %ld KB\n",
+              (*session)->arena_bytes(), (*session)->tile_lanes(), (*session)->packed_weight_bytes(),
+              (*session)->candidate_cache_bytes(), rss_kb);
   if (rerank) {
     std::printf("re-rank         set_candidates %.3f ms once; then set_user + rank() p50 %.3f ms vs set_user + score() "
                 "p50 %.3f ms: %.2fx faster, %.2fx fewer FLOPs (%zu re-ranks)\n",

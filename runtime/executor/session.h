@@ -30,12 +30,19 @@ struct SessionOptions {
   /// (f32: 8 AVX-512, 6 AVX2; int8 VNNI: 8): a tile of 128 leaves a
   /// partial block per layer, measured 4-5% slower on the PLE benchmark.
   size_t item_tile_rows = 168;
-  /// Threads for the GEMMs, the caller's included (1: run on the calling
-  /// thread); elementwise operators always run on the calling thread. The
-  /// Session owns threads - 1 workers for its own kernels (ThreadPool: few
-  /// large tasks, a worker the OS has not scheduled is never waited for,
-  /// spinning bounded to 300 us after a layer) and a pthreadpool for
-  /// XNNPACK's (its workers sleep between calls). The scores are bitwise
+  /// Threads, the caller's included (1: everything on the calling thread).
+  /// A score() or rank() of several tiles runs whole tiles in parallel, one
+  /// per thread ("lanes": all of a tile's operators on one core, so a layer's
+  /// output is read where it was written), the tiles then of equal size
+  /// (500 items on 2 threads: 4 tiles of 125). Each lane has its own
+  /// activation arena (threads x arena_bytes()) and shares the weights. A
+  /// request of one tile, set_user, set_candidates, and Sessions whose layers
+  /// cannot share their packed weights between threads (XNNPACK's GEMMs: ARM),
+  /// or with `profile` or without `cache_user`, split each large GEMM's rows
+  /// over the threads instead. The Session owns threads - 1 workers
+  /// (ThreadPool: few large tasks, a worker the OS has not scheduled is never
+  /// waited for, spinning bounded to 300 us) and a pthreadpool for XNNPACK's
+  /// GEMMs (its workers sleep between calls). The scores are bitwise
   /// identical for any number of threads.
   int threads = 1;
   /// An id outside its table reads the default row chosen at conversion
@@ -149,8 +156,12 @@ class Session {
   size_t candidate_cache_bytes() const;
 
   const Model& model() const { return model_; }
-  /// Bytes of the activation arena (planned for one item tile, see item_tile_rows).
+  /// Bytes of the activation arena (planned for one item tile, see
+  /// item_tile_rows); each lane has one (SessionOptions::threads).
   size_t arena_bytes() const;
+  /// Lanes that run a request's tiles in parallel (SessionOptions::threads):
+  /// threads, or 1 when this Session splits each GEMM over the threads instead.
+  size_t tile_lanes() const;
   /// Bytes of weights packed by XNNPACK (or the int8 VNNI kernel) for this Session (beyond the Model).
   size_t packed_weight_bytes() const;
   /// Prints the memory plan (tensor, lifetime, offset, size) to `out`.

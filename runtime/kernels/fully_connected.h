@@ -37,6 +37,9 @@ class FullyConnected {
     return own_.isa() != F32Isa::kNone ? own_.packed_weight_bytes()
                                        : (output_channels_ * (input_channels_ + 1)) * sizeof(float);
   }
+  /// True when run() only reads this object (the own kernel), so that several
+  /// threads may run it at once; XNNPACK's operator is set up on every run.
+  bool reentrant() const { return own_.isa() != F32Isa::kNone; }
   /// The ISA of the own kernel in use, F32Isa::kNone on XNNPACK.
   F32Isa isa() const { return own_.isa(); }
 

@@ -58,6 +58,10 @@ class QuantizedFullyConnected {
   }
   /// True when run() uses the AVX-512 VNNI kernel.
   bool uses_vnni() const { return vnni_; }
+  /// True when run() only reads this object (the VNNI kernel or the dynamic
+  /// portable loop, their scratch passed in), so that several threads may run
+  /// it at once; XNNPACK's operators are set up on every run.
+  bool reentrant() const { return vnni_ || dynamic_; }
   bool is_dynamic() const { return dynamic_; }
 
   /// Rows per task of the portable dynamic kernel.

@@ -135,6 +135,7 @@ Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t input_stride)
   context.packed_weight_bytes += kernel->packed_weight_bytes();
   if (context.int8_scratch_bytes < kernel->scratch_bytes()) context.int8_scratch_bytes = kernel->scratch_bytes();
   p.run = run_int8;
+  p.reentrant = kernel->reentrant();
   return Status::ok();
 }
 
@@ -163,6 +164,7 @@ Status prepare(PrepareContext& context, PreparedOp& p) {
       context.f32_isa));
   context.packed_weight_bytes += kernel->packed_weight_bytes();
   p.run = run_f32;
+  p.reentrant = kernel->reentrant();
   return Status::ok();
 }
 

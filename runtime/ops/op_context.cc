@@ -9,6 +9,9 @@ namespace edgemtl {
 
 Status PrepareContext::pad_constant(int tensor, size_t slack) {
   TensorSlot& slot = slots[tensor];
+  // Already padded (another operator reads it too, or another lane's copy of this one).
+  for (const void* copy : *constant_copies)
+    if (copy == slot.data) return Status::ok();
   const TensorAllocation& info = allocation->tensor(tensor);
   const size_t bytes = static_cast<size_t>(info.declared.num_elements()) * sizeof(float);
   void* copy = aligned_allocate(bytes + slack);

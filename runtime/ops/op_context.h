@@ -55,6 +55,12 @@ class OpState {
     destroy_ = [](void* data) { delete static_cast<T*>(data); };
     return state;
   }
+  /// Shares `owner`'s state without owning it (another lane's copy of a
+  /// reentrant operator); `owner` outlives this.
+  void borrow(const OpState& owner) {
+    reset();
+    data_ = owner.data_;
+  }
   /// The T made by emplace<T> (the caller knows T: it made it).
   template <typename T>
   T& get() const { return *static_cast<T*>(data_); }
@@ -82,6 +88,10 @@ struct PreparedOp {
   int stage = kUserStage;
   uint32_t index = 0;
   int output = -1;
+  /// Set by prepare: run only reads `state` (and writes what the RunContext
+  /// points at), so the lanes of a Session run the operator concurrently on
+  /// this one state. False: each lane prepares its own.
+  bool reentrant = false;
   OpState state;
 
   int input(uint32_t k) const { return op->inputs()->Get(k); }
