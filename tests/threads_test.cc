@@ -36,10 +36,12 @@ struct Request {
   }
 };
 
-std::vector<float> score_with_threads(const Model& model, Request& request, int threads) {
+// A Session of `threads` threads on tiles of `tile_rows` items, the user set.
+std::unique_ptr<Session> session_for(const Model& model, Request& request, int threads, size_t tile_rows) {
   SessionOptions options;
   options.max_items = kItems;
   options.threads = threads;
+  options.item_tile_rows = tile_rows;
   auto session = Session::create(model, options);
   REQUIRE_MESSAGE(session.ok(), session.status().message());
   bool has_user = false;
@@ -48,7 +50,12 @@ std::vector<float> score_with_threads(const Model& model, Request& request, int 
     Status status = (*session)->set_user(request.user.inputs());
     REQUIRE_MESSAGE(status.is_ok(), status.message());
   }
-  auto scores = (*session)->score(request.items.inputs(), kItems);
+  return std::move(*session);
+}
+
+std::vector<float> score_with_threads(const Model& model, Request& request, int threads) {
+  std::unique_ptr<Session> session = session_for(model, request, threads, SessionOptions().item_tile_rows);
+  auto scores = session->score(request.items.inputs(), kItems);
   REQUIRE_MESSAGE(scores.ok(), scores.status().message());
   return std::vector<float>(scores->begin(), scores->end());
 }
@@ -78,23 +85,6 @@ TEST_CASE("scores are bitwise identical with 1, 2 and 4 threads on every fixture
       CHECK(std::memcmp(many.data(), one.data(), one.size() * sizeof(float)) == 0);
     }
   }
-}
-
-// A Session of `threads` threads on tiles of `tile_rows` items, the user set.
-std::unique_ptr<Session> session_for(const Model& model, Request& request, int threads, size_t tile_rows) {
-  SessionOptions options;
-  options.max_items = kItems;
-  options.threads = threads;
-  options.item_tile_rows = tile_rows;
-  auto session = Session::create(model, options);
-  REQUIRE_MESSAGE(session.ok(), session.status().message());
-  bool has_user = false;
-  for (size_t f = 0; f < model.num_features(); ++f) has_user |= model.feature(f).side == Side::kUser;
-  if (has_user) {
-    Status status = (*session)->set_user(request.user.inputs());
-    REQUIRE_MESSAGE(status.is_ok(), status.message());
-  }
-  return std::move(*session);
 }
 
 TEST_CASE("tiles in parallel lanes: score() and rank() of many tiles bitwise equal to one thread's") {
