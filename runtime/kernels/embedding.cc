@@ -231,7 +231,7 @@ void half_to_float_n_neon(const uint8_t* halves, float* out, size_t n) {
     const uint32x4_t nan = vmvnq_u32(vceqq_f32(widened, widened));
     const uint32x4_t half_bit9_at_22 = vshlq_n_u32(vmovl_u16(h), 13);
     const uint32x4_t clear = vbicq_u32(vandq_u32(nan, quiet_bit), half_bit9_at_22);
-    vst1q_u32(reinterpret_cast<uint32_t*>(out + done), vbicq_u32(vreinterpretq_u32_f32(widened), clear));
+    vst1q_f32(out + done, vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(widened), clear)));
   }
   half_to_float_n(halves + 2 * done, out + done, n - done);
 }
