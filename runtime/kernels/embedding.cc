@@ -4,24 +4,37 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
-#elif defined(__ARM_NEON)
+#endif
+#if defined(__aarch64__)
 #include <arm_neon.h>
 #endif
 
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/x86_intrinsics.h"
 
 namespace edgemtl {
 
 namespace {
 
-// One routine per stored form; `n` elements.
-void dequantize_int8(const int8_t* q, float scale, size_t n, float* out) {
+// One routine per stored form; `n` elements. The vector versions below compute
+// the same expression per element and end with the scalar loops (inlined) for
+// the rest of the row.
+inline void dequantize_int8(const int8_t* q, float scale, size_t n, float* out) {
   for (size_t d = 0; d < n; ++d) out[d] = scale * static_cast<float>(q[d]);
 }
 
 // Two elements a byte, the even one in the low nibble; real = scale * q + offset
-// (a multiply, then an add). 16 elements (8 bytes) at a time with SSE2 or NEON,
-// the rest one by one.
+// (a multiply, then an add). `packed` holds element 0.
+inline void dequantize_uint4_scalar(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
+  for (size_t d = 0; d < n; ++d) {
+    const uint8_t byte = packed[d / 2];
+    const float q = static_cast<float>(d % 2 ? byte >> 4 : byte & 0x0F);
+    const float product = scale * q;  // exact (11 x 4 significant bits): the add is the only rounding
+    out[d] = product + offset;
+  }
+}
+
+// 16 elements (8 bytes) at a time with SSE2 (the x86-64 baseline), the rest one by one.
 void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
   size_t done = 0;
 #if defined(__SSE2__)
@@ -41,8 +54,159 @@ void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n
       _mm_storeu_ps(out + done + 8 * w + 4, _mm_add_ps(_mm_mul_ps(second, scales), offsets));
     }
   }
-#elif defined(__ARM_NEON)
+#endif
+  dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
+}
+
+// A whole row (or BAG's part of one) per call, through one function pointer
+// picked per lookup call by dtype and instruction set: no switch per row.
+using RowDecoder = void (*)(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out);
+
+const int8_t* int8_row(const EmbeddingTable& table, size_t row, size_t begin) {
+  return static_cast<const int8_t*>(table.data) + row * static_cast<size_t>(table.dim) + begin;
+}
+const uint8_t* uint4_row(const EmbeddingTable& table, size_t row, size_t begin) {
+  return static_cast<const uint8_t*>(table.data) + row * ((static_cast<size_t>(table.dim) + 1) / 2) + begin / 2;
+}
+const uint8_t* half_row(const EmbeddingTable& table, size_t row, size_t begin) {
+  return static_cast<const uint8_t*>(table.data) + (row * static_cast<size_t>(table.dim) + begin) * 2;
+}
+
+void decode_float32(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  std::memcpy(out, static_cast<const float*>(table.data) + row * static_cast<size_t>(table.dim) + begin,
+              count * sizeof(float));
+}
+void decode_int8_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_int8(int8_row(table, row, begin), table.row_scales[row], count, out);
+}
+void decode_int8_row_f16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_int8(int8_row(table, row, begin), half_to_float(table.row_params[row]), count, out);
+}
+void decode_uint4_row_f16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_uint4(uint4_row(table, row, begin), half_to_float(table.row_params[2 * row]),
+                   half_to_float(table.row_params[2 * row + 1]), count, out);
+}
+void decode_float16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  half_to_float_n(half_row(table, row, begin), out, count);
+}
+
+#if defined(__x86_64__)
+
+// No "fma": the compiler may not fuse scale * q + offset.
+#define EMTL_AVX2_F16C_TARGET __attribute__((target("avx2,f16c")))
+
+// 16 elements a step, then 8, then one by one: the same expression per element
+// as the portable loops.
+EMTL_AVX2_F16C_TARGET inline void dequantize_int8_avx2(const int8_t* q, float scale, size_t n, float* out) {
+  const __m256 scales = _mm256_set1_ps(scale);
+  size_t done = 0;
+  for (; done + 16 <= n; done += 16) {
+    const __m128i sixteen = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + done));
+    const __m256 first = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sixteen));
+    const __m256 second = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(sixteen, sixteen)));
+    _mm256_storeu_ps(out + done, _mm256_mul_ps(scales, first));
+    _mm256_storeu_ps(out + done + 8, _mm256_mul_ps(scales, second));
+  }
+  if (done + 8 <= n) {
+    uint64_t eight;
+    std::memcpy(&eight, q + done, sizeof(eight));
+    const __m256 values = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(static_cast<long long>(eight))));
+    _mm256_storeu_ps(out + done, _mm256_mul_ps(scales, values));
+    done += 8;
+  }
+  dequantize_int8(q + done, scale, n - done, out + done);
+}
+
+EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_avx2(const uint8_t* packed, float scale, float offset, size_t n,
+                                                        float* out) {
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+  const __m256 scales = _mm256_set1_ps(scale), offsets = _mm256_set1_ps(offset);
+  // Bytes -> codes in element order (low nibble first).
+  auto codes_of = [&](__m128i bytes) EMTL_AVX2_F16C_TARGET {
+    return _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles), _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+  };
+  auto store8 = [&](__m128i eight_codes, float* to) EMTL_AVX2_F16C_TARGET {
+    const __m256 values = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight_codes));
+    _mm256_storeu_ps(to, _mm256_add_ps(_mm256_mul_ps(values, scales), offsets));
+  };
+  size_t done = 0;
+  for (; done + 16 <= n; done += 16) {
+    uint64_t eight;
+    std::memcpy(&eight, packed + done / 2, sizeof(eight));
+    const __m128i codes = codes_of(_mm_cvtsi64_si128(static_cast<long long>(eight)));
+    store8(codes, out + done);
+    store8(_mm_unpackhi_epi64(codes, codes), out + done + 8);
+  }
+  if (done + 8 <= n) {
+    uint32_t four;
+    std::memcpy(&four, packed + done / 2, sizeof(four));
+    store8(codes_of(_mm_cvtsi32_si128(static_cast<int>(four))), out + done);
+    done += 8;
+  }
+  dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
+}
+
+// vcvtph2ps is exact but quiets a signalling NaN (sets bit 22) where
+// half_to_float keeps the half's bit 9 there: put that bit back in NaN lanes.
+EMTL_AVX2_F16C_TARGET inline void half_to_float_n_avx2(const uint8_t* halves, float* out, size_t n) {
+  const __m256i quiet_bit = _mm256_set1_epi32(0x00400000);
+  size_t done = 0;
+  for (; done + 8 <= n; done += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves + 2 * done));
+    const __m256 widened = _mm256_cvtph_ps(h);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(widened, widened, _CMP_UNORD_Q));
+    const __m256i half_bit9_at_22 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 13);
+    const __m256i clear = _mm256_andnot_si256(half_bit9_at_22, _mm256_and_si256(nan, quiet_bit));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + done),
+                        _mm256_andnot_si256(clear, _mm256_castps_si256(widened)));
+  }
+  half_to_float_n(halves + 2 * done, out + done, n - done);
+}
+
+// Row parameters go through vcvtph2ps as well: a signalling NaN parameter
+// comes out quiet, as the first multiply would make it anyway.
+EMTL_AVX2_F16C_TARGET inline float half_param(uint16_t h) { return _cvtsh_ss(h); }
+
+EMTL_AVX2_F16C_TARGET void decode_int8_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
+                                            float* out) {
+  dequantize_int8_avx2(int8_row(table, row, begin), table.row_scales[row], count, out);
+}
+EMTL_AVX2_F16C_TARGET void decode_int8_row_f16_avx2(const EmbeddingTable& table, size_t row, size_t begin,
+                                                    size_t count, float* out) {
+  dequantize_int8_avx2(int8_row(table, row, begin), half_param(table.row_params[row]), count, out);
+}
+EMTL_AVX2_F16C_TARGET void decode_uint4_row_f16_avx2(const EmbeddingTable& table, size_t row, size_t begin,
+                                                     size_t count, float* out) {
+  dequantize_uint4_avx2(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
+                        half_param(table.row_params[2 * row + 1]), count, out);
+}
+EMTL_AVX2_F16C_TARGET void decode_float16_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
+                                               float* out) {
+  half_to_float_n_avx2(half_row(table, row, begin), out, count);
+}
+
+#endif  // __x86_64__
+
+#if defined(__aarch64__)
+
+// 8 elements a step, the same expression per element as the portable loop.
+void dequantize_int8_neon(const int8_t* q, float scale, size_t n, float* out) {
+  size_t done = 0;
+  for (; done + 8 <= n; done += 8) {
+    const int16x8_t wide = vmovl_s8(vld1_s8(q + done));
+    vst1q_f32(out + done, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide))), scale));
+    vst1q_f32(out + done + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(wide))), scale));
+  }
+  dequantize_int8(q + done, scale, n - done, out + done);
+}
+
+// 16 codes (8 bytes) a step. GCC may fuse scale * q + offset on arm64 (fma is
+// baseline there), here and in the portable loop alike; the bits are the same
+// either way: a half scale times a code has at most 15 significant bits, so
+// the product is exact in f32 and the add is the only rounding.
+void dequantize_uint4_neon(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
   const float32x4_t scales = vdupq_n_f32(scale), offsets = vdupq_n_f32(offset);
+  size_t done = 0;
   for (; done + 16 <= n; done += 16) {
     const uint8x8_t bytes = vld1_u8(packed + done / 2);
     const uint8x8x2_t pairs = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
@@ -54,12 +218,75 @@ void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n
       vst1q_f32(out + done + 8 * w + 4, vaddq_f32(vmulq_f32(second, scales), offsets));
     }
   }
+  dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
+}
+
+// fcvtl is exact but quiets a signalling NaN, as vcvtph2ps: the same repair.
+void half_to_float_n_neon(const uint8_t* halves, float* out, size_t n) {
+  const uint32x4_t quiet_bit = vdupq_n_u32(0x00400000);
+  size_t done = 0;
+  for (; done + 4 <= n; done += 4) {
+    const uint16x4_t h = vreinterpret_u16_u8(vld1_u8(halves + 2 * done));
+    const float32x4_t widened = vcvt_f32_f16(vreinterpret_f16_u16(h));
+    const uint32x4_t nan = vmvnq_u32(vceqq_f32(widened, widened));
+    const uint32x4_t half_bit9_at_22 = vshlq_n_u32(vmovl_u16(h), 13);
+    const uint32x4_t clear = vbicq_u32(vandq_u32(nan, quiet_bit), half_bit9_at_22);
+    vst1q_f32(out + done, vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(widened), clear)));
+  }
+  half_to_float_n(halves + 2 * done, out + done, n - done);
+}
+
+inline float half_param(uint16_t h) {
+  __fp16 value;
+  std::memcpy(&value, &h, sizeof(value));
+  return static_cast<float>(value);
+}
+
+void decode_int8_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_int8_neon(int8_row(table, row, begin), table.row_scales[row], count, out);
+}
+void decode_int8_row_f16_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_int8_neon(int8_row(table, row, begin), half_param(table.row_params[row]), count, out);
+}
+void decode_uint4_row_f16_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_uint4_neon(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
+                        half_param(table.row_params[2 * row + 1]), count, out);
+}
+void decode_float16_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  half_to_float_n_neon(half_row(table, row, begin), out, count);
+}
+
+#endif  // __aarch64__
+
+struct Decoders {
+  RowDecoder int8, int8_row_f16, uint4_row_f16, float16;
+};
+
+RowDecoder row_decoder(schema::DType dtype, LookupIsa isa) {
+  static constexpr Decoders kPortable{decode_int8_portable, decode_int8_row_f16_portable,
+                                      decode_uint4_row_f16_portable, decode_float16_portable};
+  const Decoders* set = &kPortable;
+#if defined(__x86_64__)
+  static constexpr Decoders kAvx2{decode_int8_avx2, decode_int8_row_f16_avx2, decode_uint4_row_f16_avx2,
+                                  decode_float16_avx2};
+  if (isa == LookupIsa::kAvx2) set = &kAvx2;
 #endif
-  for (; done < n; ++done) {
-    const uint8_t byte = packed[done / 2];
-    const float q = static_cast<float>(done % 2 ? byte >> 4 : byte & 0x0F);
-    const float product = scale * q;  // not fused, as the vector loops
-    out[done] = product + offset;
+#if defined(__aarch64__)
+  static constexpr Decoders kNeon{decode_int8_neon, decode_int8_row_f16_neon, decode_uint4_row_f16_neon,
+                                  decode_float16_neon};
+  if (isa == LookupIsa::kNeon) set = &kNeon;
+#endif
+  switch (dtype) {
+    case schema::DType::INT8:
+      return set->int8;
+    case schema::DType::INT8_ROW_F16:
+      return set->int8_row_f16;
+    case schema::DType::UINT4_ROW_F16:
+      return set->uint4_row_f16;
+    case schema::DType::FLOAT16:
+      return set->float16;
+    default:
+      return decode_float32;
   }
 }
 
@@ -68,34 +295,35 @@ constexpr size_t kBagChunk = 64;
 
 }  // namespace
 
-void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
-  const size_t dim = static_cast<size_t>(table.dim);
-  switch (table.dtype) {
-    case schema::DType::INT8:
-      dequantize_int8(static_cast<const int8_t*>(table.data) + row * dim + begin, table.row_scales[row], count, out);
-      break;
-    case schema::DType::INT8_ROW_F16:
-      dequantize_int8(static_cast<const int8_t*>(table.data) + row * dim + begin, half_to_float(table.row_params[row]),
-                      count, out);
-      break;
-    case schema::DType::UINT4_ROW_F16:
-      dequantize_uint4(static_cast<const uint8_t*>(table.data) + row * ((dim + 1) / 2) + begin / 2,
-                       half_to_float(table.row_params[2 * row]), half_to_float(table.row_params[2 * row + 1]), count,
-                       out);
-      break;
-    case schema::DType::FLOAT16:
-      half_to_float_n(static_cast<const uint8_t*>(table.data) + (row * dim + begin) * 2, out, count);
-      break;
-    default:
-      std::memcpy(out, static_cast<const float*>(table.data) + row * dim + begin, count * sizeof(float));
-      break;
-  }
+LookupIsa best_lookup_isa() {
+#if defined(__x86_64__)
+  static const LookupIsa isa = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? LookupIsa::kAvx2
+                                                                                                 : LookupIsa::kPortable;
+  return isa;
+#elif defined(__aarch64__)
+  return LookupIsa::kNeon;
+#else
+  return LookupIsa::kPortable;
+#endif
+}
+
+bool lookup_isa_supported(LookupIsa isa) {
+  return isa == LookupIsa::kPortable || isa == best_lookup_isa();
+}
+
+const char* lookup_isa_name(LookupIsa isa) {
+  return isa == LookupIsa::kAvx2 ? "avx2+f16c" : isa == LookupIsa::kNeon ? "neon" : "portable";
+}
+
+void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out, LookupIsa isa) {
+  row_decoder(table.dtype, isa)(table, row, begin, count, out);
 }
 
 Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* ids, size_t id_rows,
                      const float* weights, size_t weight_rows, size_t rows, size_t length, int64_t default_row,
                      const char* what, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
+  const RowDecoder decode = row_decoder(table.dtype, best_lookup_isa());
   for (size_t r = 0; r < rows; ++r) {
     const size_t id_row = id_rows == 1 ? 0 : r;
     const int64_t* row_ids = ids + id_row * length;
@@ -115,7 +343,7 @@ Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* i
       for (size_t begin = 0; begin < dim; begin += kBagChunk) {
         const size_t n = dim - begin < kBagChunk ? dim - begin : kBagChunk;
         float values[kBagChunk];
-        dequantize_row(table, row, begin, n, values);
+        decode(table, row, begin, n, values);
         float* part = target + begin;
         if (mode == BagMode::kMax) {
           for (size_t d = 0; d < n; ++d) part[d] = j == 0 || values[d] > part[d] ? values[d] : part[d];
@@ -141,6 +369,7 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
                               size_t rows, const int64_t* offsets, const int64_t* counts,
                               const int64_t* default_rows, const char* const* whats, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
+  const RowDecoder decode = row_decoder(table.dtype, best_lookup_isa());
   for (size_t j = 0; j < k; ++j) {
     for (size_t i = 0; i < rows; ++i) {
       const size_t source = id_rows[j] == 1 ? 0 : i;
@@ -151,7 +380,7 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
                                whats[j], static_cast<long long>(id), source, static_cast<long long>(counts[j]));
         id = default_rows[j];
       }
-      dequantize_row(table, static_cast<size_t>(offsets[j] + id), 0, dim, out + i * k * dim + j * dim);
+      decode(table, static_cast<size_t>(offsets[j] + id), 0, dim, out + i * k * dim + j * dim);
     }
   }
   return Status::ok();
@@ -160,6 +389,7 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
 Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t count, size_t ids_per_row,
                         int64_t default_row, const char* what, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
+  const RowDecoder decode = row_decoder(table.dtype, best_lookup_isa());
   for (size_t i = 0; i < count; ++i) {
     int64_t id = ids[i];
     if (id < 0 || id >= table.rows) {
@@ -169,7 +399,7 @@ Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t 
                              ids_per_row ? i % ids_per_row : 0, static_cast<long long>(table.rows));
       id = default_row;
     }
-    dequantize_row(table, static_cast<size_t>(id), 0, dim, out + i * dim);
+    decode(table, static_cast<size_t>(id), 0, dim, out + i * dim);
   }
   return Status::ok();
 }

@@ -20,10 +20,23 @@ struct EmbeddingTable {
   const uint16_t* row_params = nullptr;
 };
 
+/// The instruction sets of dequantize_row. kPortable: C++ (and SSE2, the
+/// x86-64 baseline, for 4-bit codes); kAvx2: AVX2 + F16C, picked at run time;
+/// kNeon: arm64. Every set gives the same bits as kPortable.
+enum class LookupIsa { kPortable, kAvx2, kNeon };
+/// The widest set this CPU runs (checked once).
+LookupIsa best_lookup_isa();
+/// True when this CPU runs `isa` (kPortable: always).
+bool lookup_isa_supported(LookupIsa isa);
+/// "portable", "avx2+f16c" or "neon".
+const char* lookup_isa_name(LookupIsa isa);
+
 /// Elements begin .. begin + count - 1 of row `row` as f32: the dequantisation
 /// of each table dtype (schema/edgemtl.fbs, EMBEDDING), shared by the three
-/// lookups below. `begin` must be even for UINT4_ROW_F16.
-void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out);
+/// lookups below (which use best_lookup_isa()). `begin` must be even for
+/// UINT4_ROW_F16; `isa` must be supported.
+void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out,
+                    LookupIsa isa = best_lookup_isa());
 
 /// Looks up `count` ids. An id outside [0, table.rows) reads `default_row`
 /// when it is >= 0, else fails with kIdOutOfRange naming `what` (e.g.

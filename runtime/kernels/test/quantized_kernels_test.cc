@@ -1,6 +1,7 @@
 // Quantised kernels against naive loops written from the schema's formulas:
-// the INT8 fully-connected layer (per channel and per tensor), INT8 and
-// FLOAT16 embedding tables, and half -> float.
+// the INT8 fully-connected layer (per channel and per tensor), embedding
+// tables (INT8, INT8_ROW_F16, UINT4_ROW_F16, FLOAT16 rows on every instruction
+// set of dequantize_row), and half -> float.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -141,6 +142,135 @@ TEST_CASE("embedding lookup dequantises INT8 rows with their scale and widens FL
   CHECK(out[3] == -2.0f);
   const int64_t bad[1] = {2};
   CHECK(embedding_lookup(half_table, bad, 1, 1, -1, "feature 'f'", out).code() == Error::kIdOutOfRange);
+}
+
+// A half's value from its fields (schema/edgemtl.fbs: IEEE 754 binary16), as
+// f32 bits; NaN keeps its payload (quiet or signalling) in the top mantissa bits.
+uint32_t naive_half_bits(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h >> 15) << 31, exponent = (h >> 10) & 31, mantissa = h & 0x3FF;
+  if (exponent == 31) return sign | 0x7F800000u | mantissa << 13;
+  const double magnitude = exponent == 0 ? std::ldexp(double(mantissa), -24)
+                                         : std::ldexp(double(1024 + mantissa), int(exponent) - 25);
+  const float value = static_cast<float>(magnitude);  // exact
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return sign | bits;
+}
+
+double naive_half(uint16_t h) {
+  const uint32_t bits = naive_half_bits(h);
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+uint32_t bits_of(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  return bits;
+}
+
+// Every instruction set this CPU runs, the portable one first.
+std::vector<LookupIsa> lookup_paths() {
+  std::vector<LookupIsa> isas;
+  for (LookupIsa isa : {LookupIsa::kPortable, LookupIsa::kAvx2, LookupIsa::kNeon})
+    if (lookup_isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+TEST_CASE("dequantize_row: every instruction set gives a naive loop's bits at every width and offset") {
+#if defined(__x86_64__)
+  CHECK(lookup_isa_supported(LookupIsa::kAvx2) == (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")));
+#elif defined(__aarch64__)
+  CHECK(lookup_isa_supported(LookupIsa::kNeon));
+#endif
+  CHECK(lookup_isa_supported(best_lookup_isa()));
+  std::mt19937 rng(16);
+  // Row parameters over the whole finite half range (subnormal and zero included); FLOAT16 rows
+  // any bit pattern (signalling and quiet NaNs, infinities, subnormals, signed zeros).
+  auto finite_half = [&] {
+    uint16_t h;
+    do h = static_cast<uint16_t>(rng()); while (((h >> 10) & 31) == 31);
+    return h;
+  };
+  const size_t rows = 5;
+  for (size_t dim : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 47, 63, 64, 65, 131}) {
+    CAPTURE(dim);
+    std::vector<int8_t> codes(rows * dim);
+    for (int8_t& c : codes) c = static_cast<int8_t>(rng());
+    std::vector<uint8_t> nibbles(rows * ((dim + 1) / 2));
+    for (uint8_t& b : nibbles) b = static_cast<uint8_t>(rng());
+    std::vector<uint16_t> halves(rows * dim), params(2 * rows);
+    for (uint16_t& h : halves) h = static_cast<uint16_t>(rng());
+    // The special values surely present: signalling and quiet NaNs, infinities, zeros, subnormals, extremes.
+    const uint16_t special[16] = {0x7C01, 0x7D00, 0xFDFF, 0x7E00, 0xFFFF, 0x7C00, 0xFC00, 0x0000,
+                                  0x8000, 0x0001, 0x83FF, 0x0400, 0x7BFF, 0xFBFF, 0x3C00, 0x7E01};
+    for (size_t i = 0; i < 16 && i < halves.size(); ++i) halves[i] = special[i];
+    for (uint16_t& p : params) p = finite_half();
+    std::vector<float> f32_scales(rows);
+    for (float& s : f32_scales) s = std::ldexp(float(rng() % (1 << 24)), -int(rng() % 40) - 20);
+
+    struct Encoding {
+      schema::DType dtype;
+      const void* data;
+    };
+    for (const Encoding e : {Encoding{schema::DType::INT8, codes.data()},
+                             Encoding{schema::DType::INT8_ROW_F16, codes.data()},
+                             Encoding{schema::DType::UINT4_ROW_F16, nibbles.data()},
+                             Encoding{schema::DType::FLOAT16, halves.data()}}) {
+      CAPTURE(static_cast<int>(e.dtype));
+      const EmbeddingTable table{e.data, static_cast<int64_t>(rows), static_cast<int64_t>(dim), e.dtype,
+                                 f32_scales.data(), params.data()};
+      // The naive loop: the schema's formula in double (every product and sum here is exact
+      // in double), rounded to f32 once.
+      std::vector<uint32_t> want(rows * dim);
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t d = 0; d < dim; ++d) {
+          const size_t i = r * dim + d;
+          switch (e.dtype) {
+            case schema::DType::INT8:
+              want[i] = bits_of(static_cast<float>(double(f32_scales[r]) * codes[i]));
+              break;
+            case schema::DType::INT8_ROW_F16:
+              want[i] = bits_of(static_cast<float>(naive_half(params[r]) * codes[i]));
+              break;
+            case schema::DType::UINT4_ROW_F16: {
+              const uint8_t byte = nibbles[r * ((dim + 1) / 2) + d / 2];
+              const int q = d % 2 ? byte >> 4 : byte & 0x0F;
+              want[i] = bits_of(static_cast<float>(naive_half(params[2 * r]) * q + naive_half(params[2 * r + 1])));
+              break;
+            }
+            default:
+              want[i] = naive_half_bits(halves[i]);
+              break;
+          }
+        }
+      for (LookupIsa isa : lookup_paths()) {
+        CAPTURE(lookup_isa_name(isa));
+        // Whole rows, then each row from every even offset on (BAG reads 64-element parts), one
+        // element past the end left untouched.
+        for (size_t begin = 0; begin < dim; begin += 2) {
+          CAPTURE(begin);
+          for (size_t r = 0; r < rows; ++r) {
+            std::vector<float> got(dim - begin + 1, 1234.5f);
+            dequantize_row(table, r, begin, dim - begin, got.data(), isa);
+            size_t mismatches = 0;
+            for (size_t d = begin; d < dim; ++d) mismatches += bits_of(got[d - begin]) != want[r * dim + d];
+            CHECK(mismatches == 0);
+            CHECK(got.back() == 1234.5f);
+          }
+        }
+      }
+      // The lookups (on the best instruction set) read the same rows.
+      const int64_t ids[4] = {3, 0, 4, 3};
+      std::vector<float> out(4 * dim);
+      REQUIRE(embedding_lookup(table, ids, 4, 1, -1, "feature 'f'", out.data()).is_ok());
+      size_t mismatches = 0;
+      for (size_t i = 0; i < 4; ++i)
+        for (size_t d = 0; d < dim; ++d) mismatches += bits_of(out[i * dim + d]) != want[size_t(ids[i]) * dim + d];
+      CHECK(mismatches == 0);
+    }
+  }
 }
 
 }  // namespace
