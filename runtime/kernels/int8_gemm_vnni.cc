@@ -116,14 +116,19 @@ EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, s
 // (row, 16 columns, 4 k), then the requantisation in f32 straight to y.
 template <int M, int NV, bool Dynamic>
 EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column) {
-  const size_t groups = c->padded_input_channels / 4;
-  const uint8_t* a = c->xu + row * c->padded_input_channels;
-  const int8_t* b = c->packed + column * c->padded_input_channels;
+  const size_t k_bytes = c->padded_input_channels, output_channels = c->output_channels;
+  const size_t groups = k_bytes / 4;
+  const uint8_t* a = c->xu + row * k_bytes;
+  const int8_t* b = c->packed + column * k_bytes;
+  const int32_t* column_bias = c->bias + column;
+  // Static: the accumulators start at bias_total (int32 sums wrap, so the order does not matter).
   __m512i acc[M][NV];
-#pragma GCC unroll 8
-  for (int m = 0; m < M; ++m)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_setzero_si512();
+  for (int v = 0; v < NV; ++v) {
+    const __m512i start = Dynamic ? _mm512_setzero_si512() : _mm512_loadu_si512(column_bias + 16 * v);
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) acc[m][v] = start;
+  }
   for (size_t g = 0; g < groups; ++g) {
     __m512i w[NV];
 #pragma GCC unroll 4
@@ -131,7 +136,7 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       int32_t four;  // 4 consecutive u8 of row m, broadcast to every lane
-      std::memcpy(&four, a + m * c->padded_input_channels + 4 * g, sizeof four);
+      std::memcpy(&four, a + m * k_bytes + 4 * g, sizeof four);
       const __m512i x = _mm512_set1_epi32(four);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_dpbusd_epi32(acc[m][v], x, w[v]);
@@ -141,29 +146,35 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
   // multiply then add (not fused); bias holds the weight sums, multiplier s_w.
   const __m512 low = _mm512_set1_ps(c->output_low), high = _mm512_set1_ps(c->output_high);
   const __m512 scale = _mm512_set1_ps(c->output_scale);
+  // Locals: the stores to y cannot change them (no reloads from the context after each store).
+  float* const y = c->y + row * output_channels;
+  const float* const multipliers = c->multiplier;
+  const float* const float_biases = c->float_bias;
+  const float* const row_scales = c->row_scale + row;
+  const int32_t* const row_zero_points = c->row_zero_point + row;
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
     const size_t first = column + 16 * static_cast<size_t>(v);
-    if (first >= c->output_channels) break;
-    const size_t n = std::min<size_t>(16, c->output_channels - first);
+    if (first >= output_channels) break;
+    const size_t n = std::min<size_t>(16, output_channels - first);
     const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
-    const __m512i bias = _mm512_loadu_si512(c->bias + first);
-    const __m512 multiplier = _mm512_loadu_ps(c->multiplier + first);
-    const __m512 float_bias = Dynamic ? _mm512_loadu_ps(c->float_bias + first) : _mm512_setzero_ps();
+    const __m512 multiplier = _mm512_loadu_ps(multipliers + first);
+    const __m512i weight_sums = Dynamic ? _mm512_loadu_si512(column_bias + 16 * v) : _mm512_setzero_si512();
+    const __m512 float_bias = Dynamic ? _mm512_loadu_ps(float_biases + first) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       __m512 value;
       if (Dynamic) {
         const __m512i corrected =
-            _mm512_sub_epi32(acc[m][v], _mm512_mullo_epi32(_mm512_set1_epi32(c->row_zero_point[row + m]), bias));
-        const __m512 row_scale = _mm512_mul_ps(_mm512_set1_ps(c->row_scale[row + m]), multiplier);
+            _mm512_sub_epi32(acc[m][v], _mm512_mullo_epi32(_mm512_set1_epi32(row_zero_points[m]), weight_sums));
+        const __m512 row_scale = _mm512_mul_ps(_mm512_set1_ps(row_scales[m]), multiplier);
         value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), row_scale), float_bias);
       } else {
-        value = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[m][v], bias)), multiplier);
+        value = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][v]), multiplier);
         value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
       }
-      _mm512_mask_storeu_ps(c->y + (row + m) * c->output_channels + first, mask, value);
+      _mm512_mask_storeu_ps(y + m * output_channels + first, mask, value);
     }
   }
 }
