@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "runtime/executor/session.h"
 #include "runtime/kernels/fully_connected.h"
+#include "runtime/kernels/quantized_fully_connected.h"
 #include "schema/edgemtl_generated.h"
 #include "tools/flags.h"
 #include "tools/peak.h"
@@ -30,7 +32,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: edgemtl-bench MODEL.emtl [options]\n"
-    "       edgemtl-bench --f32-sweep [--threads T] [--runs ROUNDS]\n"
+    "       edgemtl-bench --f32-sweep | --int8-sweep [--threads T] [--runs ROUNDS]\n"
     "  --items N          candidates per request (default 500)\n"
     "  --threads T        worker threads (default 1)\n"
     "  --tile ROWS        item-stage tile (SessionOptions::item_tile_rows; default 168, 0: all items at once)\n"
@@ -47,6 +49,9 @@ constexpr const char* kUsage =
     "  --f32-sweep        no model: the f32 fully-connected kernels on [168 x K] x [K x N] for K, N in\n"
     "                     {64 .. 2048}, own kernel vs XNNPACK interleaved (--runs: rounds, default 15),\n"
     "                     medians, GFLOP/s as ratios and as fractions of the measured f32 FMA peak\n"
+    "  --int8-sweep       no model: the same for the static int8 layer (per-channel scales, RELU), K, N\n"
+    "                     in {64, 116, 128, 196, 256 .. 2048}: the AVX-512 VNNI kernel vs XNNPACK's qc8\n"
+    "                     GEMM, GOP/s and fractions of the measured int8 dot-product peak\n"
     "  --rerank           also time re-ranks from the candidate cache: set_candidates once, then\n"
     "                     set_user + rank() per request (cross stage only) next to set_user + score()\n"
     "  --profile          per-operator table: time per request, share, calls, GFLOP/s\n"
@@ -196,68 +201,69 @@ int load_times(const char* path, size_t loads, bool json) {
   return 0;
 }
 
-// --f32-sweep: for each [168 x K] x [K x N] GEMM (RELU fused), XNNPACK's f32
-// FullyConnected and the runtime's own kernel(s) alternate within each round
-// (A, B, A, B...: both see the same machine), each timed over enough calls for
-// ~1 ms; medians over the rounds. The f32 FMA peak is measured before each K and after.
-int f32_sweep(int threads, int rounds) {
-  using edgemtl::F32Isa;
-  const size_t rows = 168;
-  const size_t sizes[] = {64, 128, 256, 512, 1024, 2048};
-  const edgemtl::tools::Peak before = edgemtl::tools::measure_peak();
-  std::vector<F32Isa> isas = {F32Isa::kNone};
-  for (F32Isa isa : {F32Isa::kAvx512, F32Isa::kAvx2})
-    if (edgemtl::F32Gemm::supports(isa)) isas.push_back(isa);
-  // XNNPACK takes a pthreadpool, the own kernels the runtime's ThreadPool (as in a Session).
-  edgemtl::KernelThreads kernel_threads;
-  pthreadpool_t pool = threads > 1 ? pthreadpool_create(static_cast<size_t>(threads)) : nullptr;
-  kernel_threads.xnnpack = pool;
-  std::unique_ptr<edgemtl::ThreadPool> own_pool;
-  if (threads > 1) {
+// A kernel sweep: for each [168 x K] x [K x N] GEMM, the paths of one layer
+// type (paths[0], the reference, then the runtime's own kernels) alternate
+// within each round (A, B, A, B...: all see the same machine), each timed over
+// enough calls for ~1 ms; medians over the rounds. The peak of the units they
+// run on is measured before each K and after.
+struct KernelSweep {
+  const char* what;                // "RELU fused, f32": the header's description of the layer
+  const char* unit;                // "GFLOP/s" or "GOP/s" (2 per multiply-add either way)
+  std::vector<std::string> paths;  // column names, the reference first
+  std::vector<size_t> sizes;       // K and N
+  double (*peak)(const edgemtl::tools::Peak&);
+  const char* (*peak_isa)(const edgemtl::tools::Peak&);
+  // One call of each path on a new [rows x k] x [k x n] layer (created here, kept by the closures).
+  std::function<std::vector<std::function<void()>>(size_t rows, size_t k, size_t n)> create;
+};
+
+// The Session's threads as a kernel sees them: a pthreadpool for XNNPACK, the runtime's ThreadPool for the own kernels.
+struct SweepThreads {
+  explicit SweepThreads(int threads) {
+    if (threads <= 1) return;
+    pool = pthreadpool_create(static_cast<size_t>(threads));
+    kernel.xnnpack = pool;
     edgemtl::Result<std::unique_ptr<edgemtl::ThreadPool>> created = edgemtl::ThreadPool::create(threads);
     if (!created.ok()) fail("thread pool", created.status());
-    own_pool = std::move(*created);
-    kernel_threads.pool = own_pool.get();
+    own = std::move(*created);
+    kernel.pool = own.get();
   }
+  ~SweepThreads() {
+    if (pool) pthreadpool_destroy(pool);
+  }
+  edgemtl::KernelThreads kernel;
+  pthreadpool_t pool = nullptr;
+  std::unique_ptr<edgemtl::ThreadPool> own;
+};
+
+int run_sweep(const KernelSweep& sweep, int threads, int rounds) {
+  const size_t rows = 168;
+  const edgemtl::tools::Peak before = edgemtl::tools::measure_peak();
   struct Row {
     size_t k, n;
-    std::vector<double> gflops, ratios;  // per path; ratios: own path i+1 / XNNPACK, median of within-round ratios
+    std::vector<double> rates, ratios;  // per path; ratios: own path i+1 / reference, median of within-round ratios
   };
   std::vector<Row> results;
-  std::mt19937 random(3);
-  std::uniform_real_distribution<float> uniform(-0.5f, 0.5f);
   // The peak is a property of the core; a busy neighbour can only lower a
   // measurement of it: measured before each K and after, the highest is used.
-  double peak = 0.0;
   std::vector<double> peaks;
-  for (size_t k : sizes) {
-    peaks.push_back(edgemtl::tools::measure_peak().f32_gflops);
-    for (size_t n : sizes) {
-      std::vector<float> x(rows * k + 64), w(n * k), b(n), y(rows * n);
-      for (float& v : x) v = uniform(random);
-      for (float& v : w) v = uniform(random);
-      for (float& v : b) v = uniform(random);
-      std::vector<edgemtl::FullyConnected> fcs(isas.size());
-      for (size_t i = 0; i < isas.size(); ++i) {
-        edgemtl::Status s = fcs[i].create(k, k, n, w.data(), b.data(), edgemtl::schema::Activation::RELU, 0.0f, isas[i]);
-        if (!s.is_ok()) fail("f32 sweep", s);
-      }
-      const double flops = 2.0 * static_cast<double>(rows * k * n);
-      const int calls = std::max(3, static_cast<int>(1e-3 * 150e9 / flops));  // ~1 ms per sample
-      std::vector<std::vector<double>> times(isas.size());
+  for (size_t k : sweep.sizes) {
+    peaks.push_back(sweep.peak(edgemtl::tools::measure_peak()));
+    for (size_t n : sweep.sizes) {
+      const std::vector<std::function<void()>> calls_of = sweep.create(rows, k, n);
+      const double ops = 2.0 * static_cast<double>(rows * k * n);
+      const int calls = std::max(3, static_cast<int>(1e-3 * 0.7 * sweep.peak(before) * 1e9 / ops));  // ~1 ms per sample
+      std::vector<std::vector<double>> times(calls_of.size());
       for (int round = 0; round < rounds + 1; ++round) {
-        for (size_t i = 0; i < isas.size(); ++i) {
+        for (size_t i = 0; i < calls_of.size(); ++i) {
           Clock::time_point start = Clock::now();
-          for (int c = 0; c < calls; ++c) {
-            edgemtl::Status s = fcs[i].run(x.data(), rows, y.data(), kernel_threads);
-            if (!s.is_ok()) fail("f32 sweep", s);
-          }
+          for (int c = 0; c < calls; ++c) calls_of[i]();
           if (round > 0) times[i].push_back(ms_since(start) / calls);  // round 0 warms
         }
       }
       Row row{k, n, {}, {}};
-      for (size_t i = 0; i < isas.size(); ++i) row.gflops.push_back(flops / (percentile(times[i], 50) * 1e6));
-      for (size_t i = 1; i < isas.size(); ++i) {
+      for (size_t i = 0; i < times.size(); ++i) row.rates.push_back(ops / (percentile(times[i], 50) * 1e6));
+      for (size_t i = 1; i < times.size(); ++i) {
         std::vector<double> ratios;
         for (size_t r = 0; r < times[i].size(); ++r) ratios.push_back(times[0][r] / times[i][r]);
         row.ratios.push_back(percentile(ratios, 50));
@@ -265,29 +271,113 @@ int f32_sweep(int threads, int rounds) {
       results.push_back(row);
     }
   }
-  peaks.push_back(edgemtl::tools::measure_peak().f32_gflops);
-  peaks.push_back(before.f32_gflops);
-  for (double p : peaks) peak = std::max(peak, p);
-  std::printf("cpu %s, threads %d, rounds %d, M = %zu rows, RELU fused; f32 FMA peak %.1f GFLOP/s (%s), the highest of "
-              "%zu measurements (lowest %.1f)\n",
-              edgemtl::tools::cpu_model().c_str(), threads, rounds, rows, peak, before.f32_isa, peaks.size(),
-              *std::min_element(peaks.begin(), peaks.end()));
-  std::printf("GFLOP/s (median over rounds), own / xnnpack (median of the within-round ratios), of the peak\n");
-  std::printf("%6s %6s %9s", "K", "N", "xnnpack");
-  for (size_t i = 1; i < isas.size(); ++i) std::printf(" %9s", edgemtl::F32Gemm::isa_name(isas[i]));
-  for (size_t i = 1; i < isas.size(); ++i) std::printf(" %9s", edgemtl::F32Gemm::isa_name(isas[i]));
-  std::printf(" %9s", "xnnpack");
-  for (size_t i = 1; i < isas.size(); ++i) std::printf(" %9s", edgemtl::F32Gemm::isa_name(isas[i]));
+  peaks.push_back(sweep.peak(edgemtl::tools::measure_peak()));
+  peaks.push_back(sweep.peak(before));
+  const double peak = *std::max_element(peaks.begin(), peaks.end());
+  std::printf("cpu %s, threads %d, rounds %d, M = %zu rows, %s; peak %.1f %s (%s), the highest of %zu measurements "
+              "(lowest %.1f)\n",
+              edgemtl::tools::cpu_model().c_str(), threads, rounds, rows, sweep.what, peak, sweep.unit,
+              sweep.peak_isa(before), peaks.size(), *std::min_element(peaks.begin(), peaks.end()));
+  std::printf("%s (median over rounds), own / %s (median of the within-round ratios), of the peak\n", sweep.unit,
+              sweep.paths[0].c_str());
+  std::printf("%6s %6s", "K", "N");
+  for (const std::string& name : sweep.paths) std::printf(" %9s", name.c_str());
+  for (size_t i = 1; i < sweep.paths.size(); ++i) std::printf(" %9s", sweep.paths[i].c_str());
+  for (const std::string& name : sweep.paths) std::printf(" %9s", name.c_str());
   std::printf("\n");
   for (const Row& row : results) {
     std::printf("%6zu %6zu", row.k, row.n);
-    for (double g : row.gflops) std::printf(" %9.1f", g);
+    for (double g : row.rates) std::printf(" %9.1f", g);
     for (double r : row.ratios) std::printf(" %8.2fx", r);
-    for (double g : row.gflops) std::printf(" %8.0f%%", 100.0 * g / peak);
+    for (double g : row.rates) std::printf(" %8.0f%%", 100.0 * g / peak);
     std::printf("\n");
   }
-  if (pool) pthreadpool_destroy(pool);
   return 0;
+}
+
+std::vector<float> uniform_values(size_t count, float limit, std::mt19937& random) {
+  std::uniform_real_distribution<float> uniform(-limit, limit);
+  std::vector<float> values(count);
+  for (float& v : values) v = uniform(random);
+  return values;
+}
+
+// --f32-sweep: XNNPACK's f32 FullyConnected and the runtime's own kernel(s), RELU fused.
+int f32_sweep(int threads, int rounds) {
+  using edgemtl::F32Isa;
+  KernelSweep sweep;
+  sweep.what = "RELU fused, f32";
+  sweep.unit = "GFLOP/s";
+  std::vector<F32Isa> isas = {F32Isa::kNone};
+  sweep.paths = {"xnnpack"};
+  for (F32Isa isa : {F32Isa::kAvx512, F32Isa::kAvx2})
+    if (edgemtl::F32Gemm::supports(isa)) isas.push_back(isa), sweep.paths.push_back(edgemtl::F32Gemm::isa_name(isa));
+  sweep.sizes = {64, 128, 256, 512, 1024, 2048};
+  sweep.peak = [](const edgemtl::tools::Peak& p) { return p.f32_gflops; };
+  sweep.peak_isa = [](const edgemtl::tools::Peak& p) { return p.f32_isa; };
+  SweepThreads pools(threads);
+  std::mt19937 random(3);
+  sweep.create = [&](size_t rows, size_t k, size_t n) {
+    auto x = std::make_shared<std::vector<float>>(uniform_values(rows * k + 64, 0.5f, random));
+    auto y = std::make_shared<std::vector<float>>(rows * n);
+    const std::vector<float> w = uniform_values(n * k, 0.5f, random), b = uniform_values(n, 0.5f, random);
+    std::vector<std::function<void()>> calls;
+    for (F32Isa isa : isas) {
+      auto fc = std::make_shared<edgemtl::FullyConnected>();
+      edgemtl::Status s = fc->create(k, k, n, w.data(), b.data(), edgemtl::schema::Activation::RELU, 0.0f, isa);
+      if (!s.is_ok()) fail("f32 sweep", s);
+      calls.push_back([fc, x, y, rows, &pools] {
+        edgemtl::Status status = fc->run(x->data(), rows, y->data(), pools.kernel);
+        if (!status.is_ok()) fail("f32 sweep", status);
+      });
+    }
+    return calls;
+  };
+  return run_sweep(sweep, threads, rounds);
+}
+
+// --int8-sweep: the static int8 layer (per-channel weight scales, RELU) on
+// XNNPACK (qc8, as on a CPU without VNNI) and on the AVX-512 VNNI kernel.
+int int8_sweep(int threads, int rounds) {
+  KernelSweep sweep;
+  sweep.what = "RELU fused, int8 (per-channel weight scales)";
+  sweep.unit = "GOP/s";
+  sweep.paths = {"xnnpack"};
+  if (edgemtl::Int8GemmVnni::available()) sweep.paths.push_back("vnni");
+  sweep.sizes = {64, 116, 128, 196, 256, 512, 1024, 2048};
+  sweep.peak = [](const edgemtl::tools::Peak& p) { return p.int8_gops; };
+  sweep.peak_isa = [](const edgemtl::tools::Peak& p) { return p.int8_isa; };
+  if (sweep.peak(edgemtl::tools::measure_peak()) <= 0.0) {
+    std::fprintf(stderr, "edgemtl-bench: --int8-sweep: no int8 dot-product unit measured on this CPU\n");
+    return 1;
+  }
+  SweepThreads pools(threads);
+  std::mt19937 random(3);
+  sweep.create = [&](size_t rows, size_t k, size_t n) {
+    auto x = std::make_shared<std::vector<float>>(uniform_values(rows * k, 2.0f, random));
+    auto y = std::make_shared<std::vector<float>>(rows * n);
+    std::vector<int8_t> w(n * k);
+    for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
+    std::vector<float> scales = uniform_values(n, 0.01f, random);
+    for (float& s : scales) s = std::fabs(s) + 1e-3f;
+    std::vector<int32_t> bias(n);
+    for (int32_t& v : bias) v = static_cast<int32_t>(random() % 2001) - 1000;
+    const edgemtl::QuantParams input{2.0f / 127.0f, 3}, output{0.05f, -128};
+    std::vector<std::function<void()>> calls;
+    for (size_t i = 0; i < sweep.paths.size(); ++i) {
+      auto fc = std::make_shared<edgemtl::QuantizedFullyConnected>();
+      edgemtl::Status s = fc->create(k, k, n, w.data(), scales.data(), true, bias.data(), input, output,
+                                     edgemtl::schema::Activation::RELU, 0.0f, rows, /*allow_vnni=*/i > 0);
+      if (!s.is_ok()) fail("int8 sweep", s);
+      auto scratch = std::make_shared<std::vector<int8_t>>(fc->scratch_bytes());
+      calls.push_back([fc, x, y, scratch, rows, &pools] {
+        edgemtl::Status status = fc->run(x->data(), rows, y->data(), scratch->data(), pools.kernel);
+        if (!status.is_ok()) fail("int8 sweep", status);
+      });
+    }
+    return calls;
+  };
+  return run_sweep(sweep, threads, rounds);
 }
 
 struct StageFlops {
@@ -397,7 +487,7 @@ int main(int argc, char** argv) {
   size_t tile = edgemtl::SessionOptions().item_tile_rows;
   uint64_t seed = 1;
   bool json = false, profile = false, user_cache = true, roofline = true, vnni = true, rerank = false, peak = false;
-  bool sweep = false;
+  bool f32_sweep_wanted = false, int8_sweep_wanted = false;
   edgemtl::F32Kernel f32_kernel = edgemtl::F32Kernel::kAuto;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -449,7 +539,8 @@ int main(int argc, char** argv) {
     else if (arg == "--no-vnni") vnni = false;
     else if (arg == "--no-own-f32") f32_kernel = edgemtl::F32Kernel::kXnnpack;
     else if (arg == "--f32-avx2") f32_kernel = edgemtl::F32Kernel::kAvx2;
-    else if (arg == "--f32-sweep") sweep = true;
+    else if (arg == "--f32-sweep") f32_sweep_wanted = true;
+    else if (arg == "--int8-sweep") int8_sweep_wanted = true;
     else if (arg == "--no-roofline") roofline = false;
     else if (arg == "--peak") peak = true;
     else if (arg == "-h" || arg == "--help") {
@@ -461,7 +552,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (sweep && threads >= 1) return f32_sweep(threads, runs > 0 ? static_cast<int>(runs) : 15);
+  if (f32_sweep_wanted && threads >= 1) return f32_sweep(threads, runs > 0 ? static_cast<int>(runs) : 15);
+  if (int8_sweep_wanted && threads >= 1) return int8_sweep(threads, runs > 0 ? static_cast<int>(runs) : 15);
   if (path == nullptr || items == 0 || threads < 1) {
     std::fputs(kUsage, stderr);
     return 2;

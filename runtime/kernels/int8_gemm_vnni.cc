@@ -15,7 +15,7 @@ namespace edgemtl {
 struct Int8GemmVnni::RunContext {
   const float* x;
   size_t rows, input_stride, input_channels, padded_input_channels, output_channels;
-  float inverse_input_scale, low, high;  // clamp of x / s_in before rounding: [-128 - z_in, 127 - z_in]
+  float inverse_input_scale, high;  // x / s_in is at most 127 - z_in before rounding
   int32_t to_unsigned;                   // z_in + 128
   float output_scale, output_low, output_high;  // clamp of the rounded requantised value: [lo - z_out, 127 - z_out]
   const int8_t* packed;
@@ -34,36 +34,60 @@ namespace {
 
 using RunContext = Int8GemmVnni::RunContext;
 
-// Rows [begin, begin + count) of x -> u8, padded with zeros to padded_input_channels.
-EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t count) {
-  const __m512 inverse = _mm512_set1_ps(c->inverse_input_scale);
-  const __m512 low = _mm512_set1_ps(c->low), high = _mm512_set1_ps(c->high);
-  const __m512i shift = _mm512_set1_epi32(c->to_unsigned);
-  for (size_t r = begin; r < begin + count; ++r) {
-    const float* x = c->x + r * c->input_stride;
-    uint8_t* out = c->xu + r * c->padded_input_channels;
-    for (size_t i = 0; i < c->input_channels; i += 16) {
-      const size_t n = std::min<size_t>(16, c->input_channels - i);
-      const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
-      // Masked load: x may be a window of a wider tensor, nothing past its row is read.
-      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i), inverse);
-      v = _mm512_min_ps(_mm512_max_ps(v, low), high);  // before the conversion, which overflows to INT_MIN
-      const __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                                         shift);
-      _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, q);
-    }
-    // The padded weights are 0, but the bytes they meet must be initialised.
-    for (size_t i = c->input_channels; i < c->padded_input_channels; ++i) out[i] = 0;
+// One row of x (input_channels floats) -> u8, padded with zeros to
+// padded_input_channels. `quantize` maps 16 floats to 16 int32 whose unsigned
+// saturation to [0, 255] is the u8 (negative -> 0); 64 of them are saturated
+// by two packs in registers and stored at once (vpmovdb to memory, one
+// instruction per 16 bytes, made this prologue cost up to a third of a call
+// on Zen 5).
+template <class Quantize>
+EMTL_VNNI_TARGET inline void quantize_row(const float* x, size_t input_channels, size_t padded_input_channels,
+                                          uint8_t* out, Quantize quantize) {
+  // packus works within 128-bit lanes: dword 4 L + j of the packed bytes holds bytes 4 L .. 4 L + 3 of vector j.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const auto pack = [&](__m512i q0, __m512i q1, __m512i q2, __m512i q3) EMTL_VNNI_TARGET {
+    return _mm512_permutexvar_epi32(order,
+                                    _mm512_packus_epi16(_mm512_packus_epi32(q0, q1), _mm512_packus_epi32(q2, q3)));
+  };
+  size_t i = 0;
+  for (; i + 64 <= input_channels; i += 64)
+    _mm512_storeu_si512(out + i, pack(quantize(_mm512_loadu_ps(x + i)), quantize(_mm512_loadu_ps(x + i + 16)),
+                                      quantize(_mm512_loadu_ps(x + i + 32)), quantize(_mm512_loadu_ps(x + i + 48))));
+  if (i < padded_input_channels) {
+    // Masked loads: x may be a window of a wider tensor, nothing past its row is read. The padding is
+    // stored as 0: the padded weights are 0, but the bytes they meet must be initialised.
+    const size_t n = input_channels - i, padded = padded_input_channels - i;  // n < 64, padded <= 64
+    const uint64_t valid = (uint64_t{1} << n) - 1, stored = padded == 64 ? ~uint64_t{0} : (uint64_t{1} << padded) - 1;
+    __m512i q[4];
+    for (int j = 0; j < 4; ++j)
+      q[j] = quantize(_mm512_maskz_loadu_ps(static_cast<__mmask16>(valid >> (16 * j)), x + i + 16 * j));
+    const __m512i bytes = _mm512_maskz_mov_epi8(valid, pack(q[0], q[1], q[2], q[3]));
+    _mm512_mask_storeu_epi8(out + i, stored, bytes);
   }
 }
 
+// Rows [begin, begin + count) of x -> u8.
+EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t count) {
+  const __m512 inverse = _mm512_set1_ps(c->inverse_input_scale);
+  const __m512 high = _mm512_set1_ps(c->high);
+  const __m512i shift = _mm512_set1_epi32(c->to_unsigned);
+  // clamp(round(x / s_in), -128 - z_in, 127 - z_in) + z_in + 128: the upper bound before the conversion, which
+  // overflows to INT_MIN (min(high, v) keeps a NaN, which converts to INT_MIN too); the lower one is the packs'
+  // saturation of what is below 0 after the shift.
+  const auto quantize = [&](__m512 x) EMTL_VNNI_TARGET {
+    const __m512 v = _mm512_min_ps(high, _mm512_mul_ps(x, inverse));
+    return _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), shift);
+  };
+  for (size_t r = begin; r < begin + count; ++r)
+    quantize_row(c->x + r * c->input_stride, c->input_channels, c->padded_input_channels,
+                 c->xu + r * c->padded_input_channels, quantize);
+}
 
 // Dynamic int8: rows [begin, begin + count) of x -> u8, each with its own
 // scale and zero point (the schema's formula, as DynamicQuantizeLinear).
 EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, size_t count) {
   for (size_t r = begin; r < begin + count; ++r) {
     const float* x = c->x + r * c->input_stride;
-    uint8_t* out = c->xu + r * c->padded_input_channels;
     __m512 low = _mm512_setzero_ps(), high = _mm512_setzero_ps();  // the range includes 0
     for (size_t i = 0; i < c->input_channels; i += 16) {
       const size_t n = std::min<size_t>(16, c->input_channels - i);
@@ -77,17 +101,14 @@ EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, s
     c->row_zero_point[r] = q.zero_point;
     const __m512 scale = _mm512_set1_ps(q.scale);
     const __m512i zero_point = _mm512_set1_epi32(q.zero_point);
-    const __m512i lowest = _mm512_setzero_si512(), highest = _mm512_set1_epi32(255);
-    for (size_t i = 0; i < c->input_channels; i += 16) {
-      const size_t n = std::min<size_t>(16, c->input_channels - i);
-      const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
-      const __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + i), scale);  // |v| <= 255 for finite x
-      __m512i xq = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                                    zero_point);
-      xq = _mm512_min_epi32(_mm512_max_epi32(xq, lowest), highest);
-      _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, xq);
-    }
-    for (size_t i = c->input_channels; i < c->padded_input_channels; ++i) out[i] = 0;
+    // clamp(round(x / s) + z, 0, 255): the clamp is the packs' saturation (|x / s| <= 255 for finite x;
+    // infinities and NaN convert to INT_MIN, + z still negative: 0).
+    const auto quantize = [&](__m512 v) EMTL_VNNI_TARGET {
+      return _mm512_add_epi32(
+          _mm512_cvt_roundps_epi32(_mm512_div_ps(v, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+          zero_point);
+    };
+    quantize_row(x, c->input_channels, c->padded_input_channels, c->xu + r * c->padded_input_channels, quantize);
   }
 }
 
@@ -95,14 +116,19 @@ EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, s
 // (row, 16 columns, 4 k), then the requantisation in f32 straight to y.
 template <int M, int NV, bool Dynamic>
 EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column) {
-  const size_t groups = c->padded_input_channels / 4;
-  const uint8_t* a = c->xu + row * c->padded_input_channels;
-  const int8_t* b = c->packed + column * c->padded_input_channels;
+  const size_t k_bytes = c->padded_input_channels, output_channels = c->output_channels;
+  const size_t groups = k_bytes / 4;
+  const uint8_t* a = c->xu + row * k_bytes;
+  const int8_t* b = c->packed + column * k_bytes;
+  const int32_t* column_bias = c->bias + column;
+  // Static: the accumulators start at bias_total (int32 sums wrap, so the order does not matter).
   __m512i acc[M][NV];
-#pragma GCC unroll 8
-  for (int m = 0; m < M; ++m)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_setzero_si512();
+  for (int v = 0; v < NV; ++v) {
+    const __m512i start = Dynamic ? _mm512_setzero_si512() : _mm512_loadu_si512(column_bias + 16 * v);
+#pragma GCC unroll 8
+    for (int m = 0; m < M; ++m) acc[m][v] = start;
+  }
   for (size_t g = 0; g < groups; ++g) {
     __m512i w[NV];
 #pragma GCC unroll 4
@@ -110,7 +136,7 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       int32_t four;  // 4 consecutive u8 of row m, broadcast to every lane
-      std::memcpy(&four, a + m * c->padded_input_channels + 4 * g, sizeof four);
+      std::memcpy(&four, a + m * k_bytes + 4 * g, sizeof four);
       const __m512i x = _mm512_set1_epi32(four);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_dpbusd_epi32(acc[m][v], x, w[v]);
@@ -120,29 +146,35 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
   // multiply then add (not fused); bias holds the weight sums, multiplier s_w.
   const __m512 low = _mm512_set1_ps(c->output_low), high = _mm512_set1_ps(c->output_high);
   const __m512 scale = _mm512_set1_ps(c->output_scale);
+  // Locals: the stores to y cannot change them (no reloads from the context after each store).
+  float* const y = c->y + row * output_channels;
+  const float* const multipliers = c->multiplier;
+  const float* const float_biases = c->float_bias;
+  const float* const row_scales = c->row_scale + row;
+  const int32_t* const row_zero_points = c->row_zero_point + row;
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
     const size_t first = column + 16 * static_cast<size_t>(v);
-    if (first >= c->output_channels) break;
-    const size_t n = std::min<size_t>(16, c->output_channels - first);
+    if (first >= output_channels) break;
+    const size_t n = std::min<size_t>(16, output_channels - first);
     const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
-    const __m512i bias = _mm512_loadu_si512(c->bias + first);
-    const __m512 multiplier = _mm512_loadu_ps(c->multiplier + first);
-    const __m512 float_bias = Dynamic ? _mm512_loadu_ps(c->float_bias + first) : _mm512_setzero_ps();
+    const __m512 multiplier = _mm512_loadu_ps(multipliers + first);
+    const __m512i weight_sums = Dynamic ? _mm512_loadu_si512(column_bias + 16 * v) : _mm512_setzero_si512();
+    const __m512 float_bias = Dynamic ? _mm512_loadu_ps(float_biases + first) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       __m512 value;
       if (Dynamic) {
         const __m512i corrected =
-            _mm512_sub_epi32(acc[m][v], _mm512_mullo_epi32(_mm512_set1_epi32(c->row_zero_point[row + m]), bias));
-        const __m512 row_scale = _mm512_mul_ps(_mm512_set1_ps(c->row_scale[row + m]), multiplier);
+            _mm512_sub_epi32(acc[m][v], _mm512_mullo_epi32(_mm512_set1_epi32(row_zero_points[m]), weight_sums));
+        const __m512 row_scale = _mm512_mul_ps(_mm512_set1_ps(row_scales[m]), multiplier);
         value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), row_scale), float_bias);
       } else {
-        value = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[m][v], bias)), multiplier);
+        value = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][v]), multiplier);
         value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
       }
-      _mm512_mask_storeu_ps(c->y + (row + m) * c->output_channels + first, mask, value);
+      _mm512_mask_storeu_ps(y + m * output_channels + first, mask, value);
     }
   }
 }
@@ -286,7 +318,6 @@ Int8GemmVnni::RunContext Int8GemmVnni::context(const float* x, size_t rows, size
   c.padded_input_channels = padded_input_channels_;
   c.output_channels = output_channels_;
   c.inverse_input_scale = 1.0f / input_scale_;  // as XNNPACK's f32 -> qs8 conversion
-  c.low = static_cast<float>(-128 - input_zero_point_);
   c.high = static_cast<float>(127 - input_zero_point_);
   c.to_unsigned = input_zero_point_ + 128;
   c.output_scale = output_scale_;

@@ -149,6 +149,11 @@ TEST_CASE("dynamic int8 fully connected: the schema's formula on every kernel pa
       {11, 45, 70, 45, true, true, Activation::RELU, Rows::kOutliers},   // one huge value per even row
       {25, 33, 17, 40, true, true, Activation::NONE, Rows::kSpecial},    // zero, constant, one-sided, tiny rows
       {10, 256, 128, 256, true, true, Activation::RELU, Rows::kSpecial},
+      // VNNI input rows 64 floats at a time, then a masked rest: k 63 (one masked block padded to 64),
+      // 200 (3 blocks and 8), 129 (2 blocks and 1); rows 2, 6, 12: remainders of the row block
+      {6, 63, 96, 63, true, true, Activation::NONE, Rows::kUniform},
+      {12, 200, 48, 203, false, true, Activation::RELU, Rows::kOutliers},
+      {2, 129, 16, 129, true, false, Activation::NONE, Rows::kSpecial},
   };
   uint32_t seed = 300;
   for (const DynamicCase& t : cases) check_dynamic_case(t, seed++);

@@ -359,6 +359,7 @@ struct VnniCase {
   schema::Activation activation;
   QuantParams in, out;
   float x_range;  // > the input range: some x saturate at -128 / 127
+  bool extremes = false;  // a few x of +-1e12 and +-infinity (beyond int32 once divided by s_in)
 };
 
 // Runs one case on the VNNI kernel, checks it against the schema's formula
@@ -377,6 +378,10 @@ void check_vnni_case(const VnniCase& t, uint32_t seed) {
   const size_t offset = t.stride > t.k ? 3 : 0;
   std::vector<float> wide(t.rows * t.stride), x(t.rows * t.k);
   for (float& v : wide) v = t.x_range * uniform(rng);
+  if (t.extremes) {
+    const float extreme[] = {1e12f, -1e12f, INFINITY, -INFINITY};
+    for (size_t r = 0; r < t.rows; ++r) wide[r * t.stride + offset + (r * 5) % t.k] = extreme[r % 4];
+  }
   for (size_t r = 0; r < t.rows; ++r)
     for (size_t i = 0; i < t.k; ++i) x[r * t.k + i] = wide[r * t.stride + offset + i];
   std::vector<int8_t> w(t.n * t.k);
@@ -465,6 +470,12 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: the schema's formula for e
       {5, 7, 48, 19, false, false, Activation::RELU, in_zero, out_neg, 1.0f},  // strided, no bias
       {23, 45, 70, 45, true, true, Activation::NONE, in, out_small, 4.0f},    // x and y saturate
       {40, 33, 17, 40, true, true, Activation::RELU, in_high, out_small, 3.0f},
+      // x quantised 64 floats at a time, then a masked rest: k 63 (padded to 64), 200, 129; rows 2, 6, 12, 14
+      // (remainders of the row block); the extremes take the conversion's overflow path
+      {2, 63, 64, 63, true, true, Activation::NONE, in, out, 1.0f, true},
+      {6, 200, 96, 211, true, true, Activation::RELU, in_high, out_small, 4.0f, true},
+      {12, 129, 80, 129, false, true, Activation::NONE, in_zero, out_neg, 1.0f},
+      {14, 128, 112, 128, true, false, Activation::RELU, in, out, 1.0f, true},
   };
   uint32_t seed = 100;
   for (const VnniCase& t : cases) check_vnni_case(t, seed++);
