@@ -73,9 +73,12 @@ struct Lane {
   RunContext run_context;               // what every run sees (points into the members above)
   std::vector<CacheBinding> cache_bindings;
   bool bound_to_cache = false;          // cache_bindings point into the cache (rank), else into the arena
-  // A parallel run: the first tile that failed in this lane, and why.
+  // A parallel run: the first tile that failed in this lane, and why; when
+  // the lane ran out of tiles, and how many it ran.
   size_t failed_tile = 0;
   Status status;
+  std::chrono::steady_clock::time_point finished;
+  size_t tiles_run = 0;
 
   Lane() = default;
   Lane(const Lane&) = delete;
@@ -113,6 +116,12 @@ struct Session::Impl {
   size_t num_candidates = 0;
   size_t packed_bytes = 0;
   size_t int8_scratch_bytes = 0;
+  // Requests of several tiles still to run on one thread (no lanes) after one
+  // whose lanes finished far apart (a thread descheduled: another process on
+  // its core), and how many the next such finding sets.
+  size_t single_thread_requests = 0;
+  size_t single_thread_backoff = kFirstBackoff;
+  static constexpr size_t kFirstBackoff = 64, kMaxBackoff = 4096;
   size_t item_rows = 0;                 // rows the item stage runs on at once (its tensors' planned rows)
   size_t user_rows = 1;                 // rows of user-stage tensors: 1, or item_rows without the user cache
 
@@ -168,6 +177,14 @@ struct Session::Impl {
   /// score (checked `item_features`) or rank (`from_cache`): runs every tile
   /// of `n` items, in parallel on the lanes when there are several tiles.
   Status run_tiles(const char* call, bool from_cache, Span<const FeatureInput> item_features, size_t n);
+  /// After a parallel run that started at `started`: when the lanes that ran
+  /// tiles finished more than two tiles' time and 0.5 ms apart, one was held up
+  /// (its core taken by another process) and the others waited for it; the
+  /// next single_thread_backoff requests then run on one thread, the backoff
+  /// doubling while it recurs (kMaxBackoff at most) and reset by a request
+  /// whose lanes kept pace. On a phone the cores are shared; two threads must
+  /// not make a request slower than one would.
+  void note_lane_balance(std::chrono::steady_clock::time_point started);
   /// One tile of run_tiles on `lane`.
   Status run_tile(Lane& lane, const char* call, bool from_cache, Span<const FeatureInput> item_features, size_t n,
                   size_t first, size_t rows);
@@ -668,19 +685,28 @@ Status Session::Impl::run_tiles(const char* call, bool from_cache, Span<const Fe
   const size_t rows_per_tile = tile_rows(n);
   const size_t tiles = (n + rows_per_tile - 1) / rows_per_tile;
   Lane& first_lane = primary();
-  if (tiles == 1 || lanes.size() == 1) {
-    // One lane; its GEMMs split their rows over the threads.
-    first_lane.run_context.threads = kernel_threads;
+  const bool parallel = tiles > 1 && lanes.size() > 1;
+  if (!parallel || single_thread_requests > 0) {
+    // One lane. Its GEMMs split their rows over the threads, unless this
+    // request backs off after one slowed down by a held-up lane: one thread.
+    const bool backing_off = parallel;
+    if (backing_off) --single_thread_requests;
+    first_lane.run_context.threads = backing_off ? KernelThreads{} : kernel_threads;
     Status status = Status::ok();
     for (size_t first = 0; first < n && status.is_ok(); first += rows_per_tile)
       status = run_tile(first_lane, call, from_cache, item_features, n, first, std::min(rows_per_tile, n - first));
+    first_lane.run_context.threads = kernel_threads;
     return status;
   }
   first_lane.run_context.threads = KernelThreads{};  // its thread is busy with its own tiles
   for (size_t k = 1; k < lanes.size(); ++k)  // the user stage's rows, as set_user left them
     for (int t : user_tensors) lanes[k]->tensors[static_cast<size_t>(t)].shape = first_lane.tensors[static_cast<size_t>(t)].shape;
   TileRun run{this, call, from_cache, item_features, n, rows_per_tile, tiles};
-  for (std::unique_ptr<Lane>& lane : lanes) lane->failed_tile = tiles;
+  for (std::unique_ptr<Lane>& lane : lanes) {
+    lane->failed_tile = tiles;
+    lane->tiles_run = 0;
+  }
+  const auto started = std::chrono::steady_clock::now();
   pool->parallel_for(
       lanes.size(),
       [](void* context, size_t index) {
@@ -692,20 +718,49 @@ Status Session::Impl::run_tiles(const char* call, bool from_cache, Span<const Fe
           const size_t first = tile * r.rows_per_tile;
           Status status = r.impl->run_tile(lane, r.call, r.from_cache, r.item_features, r.n, first,
                                            std::min(r.rows_per_tile, r.n - first));
+          ++lane.tiles_run;
           if (!status.is_ok()) {
             lane.failed_tile = tile;
             lane.status = status;
             r.failed.store(true, std::memory_order_relaxed);
           }
         }
+        lane.finished = std::chrono::steady_clock::now();
       },
       &run);
   first_lane.run_context.threads = kernel_threads;
+  note_lane_balance(started);
   // The error of the first failing tile, as one lane would have reported it.
   const Lane* failed = nullptr;
   for (const std::unique_ptr<Lane>& lane : lanes)
     if (lane->failed_tile < tiles && (!failed || lane->failed_tile < failed->failed_tile)) failed = lane.get();
   return failed ? failed->status : Status::ok();
+}
+
+void Session::Impl::note_lane_balance(std::chrono::steady_clock::time_point started) {
+  std::chrono::steady_clock::time_point first = {}, last = {};
+  std::chrono::steady_clock::duration tile_time = {};  // the fastest lane's time per tile
+  bool any = false;
+  for (const std::unique_ptr<Lane>& lane : lanes) {
+    if (lane->tiles_run == 0) continue;
+    const auto per_tile = (lane->finished - started) / static_cast<int64_t>(lane->tiles_run);
+    if (!any || lane->finished < first) first = lane->finished;
+    if (!any || lane->finished > last) last = lane->finished;
+    if (!any || per_tile < tile_time) tile_time = per_tile;
+    any = true;
+  }
+  if (!any) return;
+  // Lanes that keep pace finish within about one tile of each other; a
+  // thread held up by the OS loses a time slice (milliseconds). Hiccups of an
+  // idle machine (a wake-up, an interrupt: tens to hundreds of us) must not
+  // count: they would cost the next requests their second thread.
+  constexpr std::chrono::microseconds kHeldUp{500};
+  if (last - first > 2 * tile_time + kHeldUp) {
+    single_thread_requests = single_thread_backoff;
+    single_thread_backoff = std::min(2 * single_thread_backoff, kMaxBackoff);
+  } else {
+    single_thread_backoff = kFirstBackoff;
+  }
 }
 
 Result<Span<const float>> Session::rank() {
