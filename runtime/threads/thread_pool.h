@@ -1,5 +1,7 @@
-// ThreadPool: the runtime's own workers for its own kernels (the int8 VNNI
-// GEMM, the f32 GEMMs), built for cores that are shared, as on a phone.
+// ThreadPool: the runtime's own workers, for a Session's tile lanes (whole
+// item tiles in parallel, runtime/README.md "Threads") and its own kernels'
+// row splits (the int8 VNNI GEMM, the f32 GEMMs), built for cores that are
+// shared, as on a phone.
 //
 // Why not pthreadpool (which XNNPACK's GEMMs still use): a pthreadpool call
 // returns only after every worker has woken up and checked in, so one worker
