@@ -131,9 +131,11 @@ typedef struct emtl_named_feature_input {
 typedef struct emtl_session_options {
   size_t struct_size;
   size_t max_items;           /**< largest n for emtl_session_score (items run in tiles of up to 168) */
-  int32_t threads;            /**< kernel threads including the caller's (a pthreadpool of threads - 1
-                                   workers, owned by the session); 1 runs on the calling thread. Scores
-                                   are bitwise identical for any count; workers sleep between calls. */
+  int32_t threads;            /**< threads including the caller's (threads - 1 workers, owned by the
+                                   session); 1 runs on the calling thread. A score or rank of several item
+                                   tiles runs whole tiles in parallel, each thread in its own activation
+                                   arena; otherwise large layers split their rows. Scores are bitwise
+                                   identical for any count; workers sleep between calls. */
   int32_t map_out_of_range_ids; /**< nonzero: out-of-range ids read the model's default row if it has one
                                      (each call that does so reports it to the log callback, if one is set) */
   size_t max_arena_bytes;     /**< (appended in 0.2) the most the session allocates for each block sized from
@@ -280,7 +282,7 @@ EMTL_API size_t emtl_session_candidate_cache_bytes(const emtl_session* session);
 /** The model the session was created with. */
 EMTL_API const emtl_model* emtl_session_model(const emtl_session* session);
 
-/** Bytes of the activation arena. */
+/** Bytes of the activation arena (one per thread when the session runs item tiles in parallel). */
 EMTL_API size_t emtl_session_arena_bytes(const emtl_session* session);
 /** Estimated bytes of fully-connected weights packed by XNNPACK for this session. */
 EMTL_API size_t emtl_session_packed_weight_bytes(const emtl_session* session);
