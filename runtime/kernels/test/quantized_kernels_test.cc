@@ -12,6 +12,10 @@
 #include <random>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include "runtime/kernels/embedding.h"
 #include "runtime/kernels/fully_connected.h"
 #include "runtime/kernels/half.h"
@@ -180,7 +184,9 @@ std::vector<LookupIsa> lookup_paths() {
 
 TEST_CASE("dequantize_row: every instruction set gives a naive loop's bits at every width and offset") {
 #if defined(__x86_64__)
-  CHECK(lookup_isa_supported(LookupIsa::kAvx2) == (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")));
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;  // F16C: CPUID leaf 1, ECX bit 29
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+  CHECK(lookup_isa_supported(LookupIsa::kAvx2) == (__builtin_cpu_supports("avx2") && f16c));
 #elif defined(__aarch64__)
   CHECK(lookup_isa_supported(LookupIsa::kNeon));
 #endif
