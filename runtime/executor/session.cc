@@ -77,7 +77,7 @@ struct Lane {
   // the lane ran out of tiles, and how many it ran.
   size_t failed_tile = 0;
   Status status;
-  std::chrono::steady_clock::time_point finished;
+  std::chrono::steady_clock::time_point claimed, finished;  // its first tile; its last done
   size_t tiles_run = 0;
 
   Lane() = default;
@@ -116,9 +116,9 @@ struct Session::Impl {
   size_t num_candidates = 0;
   size_t packed_bytes = 0;
   size_t int8_scratch_bytes = 0;
-  // Requests of several tiles still to run on one thread (no lanes) after one
-  // whose lanes finished far apart (a thread descheduled: another process on
-  // its core), and how many the next such finding sets.
+  // Requests of several tiles still to run on one thread (no lanes) after
+  // lanes were held up (a thread descheduled: another process on its core),
+  // and how many the next such finding sets.
   size_t single_thread_requests = 0;
   size_t single_thread_backoff = kFirstBackoff;
   static constexpr size_t kFirstBackoff = 64, kMaxBackoff = 4096;
@@ -177,14 +177,15 @@ struct Session::Impl {
   /// score (checked `item_features`) or rank (`from_cache`): runs every tile
   /// of `n` items, in parallel on the lanes when there are several tiles.
   Status run_tiles(const char* call, bool from_cache, Span<const FeatureInput> item_features, size_t n);
-  /// After a parallel run that started at `started`: when the lanes that ran
-  /// tiles finished more than two tiles' time and 0.5 ms apart, one was held up
-  /// (its core taken by another process) and the others waited for it; the
-  /// next single_thread_backoff requests then run on one thread, the backoff
-  /// doubling while it recurs (kMaxBackoff at most) and reset by a request
-  /// whose lanes kept pace. On a phone the cores are shared; two threads must
-  /// not make a request slower than one would.
-  void note_lane_balance(std::chrono::steady_clock::time_point started);
+  /// After a parallel run: when a lane took more
+  /// than 1.5x the fastest lane's time per tile (and 0.25 ms more), or the
+  /// lanes finished more than two tiles' time and 0.5 ms apart, a thread was
+  /// held up (its core taken by another process) and the others waited for
+  /// it; the next single_thread_backoff requests then run on one thread, the
+  /// backoff doubling while it recurs (kMaxBackoff at most) and reset by a
+  /// request whose lanes kept pace. On a phone the cores are shared; two
+  /// threads must not make a request slower than one would.
+  void note_lane_balance();
   /// One tile of run_tiles on `lane`.
   Status run_tile(Lane& lane, const char* call, bool from_cache, Span<const FeatureInput> item_features, size_t n,
                   size_t first, size_t rows);
@@ -706,7 +707,6 @@ Status Session::Impl::run_tiles(const char* call, bool from_cache, Span<const Fe
     lane->failed_tile = tiles;
     lane->tiles_run = 0;
   }
-  const auto started = std::chrono::steady_clock::now();
   pool->parallel_for(
       lanes.size(),
       [](void* context, size_t index) {
@@ -716,6 +716,7 @@ Status Session::Impl::run_tiles(const char* call, bool from_cache, Span<const Fe
           const size_t tile = r.next_tile.fetch_add(1, std::memory_order_relaxed);
           if (tile >= r.tiles) break;
           const size_t first = tile * r.rows_per_tile;
+          if (lane.tiles_run == 0) lane.claimed = std::chrono::steady_clock::now();
           Status status = r.impl->run_tile(lane, r.call, r.from_cache, r.item_features, r.n, first,
                                            std::min(r.rows_per_tile, r.n - first));
           ++lane.tiles_run;
@@ -729,7 +730,7 @@ Status Session::Impl::run_tiles(const char* call, bool from_cache, Span<const Fe
       },
       &run);
   first_lane.run_context.threads = kernel_threads;
-  note_lane_balance(started);
+  note_lane_balance();
   // The error of the first failing tile, as one lane would have reported it.
   const Lane* failed = nullptr;
   for (const std::unique_ptr<Lane>& lane : lanes)
@@ -737,30 +738,39 @@ Status Session::Impl::run_tiles(const char* call, bool from_cache, Span<const Fe
   return failed ? failed->status : Status::ok();
 }
 
-void Session::Impl::note_lane_balance(std::chrono::steady_clock::time_point started) {
+void Session::Impl::note_lane_balance() {
   std::chrono::steady_clock::time_point first = {}, last = {};
-  std::chrono::steady_clock::duration tile_time = {};  // the fastest lane's time per tile
+  // Time per tile of the fastest and the slowest lane, from its first tile (a
+  // worker's wake-up is not its tiles' time).
+  std::chrono::steady_clock::duration fastest = {}, slowest = {};
   bool any = false;
   for (const std::unique_ptr<Lane>& lane : lanes) {
     if (lane->tiles_run == 0) continue;
-    const auto per_tile = (lane->finished - started) / static_cast<int64_t>(lane->tiles_run);
+    const auto per_tile = (lane->finished - lane->claimed) / static_cast<int64_t>(lane->tiles_run);
     if (!any || lane->finished < first) first = lane->finished;
     if (!any || lane->finished > last) last = lane->finished;
-    if (!any || per_tile < tile_time) tile_time = per_tile;
+    if (!any || per_tile < fastest) fastest = per_tile;
+    if (!any || per_tile > slowest) slowest = per_tile;
     any = true;
   }
   if (!any) return;
-  // Lanes that keep pace finish within about one tile of each other; a
-  // thread held up by the OS loses a time slice (milliseconds). Hiccups of an
-  // idle machine (a wake-up, an interrupt: tens to hundreds of us) must not
-  // count: they would cost the next requests their second thread.
+  // Lanes that keep pace finish within about one tile of each other, at about
+  // the same time per tile (the tiles are equal). A thread held up by the OS
+  // loses time slices of about a millisecond: its tiles take far longer, or
+  // it finishes far behind. Hiccups of an idle machine (a wake-up, an
+  // interrupt: tens of us) must not count: they would cost the next requests
+  // their second thread.
   constexpr std::chrono::microseconds kHeldUp{500};
-  if (last - first > 2 * tile_time + kHeldUp) {
-    single_thread_requests = single_thread_backoff;
-    single_thread_backoff = std::min(2 * single_thread_backoff, kMaxBackoff);
-  } else {
+  const bool slow_lane = slowest > fastest + fastest / 2 && slowest - fastest > kHeldUp / 2;
+  if (!slow_lane && last - first <= 2 * fastest + kHeldUp) {
     single_thread_backoff = kFirstBackoff;
+    return;
   }
+  // At once: waiting for a second held-up request let R500 requests of twice
+  // the 1-thread time through (measured); a false alarm costs 64 requests
+  // their second thread, never more time than one thread takes.
+  single_thread_requests = single_thread_backoff;
+  single_thread_backoff = std::min(2 * single_thread_backoff, kMaxBackoff);
 }
 
 Result<Span<const float>> Session::rank() {
