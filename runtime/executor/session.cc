@@ -281,7 +281,6 @@ Status Session::Impl::add_lanes(PrepareContext& context) {
     for (size_t t = 0; t < lane->tensors.size(); ++t) {
       const TensorAllocation& info = allocation.tensor(static_cast<int>(t));
       uint8_t* data = first.tensors[t].data;
-      if (k == 1 && !info.constant && info.stage == kUserStage) user_tensors.push_back(static_cast<int>(t));
       if (info.constant || info.stage == kUserStage || data < first.arena || data >= first.arena + arena_size) continue;
       lane->tensors[t].data = lane->arena + (data - first.arena);
     }
@@ -309,6 +308,10 @@ Status Session::Impl::add_lanes(PrepareContext& context) {
     return Status::ok();
   }
   for (std::unique_ptr<Lane>& lane : added) lanes.push_back(std::move(lane));
+  for (size_t t = 0; t < first.tensors.size(); ++t) {
+    const TensorAllocation& info = allocation.tensor(static_cast<int>(t));
+    if (!info.constant && info.stage == kUserStage) user_tensors.push_back(static_cast<int>(t));
+  }
   return Status::ok();
 }
 
@@ -396,6 +399,16 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
 
 Session::~Session() { delete impl_; }
 
+namespace {
+
+// One row of an id list (set_user, or score of one item) may have any length:
+// padded on the model's side (pad_id_list).
+bool is_one_list(const FeatureInfo& info, size_t rows, size_t count) {
+  return info.kind == FeatureKind::kIdList && rows == 1 && count != static_cast<size_t>(info.width);
+}
+
+}  // namespace
+
 Status Session::Impl::check_features(const char* call, Side side, Span<const FeatureInput> inputs, size_t rows) {
   std::fill(feature_given.begin(), feature_given.end(), uint8_t{0});  // memset on an empty vector's null data() is UB
   const size_t num_features = feature_given.size();
@@ -412,9 +425,7 @@ Status Session::Impl::check_features(const char* call, Side side, Span<const Fea
       return Status::error(Error::kInvalidArgument, "%s: feature '%s' is given twice", call, info.name);
     feature_given[static_cast<size_t>(input.feature)] = 1;
     const size_t expected = rows * static_cast<size_t>(info.width);
-    // One row of an id list (set_user, or score of one item) may have any length: padded on the model's side.
-    const bool one_list = info.kind == FeatureKind::kIdList && rows == 1 && input.count != expected;
-    if (input.count != expected && !one_list)
+    if (input.count != expected && !is_one_list(info, rows, input.count))
       return Status::error(Error::kInvalidArgument, "%s: feature '%s' has %zu values, expected %zu (%zu rows x width %lld)",
                            call, info.name, input.count, expected, rows, static_cast<long long>(info.width));
     if (info.kind == FeatureKind::kDense) {
@@ -438,8 +449,7 @@ Status Session::Impl::copy_features(Lane& lane, const char* call, Span<const Fea
   for (size_t k = 0; k < inputs.size(); ++k) {
     const FeatureInput& input = inputs[k];
     const FeatureInfo info = model->feature(static_cast<size_t>(input.feature));
-    const bool one_list = info.kind == FeatureKind::kIdList && rows == 1 &&
-                          input.count != static_cast<size_t>(info.width);
+    const bool one_list = is_one_list(info, rows, input.count);
     const int tensor = root->features()->Get(static_cast<uint32_t>(input.feature))->tensor();
     TensorSlot& slot = lane.tensors[static_cast<size_t>(tensor)];
     slot.shape = allocation.tensor(tensor).declared;
