@@ -44,7 +44,7 @@ constexpr size_t kMinTaskMultiplyAdds = size_t{4} << 20;
 /// operator, on the calling thread, reads it back across cores (and the next
 /// tile's writes take those lines back). Measured on R500 (Zen 5): the item
 /// stage's 168 x 116 x 2048 layer ran 1.6x faster on 2 threads in f32 (116
-/// per output) but 1.7x slower in int8 (29 per output, a quarter of 116).
+/// per output) but 1.8x slower in int8 (29 per output, a quarter of 116).
 constexpr size_t kMinMultiplyAddsPerOutput = 64;
 
 /// When ThreadPool::task_count splits work.
