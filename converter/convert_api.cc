@@ -3,6 +3,7 @@
 #include <set>
 #include <sstream>
 
+#include "converter/passes/passes.h"
 #include "converter/writer.h"
 
 namespace edgemtl::converter {
@@ -49,6 +50,8 @@ std::string describe_options(const ConvertOptions& options, const QuantizeOption
   out << ";oov_row=" << options.import.oov_row << ";split=" << options.split_user_item_fc
       << ";merge_lookups=" << options.merge_lookups << ";fuse_mixtures=" << options.fuse_mixtures
       << ";quantize=" << mode_name(quantize.mode);
+  // Appended only when off, so that files converted without it describe their options as before.
+  if (!options.fuse_input_adds) out << ";fuse_input_adds=0";
   if (quantize.mode == QuantizeMode::kInt8) {
     out << ";range=" << (quantize.range == RangeEstimator::kMinMax ? "minmax" : "percentile")
         << ";int8_weights=" << (quantize.per_channel ? "per-channel" : "per-tensor")
@@ -105,6 +108,12 @@ Graph convert(const std::string& onnx_path, const std::string& output_path, cons
     quantize.write.metadata.emplace_back(kOptionsMetadataKey, describe_options(options, quantize));
   Graph graph = convert_onnx_file(onnx_path, options);
   const QuantizationPlan plan = plan_quantization(graph, quantize, log);
+  if (options.fuse_input_adds) {  // after the plan, into its static int8 layers (fuse_input_adds.cc says why)
+    std::set<int> static_int8;
+    for (const auto& [node, layer] : plan.fully_connected)
+      if (!layer.dynamic) static_int8.insert(node);
+    fuse_input_adds(graph, static_int8);
+  }
   const std::vector<uint8_t> file = write_model(graph, &plan, quantize.write);
   report_quantization(graph, plan, file, quantize, log);
   write_file(output_path, file);

@@ -104,6 +104,9 @@ struct Value {
 // field goes there too.
 struct NodeOptions {
   Activation activation = Activation::kNone;  // FULLY_CONNECTED, binary ops
+  // FULLY_CONNECTED with a 4th input (the addend): x := input_activation(x + addend[:, addend_offset + k])
+  Activation input_activation = Activation::kNone;
+  int64_t addend_offset = 0;
   float alpha = 0.01f;                        // LEAKY_RELU (also fused)
   int64_t axis = 0;                           // SOFTMAX, CONCAT, TAKE
   std::vector<int64_t> indices;               // TAKE

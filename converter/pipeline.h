@@ -15,6 +15,7 @@ struct ConvertOptions {
   bool concat_of_reshapes = true;  // CONCAT(RESHAPE(x_i)) -> RESHAPE(CONCAT(x_i))
   bool fuse_mixtures = true;       // REDUCE_SUM(MUL(gate, stacked experts)) -> MIX (--no-fuse-mixtures)
   bool fuse_norms = true;          // LayerNorm / GELU decompositions -> LAYER_NORM / UNARY GELU
+  bool fuse_input_adds = true;     // the split's ADD -> the addend of the static int8 layers reading it (--no-fuse-input-adds)
 };
 
 /// Runs every pass on an imported graph, in order.

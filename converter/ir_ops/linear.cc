@@ -6,7 +6,7 @@ namespace edgemtl::converter {
 namespace {
 
 void infer_fully_connected(const OpCall& call, DType* dtype, std::vector<int64_t>* shape) {
-  call.require_arity(2, 3);
+  call.require_arity(2, 4);
   const Value& x = call.in(0);
   const Value& w = call.in(1);
   require(w.is_constant && w.rank() == 2 && w.dtype == DType::kFloat32, "fully-connected weight must be a constant [N,K]");
@@ -14,10 +14,19 @@ void infer_fully_connected(const OpCall& call, DType* dtype, std::vector<int64_t
   require(x.rank() >= (x.is_activation() ? 2 : 1), "fully-connected would contract the row dimension");
   require(x.shape.back() == w.shape[1], "fully-connected: input width " + std::to_string(x.shape.back()) +
                                             " does not match weight " + shape_string(w.shape));
-  if (call.inputs.size() == 3)
+  if (call.inputs.size() >= 3)
     require(call.in(2).is_constant && call.in(2).dtype == DType::kFloat32 &&
                 call.in(2).shape == std::vector<int64_t>{w.shape[0]},
             "fully-connected bias must be a float constant [N]");
+  if (call.inputs.size() == 4) {
+    const Value& a = call.in(3);
+    const int64_t offset = call.options.addend_offset;
+    require(a.is_activation() && a.dtype == DType::kFloat32 && a.rank() == 2 && x.rank() == 2 && offset >= 0 &&
+                offset + w.shape[1] <= a.shape[1],
+            "fully-connected addend must be a float activation [rows, A] with addend_offset + K <= A, x 2-D");
+    require(call.options.input_activation == Activation::kNone || call.options.input_activation == Activation::kRelu,
+            "fully-connected input_activation must be NONE or RELU");
+  }
   *dtype = DType::kFloat32;
   *shape = x.shape;
   shape->back() = w.shape[0];
@@ -28,11 +37,22 @@ void evaluate_fully_connected(const OpCall& call, Value* out) {
   const Value& w = call.in(1);
   const NodeOptions& o = call.options;
   const int64_t n = w.shape[0], k = w.shape[1], rows = product(x.shape) / k;
+  // With an addend: x + addend (one row of it for all rows when it has one), then input_activation.
+  std::vector<float> input = x.floats;
+  if (call.inputs.size() == 4) {
+    const Value& a = call.in(3);
+    const int64_t width = a.shape[1], addend_rows = product(a.shape) / width;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < k; ++i) {
+        const float sum = x.floats[r * k + i] + a.floats[(addend_rows == 1 ? 0 : r) * width + o.addend_offset + i];
+        input[r * k + i] = apply_activation(sum, o.input_activation, o.alpha);
+      }
+  }
   out->floats.resize(product(out->shape));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < n; ++j) {
-      double acc = call.inputs.size() == 3 ? call.in(2).floats[j] : 0.0;
-      for (int64_t i = 0; i < k; ++i) acc += double(x.floats[r * k + i]) * w.floats[j * k + i];
+      double acc = call.inputs.size() >= 3 ? call.in(2).floats[j] : 0.0;
+      for (int64_t i = 0; i < k; ++i) acc += double(input[r * k + i]) * w.floats[j * k + i];
       out->floats[r * n + j] = apply_activation(static_cast<float>(acc), o.activation, o.alpha);
     }
 }
@@ -92,7 +112,8 @@ FileOptions write_fully_connected_options(const OptionsWriter& w) {
   return {schema::OpOptions::FullyConnectedOptions,
           schema::CreateFullyConnectedOptions(w.builder, to_schema(o.activation), o.alpha, input, output,
                                               dynamic ? schema::InputQuantizationMode::DYNAMIC_ROW
-                                                      : schema::InputQuantizationMode::STATIC)
+                                                      : schema::InputQuantizationMode::STATIC,
+                                              to_schema(o.input_activation), o.addend_offset)
               .Union()};
 }
 

@@ -2,6 +2,8 @@
 // to float rounding). Run in the order of run_pipeline() in pipeline.cc.
 #pragma once
 
+#include <set>
+
 #include "converter/ir.h"
 
 namespace edgemtl::converter {
@@ -65,6 +67,15 @@ void concat_of_reshapes(Graph& graph);
 /// Runs after assign_stages and concat_of_reshapes.
 void fuse_mixtures(Graph& graph);
 
+/// Moves ADD(a, b) with activation NONE or RELU into the FULLY_CONNECTEDs
+/// that read it, when each is one of `layers` (node indices) and has a bias,
+/// directly or through TAKEs of consecutive columns read only by such layers:
+/// each reads a (or the TAKE of a) as x and
+/// b as its addend (4th input, addend_offset = the TAKE's first column); the
+/// ADD dies. The operand of the user stage is the addend (1 row when the user
+/// is cached). Runs after the quantisation plan (convert_api.cc), whose node
+/// and value indices it keeps.
+void fuse_input_adds(Graph& graph, const std::set<int>& layers);
 /// Removes nodes whose outputs no task needs.
 void eliminate_dead_code(Graph& graph);
 

@@ -187,10 +187,17 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       int64_t units = w.shape[0], k = w.shape[1];
       out.shape = x.shape;
       out.shape.back() = units;
+      // A 4th input (addend): x + its columns addend_offset.., one row for all when it has one, then input_activation.
+      auto input = [&](int64_t r, int64_t i) {
+        if (in.size() < 4) return x.data[r * k + i];
+        const RefTensor& a = *in[3];
+        const int64_t width = a.shape.back(), row = count(a.shape) / width == 1 ? 0 : r;
+        return activate(x.data[r * k + i] + a.data[row * width + o.addend_offset + i], o.input_activation, o.alpha);
+      };
       for (int64_t r = 0; r < count(x.shape) / k; ++r)
         for (int64_t j = 0; j < units; ++j) {
-          double s = in.size() == 3 ? in[2]->data[j] : 0;
-          for (int64_t i = 0; i < k; ++i) s += x.data[r * k + i] * w.data[j * k + i];
+          double s = in.size() >= 3 ? in[2]->data[j] : 0;
+          for (int64_t i = 0; i < k; ++i) s += input(r, i) * w.data[j * k + i];
           out.data.push_back(activate(s, o.activation, o.alpha));
         }
       return out;

@@ -4,6 +4,8 @@
 // inputs) and has the expected structure.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "converter/partition.h"
 #include "converter/passes/passes.h"
 #include "converter/test/graph_builders.h"
@@ -363,6 +365,85 @@ TEST_CASE("MIX evaluates as the MUL and REDUCE_SUM it replaces, to the bit, and 
   const Value b = evaluate(g, Op::kMix, repeated_inputs, {}, DType::kFloat32, {rows, width});
   CHECK(a.floats == b.floats);
   CHECK(a.floats != mixed.floats);
+}
+
+}  // namespace edgemtl::converter::test
+
+namespace edgemtl::converter::test {
+
+// relu(FC_i(i) + FC_u(u)) read through TAKEs of its columns by layers with a
+// bias (the split first layer of MMoE/PLE): returns {sum, take outputs' FCs}.
+struct SplitSum {
+  int item_part, user_part, sum;
+  std::vector<int> layers;  // outputs of the layers reading column slices
+};
+
+SplitSum split_sum(Graph& g, std::mt19937& rng, bool contiguous, bool biases) {
+  const int u = add_feature(g, "u", {kRows, 4}, true);
+  const int i = add_feature(g, "i", {kRows, 5});
+  SplitSum s;
+  s.user_part = g.emit(Op::kFullyConnected, {u, random_constant(g, rng, {12, 4}, "wu"),
+                                             random_constant(g, rng, {12}, "bu")}, NodeOptions{}, "fc_u");
+  s.item_part = g.emit(Op::kFullyConnected, {i, random_constant(g, rng, {12, 5}, "wi")}, NodeOptions{}, "fc_i");
+  s.sum = g.emit(Op::kAdd, {s.item_part, s.user_part}, with_activation(Activation::kRelu), "sum");
+  for (int64_t first : {0, 6}) {
+    NodeOptions take;
+    take.axis = 1;
+    for (int64_t c = 0; c < 6; ++c) take.indices.push_back(contiguous || c < 5 ? first + c : first);
+    const int slice = g.emit(Op::kTake, {s.sum}, take, "take");
+    std::vector<int> inputs = {slice, random_constant(g, rng, {3, 6}, "w")};
+    if (biases) inputs.push_back(random_constant(g, rng, {3}, "b"));
+    s.layers.push_back(g.emit(Op::kFullyConnected, inputs, with_activation(Activation::kSigmoid), "layer"));
+  }
+  for (int y : s.layers) add_tasks(g, y);
+  return s;
+}
+
+// Every FULLY_CONNECTED of g (the layers fuse_input_adds may give an addend).
+std::set<int> all_layers(const Graph& g) {
+  std::set<int> layers;
+  for (size_t n = 0; n < g.nodes.size(); ++n)
+    if (g.nodes[n].op == Op::kFullyConnected) layers.insert(static_cast<int>(n));
+  return layers;
+}
+
+TEST_CASE("fuse_input_adds: the split's relu(W_i·i + W_u·u) becomes the addend of the layers reading its columns") {
+  std::mt19937 rng(41);
+  Graph g;
+  const SplitSum s = split_sum(g, rng, true, true);
+  assign_stages(g);
+  auto inputs = random_inputs(g, rng, 7, true);
+  auto before = run_reference(g, expand_user_rows(g, inputs, 7));
+  fuse_input_adds(g, all_layers(g));
+  CHECK(live_nodes(g, Op::kAdd) == 0);
+  int fused = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    if (n.op == Op::kTake) CHECK(n.inputs[0] == s.item_part);  // the item part has the rows, the user part is 1 row
+    if (n.op != Op::kFullyConnected || n.inputs.size() != 4) continue;
+    ++fused;
+    CHECK(n.inputs[3] == s.user_part);
+    CHECK(n.options.input_activation == Activation::kRelu);
+    CHECK((n.options.addend_offset == 0 || n.options.addend_offset == 6));
+  }
+  CHECK(fused == 2);
+  CHECK(max_difference(before, run_reference(g, expand_user_rows(g, inputs, 7))) < 1e-9);
+}
+
+TEST_CASE("fuse_input_adds leaves a sum read otherwise: scattered columns, no bias, a task, a layer not offered") {
+  for (int variant = 0; variant < 4; ++variant) {
+    CAPTURE(variant);
+    std::mt19937 rng(43);
+    Graph g;
+    const SplitSum s = split_sum(g, rng, variant != 0, variant != 1);
+    if (variant == 2) add_tasks(g, s.sum);
+    assign_stages(g);
+    std::set<int> layers = all_layers(g);
+    if (variant == 3) layers.erase(g.values[s.layers[1]].producer);
+    fuse_input_adds(g, layers);
+    CHECK(live_nodes(g, Op::kAdd) == 1);
+    for (const Node& n : g.nodes) CHECK(n.inputs.size() <= 3);
+  }
 }
 
 }  // namespace edgemtl::converter::test

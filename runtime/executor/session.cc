@@ -70,6 +70,7 @@ struct Lane {
   std::vector<TensorSlot> tensors;      // data and run-time shape, per tensor
   std::vector<PreparedOp> item_ops, cross_ops;  // lanes > 0 borrow lane 0's reentrant states
   std::vector<int8_t> int8_scratch;     // int8 copies of x and y, shared by the INT8 fully-connected layers
+  std::vector<float> input_scratch;     // x + addend, shared by the fully-connected layers that stage it
   RunContext run_context;               // what every run sees (points into the members above)
   std::vector<CacheBinding> cache_bindings;
   bool bound_to_cache = false;          // cache_bindings point into the cache (rank), else into the arena
@@ -116,6 +117,7 @@ struct Session::Impl {
   size_t num_candidates = 0;
   size_t packed_bytes = 0;
   size_t int8_scratch_bytes = 0;
+  size_t input_scratch_bytes = 0;
   // Requests of several tiles still to run on one thread (no lanes) after
   // lanes were held up (a thread descheduled: another process on its core),
   // and how many the next such finding sets.
@@ -292,10 +294,12 @@ Status Session::Impl::add_lanes(PrepareContext& context) {
     status = prepare_stage(stages.item, kItemStage, lane->item_ops, context, &first.item_ops);
     if (status.is_ok()) status = prepare_stage(stages.cross, kCrossStage, lane->cross_ops, context, &first.cross_ops);
     lane->int8_scratch.resize(int8_scratch_bytes);
+    lane->input_scratch.resize(input_scratch_bytes / sizeof(float));
     lane->run_context = first.run_context;
     lane->run_context.slots = lane->tensors.data();
     lane->run_context.threads = KernelThreads{};
     lane->run_context.int8_scratch = lane->int8_scratch.data();
+    lane->run_context.input_scratch = lane->input_scratch.data();
     added.push_back(std::move(lane));
   }
   context.slots = first.tensors.data();
@@ -376,10 +380,14 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   EMTL_RETURN_IF_ERROR(check_bound("an int8 scratch", prepare.int8_scratch_bytes, options));
   impl->int8_scratch_bytes = prepare.int8_scratch_bytes;
   lane.int8_scratch.resize(prepare.int8_scratch_bytes);
+  EMTL_RETURN_IF_ERROR(check_bound("an input scratch", prepare.input_scratch_bytes, options));
+  impl->input_scratch_bytes = prepare.input_scratch_bytes;
+  lane.input_scratch.resize(prepare.input_scratch_bytes / sizeof(float));
   lane.run_context.tensors = impl->allocation.tensors().data();
   lane.run_context.slots = lane.tensors.data();
   lane.run_context.threads = impl->kernel_threads;
   lane.run_context.int8_scratch = lane.int8_scratch.data();
+  lane.run_context.input_scratch = lane.input_scratch.data();
   EMTL_RETURN_IF_ERROR(impl->add_lanes(prepare));
   impl->packed_bytes = prepare.packed_weight_bytes;
 

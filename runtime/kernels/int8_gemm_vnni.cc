@@ -28,6 +28,7 @@ struct Int8GemmVnni::RunContext {
   int32_t* row_zero_point;
   const float* float_bias;
   bool dynamic;
+  InputAddend addend;  // static int8 only: added to x while it is quantised
 };
 
 namespace {
@@ -40,8 +41,8 @@ using RunContext = Int8GemmVnni::RunContext;
 // by two packs in registers and stored at once (vpmovdb to memory, one
 // instruction per 16 bytes, made this prologue cost up to a third of a call
 // on Zen 5).
-template <class Quantize>
-EMTL_VNNI_TARGET inline void quantize_row(const float* x, size_t input_channels, size_t padded_input_channels,
+template <class Row, class Quantize>
+EMTL_VNNI_TARGET inline void quantize_row(const Row& x, size_t input_channels, size_t padded_input_channels,
                                           uint8_t* out, Quantize quantize) {
   // packus works within 128-bit lanes: dword 4 L + j of the packed bytes holds bytes 4 L .. 4 L + 3 of vector j.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -51,8 +52,8 @@ EMTL_VNNI_TARGET inline void quantize_row(const float* x, size_t input_channels,
   };
   size_t i = 0;
   for (; i + 64 <= input_channels; i += 64)
-    _mm512_storeu_si512(out + i, pack(quantize(_mm512_loadu_ps(x + i)), quantize(_mm512_loadu_ps(x + i + 16)),
-                                      quantize(_mm512_loadu_ps(x + i + 32)), quantize(_mm512_loadu_ps(x + i + 48))));
+    _mm512_storeu_si512(out + i, pack(quantize(x.load(i)), quantize(x.load(i + 16)), quantize(x.load(i + 32)),
+                                      quantize(x.load(i + 48))));
   if (i < padded_input_channels) {
     // Masked loads: x may be a window of a wider tensor, nothing past its row is read. The padding is
     // stored as 0: the padded weights are 0, but the bytes they meet must be initialised.
@@ -60,11 +61,33 @@ EMTL_VNNI_TARGET inline void quantize_row(const float* x, size_t input_channels,
     const uint64_t valid = (uint64_t{1} << n) - 1, stored = padded == 64 ? ~uint64_t{0} : (uint64_t{1} << padded) - 1;
     __m512i q[4];
     for (int j = 0; j < 4; ++j)
-      q[j] = quantize(_mm512_maskz_loadu_ps(static_cast<__mmask16>(valid >> (16 * j)), x + i + 16 * j));
+      q[j] = quantize(x.load(static_cast<__mmask16>(valid >> (16 * j)), i + 16 * j));
     const __m512i bytes = _mm512_maskz_mov_epi8(valid, pack(q[0], q[1], q[2], q[3]));
     _mm512_mask_storeu_epi8(out + i, stored, bytes);
   }
 }
+
+// 16 floats of one row of x from column i (masked: the lanes of `mask`, 0 elsewhere).
+struct PlainRow {
+  const float* x;
+  EMTL_VNNI_TARGET __m512 load(size_t i) const { return _mm512_loadu_ps(x + i); }
+  EMTL_VNNI_TARGET __m512 load(__mmask16 mask, size_t i) const { return _mm512_maskz_loadu_ps(mask, x + i); }
+};
+
+// The same of x + addend (FULLY_CONNECTED's 4th input), with RELU when kRelu:
+// stage_input_addend's operations (max_ps returns its second operand, 0, for NaN).
+template <bool kRelu>
+struct AddendRow {
+  const float* x;
+  const float* addend;
+  EMTL_VNNI_TARGET __m512 activate(__m512 v) const { return kRelu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v; }
+  EMTL_VNNI_TARGET __m512 load(size_t i) const {
+    return activate(_mm512_add_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(addend + i)));
+  }
+  EMTL_VNNI_TARGET __m512 load(__mmask16 mask, size_t i) const {
+    return activate(_mm512_add_ps(_mm512_maskz_loadu_ps(mask, x + i), _mm512_maskz_loadu_ps(mask, addend + i)));
+  }
+};
 
 // Rows [begin, begin + count) of x -> u8.
 EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t count) {
@@ -78,9 +101,19 @@ EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t co
     const __m512 v = _mm512_min_ps(high, _mm512_mul_ps(x, inverse));
     return _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), shift);
   };
-  for (size_t r = begin; r < begin + count; ++r)
-    quantize_row(c->x + r * c->input_stride, c->input_channels, c->padded_input_channels,
-                 c->xu + r * c->padded_input_channels, quantize);
+  const InputAddend& a = c->addend;
+  for (size_t r = begin; r < begin + count; ++r) {
+    const float* x = c->x + r * c->input_stride;
+    uint8_t* out = c->xu + r * c->padded_input_channels;
+    if (!a.present())
+      quantize_row(PlainRow{x}, c->input_channels, c->padded_input_channels, out, quantize);
+    else if (a.relu)
+      quantize_row(AddendRow<true>{x, a.data + r * a.stride}, c->input_channels, c->padded_input_channels, out,
+                   quantize);
+    else
+      quantize_row(AddendRow<false>{x, a.data + r * a.stride}, c->input_channels, c->padded_input_channels, out,
+                   quantize);
+  }
 }
 
 // Dynamic int8: rows [begin, begin + count) of x -> u8, each with its own
@@ -108,7 +141,8 @@ EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, s
           _mm512_cvt_roundps_epi32(_mm512_div_ps(v, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
           zero_point);
     };
-    quantize_row(x, c->input_channels, c->padded_input_channels, c->xu + r * c->padded_input_channels, quantize);
+    quantize_row(PlainRow{x}, c->input_channels, c->padded_input_channels, c->xu + r * c->padded_input_channels,
+                 quantize);
   }
 }
 
@@ -294,23 +328,25 @@ Status Int8GemmVnni::create_dynamic(size_t input_channels, size_t output_channel
 }
 
 void Int8GemmVnni::run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
-                       ThreadPool* pool) const {
+                       ThreadPool* pool, const InputAddend& addend) const {
   if (rows == 0) return;
-  const RunContext c = context(x, rows, input_stride, y, scratch);
+  const RunContext c = context(x, rows, input_stride, y, scratch, addend);
   // An int8 multiply-add costs about a quarter of an f32 one (kMinTaskMultiplyAdds).
   parallelize_row_ranges(pool, rows, kRowBlock, kRowBlock * padded_input_channels_ * output_channels_ / 4,
                          output_channels_, range_task, &c);
 }
 
 void Int8GemmVnni::run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,
-                            uint8_t* scratch) const {
+                            uint8_t* scratch, const InputAddend& addend) const {
   if (row_begin >= row_end) return;
-  const RunContext c = context(x, row_end, input_stride, y, scratch);
+  const RunContext c = context(x, row_end, input_stride, y, scratch, addend);
   range_task(&c, row_begin, row_end);
 }
 
-Int8GemmVnni::RunContext Int8GemmVnni::context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch) const {
+Int8GemmVnni::RunContext Int8GemmVnni::context(const float* x, size_t rows, size_t input_stride, float* y,
+                                               uint8_t* scratch, const InputAddend& addend) const {
   RunContext c;
+  c.addend = addend;
   c.x = x;
   c.rows = rows;
   c.input_stride = input_stride;
@@ -349,9 +385,9 @@ Status Int8GemmVnni::create_dynamic(size_t, size_t, const int8_t*, const float*,
   return Status::error(Error::kUnsupported, "int8 GEMM: AVX-512 VNNI is x86-64 only");
 }
 
-void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, ThreadPool*) const {}
+void Int8GemmVnni::run(const float*, size_t, size_t, float*, uint8_t*, ThreadPool*, const InputAddend&) const {}
 
-void Int8GemmVnni::run_rows(const float*, size_t, size_t, size_t, float*, uint8_t*) const {}
+void Int8GemmVnni::run_rows(const float*, size_t, size_t, size_t, float*, uint8_t*, const InputAddend&) const {}
 
 #endif
 

@@ -23,6 +23,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/kernels/dynamic_quantization.h"
+#include "runtime/kernels/input_addend.h"
 #include "runtime/threads/thread_pool.h"
 
 namespace edgemtl {
@@ -51,12 +52,14 @@ class Int8GemmVnni {
   /// apart; reads only the first input_channels floats of each row.
   /// `scratch`: scratch_bytes() bytes for the u8 copy of x. `pool`: null
   /// (this thread only) or the Session's threads, given a few row ranges
-  /// (runtime/kernels/gemm_panels.h).
-  void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch, ThreadPool* pool) const;
+  /// (runtime/kernels/gemm_panels.h). `addend` (static int8 only): the layer
+  /// reads activation(x + addend), added while x is quantised.
+  void run(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch, ThreadPool* pool,
+           const InputAddend& addend = {}) const;
   /// Rows [row_begin, row_end) of the same, single-threaded (row r of x, y and
   /// the scratch where run() puts it): for a caller's own thread pool.
-  void run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y,
-                uint8_t* scratch) const;
+  void run_rows(const float* x, size_t input_stride, size_t row_begin, size_t row_end, float* y, uint8_t* scratch,
+                const InputAddend& addend = {}) const;
 
   struct RunContext;  // the arguments of one run (int8_gemm_vnni.cc)
   /// (dynamic: then each row's scale and zero point)
@@ -72,7 +75,8 @@ class Int8GemmVnni {
  private:
   std::vector<int8_t> packed_;     // panels of kPanelColumns (the last one may be 16) x padded_input_channels_
   Status pack(size_t input_channels, size_t output_channels, const int8_t* weight, size_t max_rows);
-  RunContext context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch) const;
+  RunContext context(const float* x, size_t rows, size_t input_stride, float* y, uint8_t* scratch,
+                     const InputAddend& addend) const;
 
   std::vector<int32_t> bias_;      // bias_total (dynamic: sum_k w[c, k]), padded to the panels' columns with 0
   std::vector<float> multiplier_;  // s_in * s_w[c] / s_out (dynamic: s_w[c]), padded with 0

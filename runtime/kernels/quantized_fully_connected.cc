@@ -237,11 +237,13 @@ Status QuantizedFullyConnected::run_xnnpack(const float* x, size_t rows, float* 
 }
 
 Status QuantizedFullyConnected::run(const float* x, size_t rows, float* y, int8_t* scratch,
-                                    const KernelThreads& threads) {
+                                    const KernelThreads& threads, const InputAddend& addend) {
   if (rows > max_rows_)
     return Status::error(Error::kInternal, "quantized fully connected: %zu rows, planned for %zu", rows, max_rows_);
+  if (addend.present() && !(vnni_ && !dynamic_))
+    return Status::error(Error::kInternal, "quantized fully connected: an input addend on a kernel that stages it");
   if (vnni_) {
-    vnni_gemm_.run(x, rows, input_stride_, y, reinterpret_cast<uint8_t*>(scratch), threads.pool);
+    vnni_gemm_.run(x, rows, input_stride_, y, reinterpret_cast<uint8_t*>(scratch), threads.pool, addend);
   } else if (dynamic_) {
     std::pair<const QuantizedFullyConnected*, DynamicRun> context{this, {x, y, reinterpret_cast<int16_t*>(scratch)}};
     parallelize_row_ranges(threads.pool, rows, kDynamicRowsPerTask,

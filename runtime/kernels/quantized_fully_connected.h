@@ -44,7 +44,15 @@ class QuantizedFullyConnected {
   /// `scratch`: scratch_bytes() bytes for the int8 copies of x and y; the
   /// layers of a Session run one after another and share one scratch.
   /// `threads`: the Session's pools (XNNPACK's GEMM or the VNNI kernel's).
-  Status run(const float* x, size_t rows, float* y, int8_t* scratch, const KernelThreads& threads);
+  /// `addend`: only where fuses_input_addend() (x is then read through it).
+  Status run(const float* x, size_t rows, float* y, int8_t* scratch, const KernelThreads& threads,
+             const InputAddend& addend = {});
+  /// True when a layer created with these arguments adds FULLY_CONNECTED's
+  /// addend itself (static int8 on the VNNI kernel); the others are given x
+  /// with the addend added (stage_input_addend), rows input_channels apart.
+  static bool fuses_input_addend(bool dynamic, bool allow_vnni) {
+    return !dynamic && allow_vnni && Int8GemmVnni::available();
+  }
   size_t scratch_bytes() const {
     if (vnni_) return vnni_gemm_.scratch_bytes();
     if (dynamic_) return max_rows_ * padded_input_channels_ * sizeof(int16_t);  // the rows' xq - z

@@ -4,10 +4,14 @@
 // INT8 on QuantizedFullyConnected, which picks the AVX-512 VNNI kernel or
 // XNNPACK at prepare (dynamic int8, input_mode DYNAMIC_ROW: VNNI or its
 // portable loop). Input 0 may be a column view (rows `stride` apart).
+// An optional 4th input, the addend, is added to x first (input_activation):
+// the VNNI kernel adds it while quantising x, the others read a staged copy
+// (runtime/kernels/input_addend.h).
 #include <vector>
 
 #include "runtime/kernels/fully_connected.h"
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/input_addend.h"
 #include "runtime/kernels/quantized_fully_connected.h"
 #include "runtime/ops/registry.h"
 
@@ -49,8 +53,33 @@ Status verify_weight_quantization(const OpVerifier& v, const schema::FullyConnec
   return v.check_activation_quantization("output_quantization", options->output_quantization());
 }
 
+// The 4th input: an activation [rows or 1, A] read from column addend_offset
+// on, x 2-D, input_activation NONE or RELU.
+Status verify_addend(const OpVerifier& v, const schema::FullyConnectedOptions* options, int64_t input_channels) {
+  if (v.num_inputs() < 4) {
+    if (options && (options->input_activation() != schema::Activation::NONE || options->addend_offset() != 0))
+      return Status::error(Error::kInvalidModel, "%s: input_activation or addend_offset without an addend input",
+                           v.where());
+    return Status::ok();
+  }
+  const int addend = v.input(3);
+  EMTL_RETURN_IF_ERROR(v.expect_activation_input(3));
+  EMTL_RETURN_IF_ERROR(v.expect_dtype("addend", addend, DType::FLOAT32));
+  const Shape a = v.input_shape(3), x = v.input_shape(0);
+  const int64_t offset = options ? options->addend_offset() : 0;
+  if (x.rank != 2 || a.rank != 2 || offset < 0 || offset > a[1] || a[1] - offset < input_channels)
+    return Status::error(Error::kInvalidModel, "%s: the addend (tensor %d) must be [-1, A] with addend_offset %lld + "
+                         "K %lld <= A, and x 2-D", v.where(), addend, static_cast<long long>(offset),
+                         static_cast<long long>(input_channels));
+  const schema::Activation activation = options ? options->input_activation() : schema::Activation::NONE;
+  if (activation != schema::Activation::NONE && activation != schema::Activation::RELU)
+    return Status::error(Error::kUnsupported, "%s: input_activation %d (only NONE and RELU)", v.where(),
+                         static_cast<int>(activation));
+  return Status::ok();
+}
+
 Status verify(const OpVerifier& v) {
-  EMTL_RETURN_IF_ERROR(v.arity(2, 3));
+  EMTL_RETURN_IF_ERROR(v.arity(2, 4));
   const schema::FullyConnectedOptions* options;
   EMTL_RETURN_IF_ERROR(v.get_options(schema::OpOptions::FullyConnectedOptions, false, &options));
   if (options) EMTL_RETURN_IF_ERROR(v.check_activation(options->activation()));
@@ -65,7 +94,8 @@ Status verify(const OpVerifier& v) {
   if (x.rank < 2 || w.rank != 2 || w[1] != x[x.rank - 1] || w[0] < 1 || w[1] < 1)
     return Status::error(Error::kInvalidModel, "%s: input [..., K] and weight [N, K] do not match", v.where());
   EMTL_RETURN_IF_ERROR(verify_weight_quantization(v, options, w[0]));
-  if (v.num_inputs() == 3) {
+  EMTL_RETURN_IF_ERROR(verify_addend(v, options, w[1]));
+  if (v.num_inputs() >= 3) {
     EMTL_RETURN_IF_ERROR(v.expect_constant_input(2, "bias"));
     // Static int8: INT32 bias with an implied scale; dynamic int8 adds an f32 bias.
     const bool int32_bias = weight_dtype == DType::INT8 && !is_dynamic(options);
@@ -88,16 +118,85 @@ size_t gemm_rows(const TensorView& x) {
   return x.num_elements() / static_cast<size_t>(x.shape[x.shape.rank - 1]);
 }
 
+// The 4th input, as prepared: where a run reads it.
+struct AddendInput {
+  bool present = false;
+  bool relu = false;
+  bool fused = false;          // the kernel adds it (else the run stages x + addend first)
+  size_t offset = 0;           // addend_offset
+  size_t stride = 0;           // floats between the addend's rows
+  size_t input_stride = 0;     // floats between x's rows (x itself, before staging)
+  size_t input_channels = 0;
+
+  // The addend for this run: its row 0 for every row when it has 1 row.
+  InputAddend at(const RunContext& context, const PreparedOp& p) const {
+    const TensorView a = context.input(p, 3);
+    return {a.as<const float>() + offset, a.shape[0] == 1 ? 0 : stride, relu};
+  }
+  // x, or x + addend staged in the lane's input scratch (rows input_channels apart).
+  const float* input(const RunContext& context, const PreparedOp& p, size_t rows) const {
+    const float* x = context.input(p, 0).as<const float>();
+    if (!present || fused) return x;
+    stage_input_addend(x, input_stride, rows, input_channels, at(context, p), context.input_scratch);
+    return context.input_scratch;
+  }
+};
+
+struct F32Layer {
+  FullyConnected kernel;
+  AddendInput addend;
+};
+
+struct Int8Layer {
+  QuantizedFullyConnected kernel;
+  AddendInput addend;
+};
+
+// An addend of several rows has x's rows (the converter adds a 1-row one to many rows only).
+Status check_addend_rows(const RunContext& context, const PreparedOp& p, const AddendInput& a, size_t rows) {
+  if (!a.present) return Status::ok();
+  const auto addend_rows = static_cast<size_t>(context.input(p, 3).shape[0]);
+  if (addend_rows == 1 || addend_rows == rows) return Status::ok();
+  return Status::error(Error::kInvalidModel, "fully connected: an addend of %zu rows for %zu rows of x", addend_rows,
+                       rows);
+}
+
 Status run_f32(const RunContext& context, PreparedOp& p) {
-  const TensorView x = context.input(p, 0);
-  return p.state.get<FullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
-                                           context.threads);
+  F32Layer& layer = p.state.get<F32Layer>();
+  const size_t rows = gemm_rows(context.input(p, 0));
+  EMTL_RETURN_IF_ERROR(check_addend_rows(context, p, layer.addend, rows));
+  return layer.kernel.run(layer.addend.input(context, p, rows), rows, context.output(p).as<float>(), context.threads);
 }
 
 Status run_int8(const RunContext& context, PreparedOp& p) {
-  const TensorView x = context.input(p, 0);
-  return p.state.get<QuantizedFullyConnected>().run(x.as<const float>(), gemm_rows(x), context.output(p).as<float>(),
-                                                    context.int8_scratch, context.threads);
+  Int8Layer& layer = p.state.get<Int8Layer>();
+  const size_t rows = gemm_rows(context.input(p, 0));
+  EMTL_RETURN_IF_ERROR(check_addend_rows(context, p, layer.addend, rows));
+  const InputAddend fused = layer.addend.fused ? layer.addend.at(context, p) : InputAddend{};
+  return layer.kernel.run(layer.addend.input(context, p, rows), rows, context.output(p).as<float>(),
+                          context.int8_scratch, context.threads, fused);
+}
+
+// What prepare knows of the 4th input; `input_stride` is x's.
+AddendInput prepare_addend(PrepareContext& context, const PreparedOp& p, size_t input_channels, size_t input_stride) {
+  AddendInput a;
+  if (p.num_inputs() < 4) return a;
+  const schema::FullyConnectedOptions* options = p.op->options_as_FullyConnectedOptions();
+  const TensorAllocation& addend = context.tensor(p.input(3));
+  a.present = true;
+  a.relu = options && options->input_activation() == schema::Activation::RELU;
+  a.offset = options ? static_cast<size_t>(options->addend_offset()) : 0;
+  a.stride = addend.row_stride != 0 ? addend.row_stride : static_cast<size_t>(addend.declared[1]);
+  a.input_stride = input_stride;
+  a.input_channels = input_channels;
+  return a;
+}
+
+// Staged addends need max_rows rows of input_channels floats in the lane's input scratch.
+void reserve_staging(PrepareContext& context, const AddendInput& a) {
+  if (!a.present || a.fused) return;
+  const size_t bytes = context.max_rows * a.input_channels * sizeof(float);
+  if (context.input_scratch_bytes < bytes) context.input_scratch_bytes = bytes;
 }
 
 // Static int8: one activation's scale and zero point (verified: one each, zero point in int8).
@@ -106,7 +205,7 @@ QuantParams activation_params(const schema::Quantization* q) {
 }
 
 // An INT8 weight: static or dynamic int8, scales read from the verified file.
-Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t input_stride) {
+Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t view_stride) {
   const schema::FullyConnectedOptions* options = p.op->options_as_FullyConnectedOptions();
   const schema::Tensor* weight = context.file_tensor(p.input(1));
   const schema::Quantization* weight_q = weight->quantization();
@@ -116,8 +215,15 @@ Status prepare_int8(PrepareContext& context, PreparedOp& p, size_t input_stride)
       static_cast<size_t>(context.tensor(p.input(0)).declared.elements_from(1)) / input_channels;
   const size_t max_rows = rows_per_row * context.max_rows;
   const void* bias = p.num_inputs() > 2 ? context.slots[p.input(2)].data : nullptr;
-  auto* kernel = p.state.emplace<QuantizedFullyConnected>();
-  if (!kernel) return Status::error(Error::kOutOfMemory, "cannot allocate an int8 fully-connected layer");
+  auto* layer = p.state.emplace<Int8Layer>();
+  if (!layer) return Status::error(Error::kOutOfMemory, "cannot allocate an int8 fully-connected layer");
+  layer->addend = prepare_addend(context, p, input_channels, view_stride);
+  layer->addend.fused = layer->addend.present &&
+                        QuantizedFullyConnected::fuses_input_addend(is_dynamic(options), context.int8_vnni);
+  reserve_staging(context, layer->addend);
+  // A staged x is dense.
+  const size_t input_stride = layer->addend.present && !layer->addend.fused ? input_channels : view_stride;
+  QuantizedFullyConnected* kernel = &layer->kernel;
   const auto* weight_data = reinterpret_cast<const int8_t*>(context.slots[p.input(1)].data);
   if (is_dynamic(options)) {
     EMTL_RETURN_IF_ERROR(kernel->create_dynamic(input_channels, input_stride, output_channels, weight_data,
@@ -143,8 +249,8 @@ Status prepare(PrepareContext& context, PreparedOp& p) {
   const TensorAllocation& weight = context.tensor(p.input(1));
   const size_t input_channels = static_cast<size_t>(weight.declared[1]);
   const size_t input_row_stride = context.tensor(p.input(0)).row_stride;
-  const size_t input_stride = input_row_stride != 0 ? input_row_stride : input_channels;
-  if (weight.dtype == DType::INT8) return prepare_int8(context, p, input_stride);
+  const size_t view_stride = input_row_stride != 0 ? input_row_stride : input_channels;
+  if (weight.dtype == DType::INT8) return prepare_int8(context, p, view_stride);
 
   const auto* options = p.op->options_as_FullyConnectedOptions();
   const uint8_t* weight_data = context.slots[p.input(1)].data;
@@ -155,8 +261,12 @@ Status prepare(PrepareContext& context, PreparedOp& p) {
     widened.resize(output_channels * input_channels);
     half_to_float_n(weight_data, widened.data(), widened.size());
   }
-  auto* kernel = p.state.emplace<FullyConnected>();
-  if (!kernel) return Status::error(Error::kOutOfMemory, "cannot allocate a fully-connected layer");
+  auto* layer = p.state.emplace<F32Layer>();
+  if (!layer) return Status::error(Error::kOutOfMemory, "cannot allocate a fully-connected layer");
+  layer->addend = prepare_addend(context, p, input_channels, view_stride);
+  reserve_staging(context, layer->addend);
+  const size_t input_stride = layer->addend.present ? input_channels : view_stride;  // staged: dense
+  FullyConnected* kernel = &layer->kernel;
   EMTL_RETURN_IF_ERROR(kernel->create(
       input_channels, input_stride, output_channels,
       widened.empty() ? reinterpret_cast<const float*>(weight_data) : widened.data(), bias,

@@ -112,6 +112,7 @@ struct PrepareContext {
   size_t packed_weight_bytes = 0;
   size_t copied_bytes = 0;        // constants copied by pad_constant
   size_t int8_scratch_bytes = 0;  // the INT8 fully-connected layers share one scratch of the largest size
+  size_t input_scratch_bytes = 0;  // so do the fully-connected layers that stage x + addend
   std::vector<void*>* constant_copies = nullptr;  // owned by the Session, freed (std::free) with it
 
   const TensorAllocation& tensor(int index) const { return allocation->tensor(index); }
@@ -129,6 +130,7 @@ struct RunContext {
   TensorSlot* slots = nullptr;
   KernelThreads threads;  // for the GEMMs (fully connected, recurrent); elementwise kernels run on one thread
   int8_t* int8_scratch = nullptr;  // PrepareContext::int8_scratch_bytes bytes
+  float* input_scratch = nullptr;  // PrepareContext::input_scratch_bytes bytes
 
   TensorView view(int index) const {
     TensorView v;

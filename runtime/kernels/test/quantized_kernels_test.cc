@@ -489,3 +489,69 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: the schema's formula for e
 
 }  // namespace
 }  // namespace edgemtl
+
+namespace edgemtl {
+namespace {
+
+// FULLY_CONNECTED's addend on the VNNI kernel (added while x is quantised):
+// the same bits as the kernel on x + addend staged by a naive loop, and within
+// one output step of the schema's formula on it; x a window of wider rows, the
+// addend one row for all or a row per row, RELU or not.
+TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the staged sum's bits") {
+  if (!Int8GemmVnni::available()) {
+    MESSAGE("this CPU has no AVX-512 VNNI: VNNI kernel cases skipped");
+    return;
+  }
+  const QuantParams in{3.0f / 255.0f, -20}, out{0.04f, 3};
+  struct Case {
+    size_t rows, k, n, stride, addend_width, addend_offset;
+    bool broadcast, relu;
+  };
+  const Case cases[] = {{1, 21, 6, 21, 21, 0, true, true},      {9, 67, 33, 80, 100, 13, false, true},
+                        {17, 130, 50, 130, 300, 170, true, false}, {13, 256, 128, 2048, 2048, 768, true, true},
+                        {6, 63, 40, 63, 63, 0, false, false}};
+  uint32_t seed = 500;
+  for (const Case& t : cases) {
+    CAPTURE(t.rows);
+    CAPTURE(t.k);
+    CAPTURE(t.broadcast);
+    CAPTURE(t.relu);
+    std::mt19937 rng(seed++);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    std::vector<float> wide(t.rows * t.stride), addend((t.broadcast ? 1 : t.rows) * t.addend_width);
+    for (float& v : wide) v = uniform(rng);
+    for (float& v : addend) v = uniform(rng);
+    const size_t addend_stride = t.broadcast ? 0 : t.addend_width;
+    std::vector<float> staged(t.rows * t.k);
+    for (size_t r = 0; r < t.rows; ++r)
+      for (size_t i = 0; i < t.k; ++i) {
+        const float sum = wide[r * t.stride + i] + addend[r * addend_stride + t.addend_offset + i];
+        staged[r * t.k + i] = t.relu ? std::max(sum, 0.0f) : sum;
+      }
+    std::vector<int8_t> w(t.n * t.k);
+    for (int8_t& v : w) v = static_cast<int8_t>(std::lround(127 * uniform(rng)));
+    std::vector<int32_t> bias(t.n);
+    for (int32_t& v : bias) v = static_cast<int32_t>(std::lround(2000 * uniform(rng)));
+    std::vector<float> scales(t.n);
+    for (float& s : scales) s = (1.5f + uniform(rng)) / 127.0f;
+    QuantizedFullyConnected window, dense;
+    REQUIRE(window.create(t.k, t.stride, t.n, w.data(), scales.data(), true, bias.data(), in, out,
+                          schema::Activation::RELU, 0.01f, t.rows).is_ok());
+    REQUIRE(dense.create(t.k, t.k, t.n, w.data(), scales.data(), true, bias.data(), in, out, schema::Activation::RELU,
+                         0.01f, t.rows).is_ok());
+    REQUIRE(QuantizedFullyConnected::fuses_input_addend(false, true));
+    std::vector<int8_t> scratch(window.scratch_bytes());
+    std::vector<float> y(t.rows * t.n), want(t.rows * t.n);
+    const InputAddend a{addend.data() + t.addend_offset, addend_stride, t.relu};
+    REQUIRE(window.run(wide.data(), t.rows, y.data(), scratch.data(), {}, a).is_ok());
+    REQUIRE(dense.run(staged.data(), t.rows, want.data(), scratch.data(), {}).is_ok());
+    CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+    const std::vector<float> formula = reference_int8_fc(staged, t.rows, t.k, t.n, w, scales, bias, in, out, true);
+    size_t bad = 0;
+    for (size_t i = 0; i < y.size(); ++i) bad += std::fabs(y[i] - formula[i]) > out.scale * 1.001f;
+    CHECK(bad == 0);
+  }
+}
+
+}  // namespace
+}  // namespace edgemtl

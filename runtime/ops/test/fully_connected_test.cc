@@ -19,6 +19,27 @@ ModelBytes fully_connected(int output_width, DType weight_dtype = DType::FLOAT32
   return o.finish(OpType::FULLY_CONNECTED, {o.x, w}, o.activation(DType::FLOAT32, {-1, output_width}));
 }
 
+// x [-1, 3] (K = 3) plus columns offset .. offset + 2 of the addend CONCAT(x, x2) [-1, 6].
+ModelBytes fully_connected_addend(int64_t offset, schema::Activation input_activation, bool with_addend = true) {
+  OneOp o;
+  const int w = o.m.add_constant_f32("w", {2, 3}, std::vector<float>(6, 0.5f));
+  const int b = o.m.add_constant_f32("b", {2}, std::vector<float>(2, 0.25f));
+  std::vector<int> inputs = {o.x, w, b};
+  if (with_addend) {
+    const int wide = o.activation(DType::FLOAT32, {-1, 6});
+    o.m.add_op(ModelBuilder::kItem, OpType::CONCAT, {o.x, o.x2}, {wide}, OpOptions::AxisOptions,
+               [](flatbuffers::FlatBufferBuilder& fbb) { return schema::CreateAxisOptions(fbb, 1).Union(); });
+    inputs.push_back(wide);
+  }
+  return o.finish(OpType::FULLY_CONNECTED, inputs, o.activation(DType::FLOAT32, {-1, 2}),
+                  OpOptions::FullyConnectedOptions, [=](flatbuffers::FlatBufferBuilder& fbb) {
+                    return schema::CreateFullyConnectedOptions(fbb, schema::Activation::NONE, 0.01f, 0, 0,
+                                                               schema::InputQuantizationMode::STATIC,
+                                                               input_activation, offset)
+                        .Union();
+                  });
+}
+
 ModelBytes embedding(int64_t default_row) {
   OneOp o;
   const int table = o.m.add_constant_f32("table", {4, 2}, std::vector<float>(8, 0.5f));
@@ -54,6 +75,16 @@ const bool kRegistered = register_verifier_cases({
     {OpType::FULLY_CONNECTED, [] { return fully_connected(2); }, ""},
     {OpType::FULLY_CONNECTED, [] { return fully_connected(3); }, "has shape [-1, 3], expected [-1, 2]"},
     {OpType::FULLY_CONNECTED, [] { return fully_connected(2, DType::INT32); }, "weight (tensor 3 'w') is INT32"},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(3, schema::Activation::RELU); }, ""},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(0, schema::Activation::NONE); }, ""},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(4, schema::Activation::RELU); },
+     "addend_offset 4 + K 3 <= A"},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(-1, schema::Activation::NONE); },
+     "addend_offset -1 + K 3 <= A"},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(0, schema::Activation::SIGMOID); },
+     "input_activation 2 (only NONE and RELU)"},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(0, schema::Activation::RELU, false); },
+     "input_activation or addend_offset without an addend input"},
     {OpType::EMBEDDING, [] { return embedding(3); }, ""},
     {OpType::EMBEDDING, [] { return embedding(4); }, "default_row 4 outside the table of 4 rows"},
     {OpType::EMBEDDING_MULTI, [] { return embedding_multi({4, 2}); }, ""},
