@@ -61,6 +61,39 @@ void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n
   dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
 }
 
+// UINT4_ROW_CODEBOOK: 16 levels symmetric about 0, real = scale * (q - 7.5).
+// q - 7.5 is exact, so the product is the only rounding (nothing to fuse).
+inline void dequantize_uint4_symmetric_scalar(const uint8_t* packed, float scale, size_t n, float* out) {
+  for (size_t d = 0; d < n; ++d) {
+    const uint8_t byte = packed[d / 2];
+    const float centered = static_cast<float>(d % 2 ? byte >> 4 : byte & 0x0F) - 7.5f;
+    out[d] = scale * centered;
+  }
+}
+
+void dequantize_uint4_symmetric(const uint8_t* packed, float scale, size_t n, float* out) {
+  size_t done = 0;
+#if defined(__SSE2__)
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
+  const __m128 scales = _mm_set1_ps(scale), middle = _mm_set1_ps(7.5f);
+  for (; done + 16 <= n; done += 16) {
+    uint64_t eight;
+    std::memcpy(&eight, packed + done / 2, sizeof(eight));
+    const __m128i bytes = _mm_cvtsi64_si128(static_cast<long long>(eight));
+    const __m128i codes = _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles),
+                                            _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+    const __m128i words[2] = {_mm_unpacklo_epi8(codes, zero), _mm_unpackhi_epi8(codes, zero)};
+    for (int w = 0; w < 2; ++w) {
+      const __m128 first = _mm_sub_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(words[w], zero)), middle);
+      const __m128 second = _mm_sub_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(words[w], zero)), middle);
+      _mm_storeu_ps(out + done + 8 * w, _mm_mul_ps(scales, first));
+      _mm_storeu_ps(out + done + 8 * w + 4, _mm_mul_ps(scales, second));
+    }
+  }
+#endif
+  dequantize_uint4_symmetric_scalar(packed + done / 2, scale, n - done, out + done);
+}
+
 // A whole row (or BAG's part of one) per call, through one function pointer
 // picked per lookup call by dtype and instruction set: no switch per row.
 using RowDecoder = void (*)(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out);
@@ -88,6 +121,10 @@ void decode_int8_row_f16_portable(const EmbeddingTable& table, size_t row, size_
 void decode_uint4_row_f16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
   dequantize_uint4(uint4_row(table, row, begin), half_to_float(table.row_params[2 * row]),
                    half_to_float(table.row_params[2 * row + 1]), count, out);
+}
+float codebook_scale(const EmbeddingTable& table, size_t row) { return table.codebook[table.scale_index[row]]; }
+void decode_uint4_codebook_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_uint4_symmetric(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
 }
 void decode_float16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
   half_to_float_n(half_row(table, row, begin), out, count);
@@ -149,6 +186,34 @@ EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_avx2(const uint8_t* packed, f
   dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
 }
 
+EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_symmetric_avx2(const uint8_t* packed, float scale, size_t n,
+                                                                  float* out) {
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+  const __m256 scales = _mm256_set1_ps(scale), middle = _mm256_set1_ps(7.5f);
+  auto codes_of = [&](__m128i bytes) EMTL_AVX2_F16C_TARGET {
+    return _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles), _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+  };
+  auto store8 = [&](__m128i eight_codes, float* to) EMTL_AVX2_F16C_TARGET {
+    const __m256 centered = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight_codes)), middle);
+    _mm256_storeu_ps(to, _mm256_mul_ps(scales, centered));
+  };
+  size_t done = 0;
+  for (; done + 16 <= n; done += 16) {
+    uint64_t eight;
+    std::memcpy(&eight, packed + done / 2, sizeof(eight));
+    const __m128i codes = codes_of(_mm_cvtsi64_si128(static_cast<long long>(eight)));
+    store8(codes, out + done);
+    store8(_mm_unpackhi_epi64(codes, codes), out + done + 8);
+  }
+  if (done + 8 <= n) {
+    uint32_t four;
+    std::memcpy(&four, packed + done / 2, sizeof(four));
+    store8(codes_of(_mm_cvtsi32_si128(static_cast<int>(four))), out + done);
+    done += 8;
+  }
+  dequantize_uint4_symmetric_scalar(packed + done / 2, scale, n - done, out + done);
+}
+
 // vcvtph2ps is exact but quiets a signalling NaN (sets bit 22) where
 // half_to_float keeps the half's bit 9 there: put that bit back in NaN lanes.
 EMTL_AVX2_F16C_TARGET inline void half_to_float_n_avx2(const uint8_t* halves, float* out, size_t n) {
@@ -182,6 +247,10 @@ EMTL_AVX2_F16C_TARGET void decode_uint4_row_f16_avx2(const EmbeddingTable& table
                                                      size_t count, float* out) {
   dequantize_uint4_avx2(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
                         half_param(table.row_params[2 * row + 1]), count, out);
+}
+EMTL_AVX2_F16C_TARGET void decode_uint4_codebook_avx2(const EmbeddingTable& table, size_t row, size_t begin,
+                                                      size_t count, float* out) {
+  dequantize_uint4_symmetric_avx2(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
 }
 EMTL_AVX2_F16C_TARGET void decode_float16_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
                                                float* out) {
@@ -224,6 +293,24 @@ void dequantize_uint4_neon(const uint8_t* packed, float scale, float offset, siz
   dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
 }
 
+// 16 codes a step: (q - 7.5) exact, then the one rounding of the product.
+void dequantize_uint4_symmetric_neon(const uint8_t* packed, float scale, size_t n, float* out) {
+  const float32x4_t scales = vdupq_n_f32(scale), middle = vdupq_n_f32(7.5f);
+  size_t done = 0;
+  for (; done + 16 <= n; done += 16) {
+    const uint8x8_t bytes = vld1_u8(packed + done / 2);
+    const uint8x8x2_t pairs = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
+    const uint16x8_t words[2] = {vmovl_u8(pairs.val[0]), vmovl_u8(pairs.val[1])};
+    for (int w = 0; w < 2; ++w) {
+      const float32x4_t first = vsubq_f32(vcvtq_f32_u32(vmovl_u16(vget_low_u16(words[w]))), middle);
+      const float32x4_t second = vsubq_f32(vcvtq_f32_u32(vmovl_u16(vget_high_u16(words[w]))), middle);
+      vst1q_f32(out + done + 8 * w, vmulq_f32(scales, first));
+      vst1q_f32(out + done + 8 * w + 4, vmulq_f32(scales, second));
+    }
+  }
+  dequantize_uint4_symmetric_scalar(packed + done / 2, scale, n - done, out + done);
+}
+
 // fcvtl is exact but quiets a signalling NaN, as vcvtph2ps: the same repair.
 void half_to_float_n_neon(const uint8_t* halves, float* out, size_t n) {
   const uint32x4_t quiet_bit = vdupq_n_u32(0x00400000);
@@ -255,6 +342,9 @@ void decode_uint4_row_f16_neon(const EmbeddingTable& table, size_t row, size_t b
   dequantize_uint4_neon(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
                         half_param(table.row_params[2 * row + 1]), count, out);
 }
+void decode_uint4_codebook_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_uint4_symmetric_neon(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
+}
 void decode_float16_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
   half_to_float_n_neon(half_row(table, row, begin), out, count);
 }
@@ -262,21 +352,22 @@ void decode_float16_neon(const EmbeddingTable& table, size_t row, size_t begin, 
 #endif  // __aarch64__
 
 struct Decoders {
-  RowDecoder int8, int8_row_f16, uint4_row_f16, float16;
+  RowDecoder int8, int8_row_f16, uint4_row_f16, float16, uint4_codebook;
 };
 
 RowDecoder row_decoder(schema::DType dtype, LookupIsa isa) {
   static constexpr Decoders kPortable{decode_int8_portable, decode_int8_row_f16_portable,
-                                      decode_uint4_row_f16_portable, decode_float16_portable};
+                                      decode_uint4_row_f16_portable, decode_float16_portable,
+                                      decode_uint4_codebook_portable};
   const Decoders* set = &kPortable;
 #if defined(__x86_64__)
   static constexpr Decoders kAvx2{decode_int8_avx2, decode_int8_row_f16_avx2, decode_uint4_row_f16_avx2,
-                                  decode_float16_avx2};
+                                  decode_float16_avx2, decode_uint4_codebook_avx2};
   if (isa == LookupIsa::kAvx2) set = &kAvx2;
 #endif
 #if defined(__aarch64__)
   static constexpr Decoders kNeon{decode_int8_neon, decode_int8_row_f16_neon, decode_uint4_row_f16_neon,
-                                  decode_float16_neon};
+                                  decode_float16_neon, decode_uint4_codebook_neon};
   if (isa == LookupIsa::kNeon) set = &kNeon;
 #endif
   switch (dtype) {
@@ -286,6 +377,8 @@ RowDecoder row_decoder(schema::DType dtype, LookupIsa isa) {
       return set->int8_row_f16;
     case schema::DType::UINT4_ROW_F16:
       return set->uint4_row_f16;
+    case schema::DType::UINT4_ROW_CODEBOOK:
+      return set->uint4_codebook;
     case schema::DType::FLOAT16:
       return set->float16;
     default:
