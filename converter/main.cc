@@ -24,7 +24,7 @@ constexpr const char* kUsage =
     "                       [--quantize int8|int8-dynamic|fp16|none] [--calibration FILE.jsonl]\n"
     "                       [--validate FILE.jsonl] [--int8-inputs auto|static|dynamic]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
-    "                       [--int8-tables int8|int4|fp16|auto] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
+    "                       [--int8-tables int8|int4|int4-codebook|fp16|auto] [--max-mean-delta X] [--min-spearman X] [--min-top10 X]\n"
     "                       [--metadata KEY=VALUE,...] [--version]\n"
     "                       [--input-shape NAME=L,...] [--fix-input NAME=VALUE,...] [--outputs NAME,...]\n"
     "                       [--list-padding after|before] [--keep-last-ids]\n"
@@ -36,9 +36,10 @@ constexpr const char* kUsage =
     "  --metadata stores free key/value pairs in the file (edgemtl_model_metadata), and with them the\n"
     "  conversion options under \"edgemtl.convert_options\"; without it no metadata is written.\n"
     "  --int8-tables (with --quantize int8): embedding tables as int8 rows with an fp16 scale (default),\n"
-    "  4-bit rows with an fp16 scale and offset (int4), fp16 rows, or auto: int4 for each table that keeps\n"
-    "  the ranking target and half the score budget on the calibration requests, else int8 (tables of\n"
-    "  width <= 2 are fp16, which is smaller). docs/QUANTIZATION.md.\n"
+    "  4-bit rows with an fp16 scale and offset (int4), 4-bit rows with a one-byte index per row into the\n"
+    "  table's 256 scales (int4-codebook), fp16 rows, or auto: per table the smallest of int4-codebook, int4\n"
+    "  and int8 that keeps the ranking target and half the score budget on the calibration requests (each\n"
+    "  form only where it is smaller; tables of width <= 2 are fp16). docs/QUANTIZATION.md.\n"
     "  --quantize int8 (needs --calibration): each fully-connected layer static int8 (input range from\n"
     "  the calibration rows); while the score budget or the ranking target is missed, the most harmful\n"
     "  layer becomes dynamic int8 (each input row quantised with its own range at run time) where that\n"
@@ -148,9 +149,10 @@ Args parse(int argc, char** argv) {
       std::string v = value(i);
       if (v == "int8") a.quantize.int8_tables = TableEncoding::kInt8;
       else if (v == "int4") a.quantize.int8_tables = TableEncoding::kInt4;
+      else if (v == "int4-codebook") a.quantize.int8_tables = TableEncoding::kInt4Codebook;
       else if (v == "fp16") a.quantize.int8_tables = TableEncoding::kFloat16;
       else if (v == "auto") a.quantize.int8_tables = TableEncoding::kAuto;
-      else throw UsageError{"--int8-tables takes int8, int4, fp16 or auto"};
+      else throw UsageError{"--int8-tables takes int8, int4, int4-codebook, fp16 or auto"};
     } else if (arg == "--max-mean-delta") {
       a.quantize.max_mean_delta = number(arg, value(i), 0.0, INFINITY);
     } else if (arg == "--min-spearman") {

@@ -26,9 +26,10 @@ enum class QuantizeMode { kNone, kFloat16, kInt8, kInt8Dynamic };
 enum class Int8Inputs { kAuto, kStatic, kDynamic };
 
 /// How int8 mode stores embedding tables (--int8-tables): int8 rows with a half
-/// scale, 4-bit rows with a half scale and offset, fp16 rows, or chosen per
-/// table by measurement (docs/QUANTIZATION.md, "Embedding tables").
-enum class TableEncoding { kInt8, kInt4, kFloat16, kAuto };
+/// scale, 4-bit rows with a half scale and offset, fp16 rows, chosen per table by
+/// measurement, or 4-bit rows with a one-byte index per row into the table's
+/// codebook of scales (docs/QUANTIZATION.md, "Embedding tables").
+enum class TableEncoding { kInt8, kInt4, kFloat16, kAuto, kInt4Codebook };
 const char* table_encoding_name(TableEncoding encoding);
 
 struct QuantizeOptions {

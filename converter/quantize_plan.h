@@ -9,8 +9,9 @@
 namespace edgemtl::converter {
 
 // kInt8RowF16 and kUint4RowF16: embedding tables with per-row half parameters
-// (schema DTypes INT8_ROW_F16, UINT4_ROW_F16).
-enum class StoredType { kFloat16, kInt8, kInt32, kInt8RowF16, kUint4RowF16 };
+// (schema DTypes INT8_ROW_F16, UINT4_ROW_F16); kUint4Codebook: 4-bit rows with a
+// scale index per row into the table's codebook (UINT4_ROW_CODEBOOK).
+enum class StoredType { kFloat16, kInt8, kInt32, kInt8RowF16, kUint4RowF16, kUint4Codebook };
 const char* stored_type_name(StoredType type);
 
 /// One constant in a non-f32 form: its bytes and, for INT8, symmetric scales
@@ -20,7 +21,9 @@ struct EncodedConstant {
   std::vector<uint8_t> bytes;
   std::vector<float> scales;  // INT8 only: one per index of `axis`, or one for axis -1
   int axis = -1;
-  std::vector<uint8_t> row_params;  // kInt8RowF16 / kUint4RowF16: the per-row halves (own buffer)
+  // kInt8RowF16 / kUint4RowF16: the per-row halves; kUint4Codebook: the codebook
+  // (256 f32) and the per-row indices. Their own buffer.
+  std::vector<uint8_t> row_params;
 };
 
 /// Per-tensor affine quantisation of an activation: real = scale * (q - zero_point).

@@ -71,6 +71,7 @@ schema::DType to_schema(StoredType type) {
     case StoredType::kInt32: return schema::DType::INT32;
     case StoredType::kInt8RowF16: return schema::DType::INT8_ROW_F16;
     case StoredType::kUint4RowF16: return schema::DType::UINT4_ROW_F16;
+    case StoredType::kUint4Codebook: return schema::DType::UINT4_ROW_CODEBOOK;
   }
   return schema::DType::FLOAT32;
 }

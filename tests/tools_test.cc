@@ -219,6 +219,28 @@ TEST_CASE("--int8-tables int4: edgemtl-inspect shows each table's encoding, its 
   CHECK(inspect.out.find("UINT4_ROW_F16") == std::string::npos);
 }
 
+TEST_CASE("--int8-tables int4-codebook: edgemtl-inspect shows the codebook tables and their bytes") {
+  // The rerank example's MMoE: two id tables large enough for a codebook (V > 341), two small ones
+  // that stay UINT4_ROW_F16 (the 1 KB codebook would make them larger).
+  const std::string dir = EDGEMTL_SOURCE_DIR "/examples/rerank";
+  std::ifstream args_file(dir + "/models/mmoe.convert");
+  std::string args;
+  REQUIRE(std::getline(args_file, args));
+  const std::string out = scratch_dir() + "/rerank_mmoe.int4c.emtl";
+  std::string log;
+  REQUIRE(run_converter(shell_quote(dir + "/models/mmoe.onnx") + " -o " + shell_quote(out) + " " + args +
+                            " --quantize int8 --int8-tables int4-codebook --calibration " +
+                            shell_quote(dir + "/data/requests.jsonl"),
+                        &log) == 0);
+  CommandResult inspect = run(std::string(EDGEMTL_INSPECT) + " " + out);
+  REQUIRE(inspect.exit_code == 0);
+  // [3001, 16]: 8 code bytes and one index byte a row, and the 1024-byte codebook.
+  CHECK(inspect.out.find("UINT4_ROW_CODEBOOK [3001,16]") != std::string::npos);
+  CHECK(inspect.out.find(std::to_string(3001 * 9 + 1024) + "  x0.146") != std::string::npos);
+  CHECK(inspect.out.find("UINT4_ROW_CODEBOOK [2001,16]") != std::string::npos);
+  CHECK(inspect.out.find("UINT4_ROW_F16      [21,8]") != std::string::npos);
+}
+
 TEST_CASE("edgemtl-convert --metadata: entries and options readable through the C API; none without it") {
   const nlohmann::json meta = read_json(fixtures_dir() + "/esmm/meta.json");
   const std::string users = user_inputs_argument(meta);

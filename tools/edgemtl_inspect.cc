@@ -302,7 +302,7 @@ int main(int argc, char** argv) {
     double elements = 1.0;
     for (flatbuffers::uoffset_t d = 0; tensor->shape() != nullptr && d < tensor->shape()->size(); ++d)
       elements *= static_cast<double>(tensor->shape()->Get(d));
-    std::printf("  %-14s %-20s %10zu  x%.3f  %s\n", fbs::EnumNameDType(tensor->dtype()), shape_string(tensor).c_str(),
+    std::printf("  %-18s %-20s %10zu  x%.3f  %s\n", fbs::EnumNameDType(tensor->dtype()), shape_string(tensor).c_str(),
                 bytes, elements > 0 ? static_cast<double>(bytes) / (4.0 * elements) : 0.0, name.c_str());
   }
 

@@ -1,8 +1,9 @@
 // edgemtl-lookup-bench: time per looked-up row of the runtime's embedding
 // kernels (EMBEDDING and BAG) for each table encoding, on one table of random
 // rows read at random ids. The encodings run interleaved, round after round;
-// the report gives each one's fastest ns per row and its median ratio to INT8
-// with f32 row scales (the int8 encoding before INT8_ROW_F16) within a round.
+// the report gives each one's fastest ns per row and its median ratios, within a
+// round, to INT8 with f32 row scales (the int8 encoding before INT8_ROW_F16) and
+// to INT8_ROW_F16 (today's int8 tables).
 // docs/QUANTIZATION.md.
 #include <algorithm>
 #include <chrono>
@@ -20,10 +21,11 @@ namespace {
 constexpr const char* kUsage =
     "usage: edgemtl-lookup-bench [--rows V] [--dim D] [--ids N] [--bag L] [--rounds R]\n"
     "  One table of V rows (default 1000000) and D columns (default 16) in each encoding: FLOAT32,\n"
-    "  FLOAT16, INT8 (f32 row scales), INT8_ROW_F16, UINT4_ROW_F16. Each round looks up N random ids\n"
-    "  (default 100000) in every encoding in turn, as EMBEDDING (one id a row) and as BAG (sums of L ids,\n"
-    "  default 50). Prints per encoding the fastest round's ns per looked-up row and the median over R\n"
-    "  rounds (default 15) of its time divided by INT8's in the same round.\n";
+    "  FLOAT16, INT8 (f32 row scales), INT8_ROW_F16, UINT4_ROW_F16, UINT4_ROW_CODEBOOK. Each round looks\n"
+    "  up N random ids (default 100000) in every encoding in turn, as EMBEDDING (one id a row) and as BAG\n"
+    "  (sums of L ids, default 50). Prints per encoding the fastest round's ns per looked-up row and the\n"
+    "  median over R rounds (default 15) of its time divided by INT8's and by INT8_ROW_F16's in the same\n"
+    "  round.\n";
 
 using edgemtl::EmbeddingTable;
 using edgemtl::schema::DType;
@@ -34,9 +36,14 @@ struct Encoded {
   std::vector<uint8_t> data;
   std::vector<float> scales;
   std::vector<uint16_t> params;
+  std::vector<float> codebook;        // UINT4_ROW_CODEBOOK
+  std::vector<uint8_t> scale_index;   // UINT4_ROW_CODEBOOK
   EmbeddingTable table() const {
-    return EmbeddingTable{data.data(), 0, 0, dtype, scales.empty() ? nullptr : scales.data(),
-                          params.empty() ? nullptr : params.data()};
+    EmbeddingTable t{data.data(), 0, 0, dtype, scales.empty() ? nullptr : scales.data(),
+                     params.empty() ? nullptr : params.data()};
+    t.codebook = codebook.empty() ? nullptr : codebook.data();
+    t.scale_index = scale_index.empty() ? nullptr : scale_index.data();
+    return t;
   }
 };
 
@@ -91,12 +98,17 @@ int main(int argc, char** argv) {
     return std::vector<uint8_t>(static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
   };
   std::vector<Encoded> encodings;
-  encodings.push_back({"FLOAT32", DType::FLOAT32, bytes_of(floats.data(), v * d * 4), {}, {}});
-  encodings.push_back({"FLOAT16", DType::FLOAT16, bytes_of(halves.data(), v * d * 2), {}, {}});
-  encodings.push_back({"INT8", DType::INT8, bytes_of(codes.data(), v * d), std::vector<float>(v, 0.01f), {}});
+  encodings.push_back({"FLOAT32", DType::FLOAT32, bytes_of(floats.data(), v * d * 4), {}, {}, {}, {}});
+  encodings.push_back({"FLOAT16", DType::FLOAT16, bytes_of(halves.data(), v * d * 2), {}, {}, {}, {}});
+  encodings.push_back({"INT8", DType::INT8, bytes_of(codes.data(), v * d), std::vector<float>(v, 0.01f), {}, {}, {}});
   encodings.push_back({"INT8_ROW_F16", DType::INT8_ROW_F16, bytes_of(codes.data(), v * d), {},
-                       std::vector<uint16_t>(params.begin(), params.begin() + v)});
-  encodings.push_back({"UINT4_ROW_F16", DType::UINT4_ROW_F16, bytes_of(codes.data(), v * ((d + 1) / 2)), {}, params});
+                       std::vector<uint16_t>(params.begin(), params.begin() + v), {}, {}});
+  encodings.push_back({"UINT4_ROW_F16", DType::UINT4_ROW_F16, bytes_of(codes.data(), v * ((d + 1) / 2)), {}, params, {}, {}});
+  // The codebook: 256 scales of magnitude 2^-9 .. 2^-3, a random index per row.
+  Encoded codebook{"UINT4_ROW_CODEBOOK", DType::UINT4_ROW_CODEBOOK, bytes_of(codes.data(), v * ((d + 1) / 2)), {}, {}, {}, {}};
+  for (int k = 0; k < 256; ++k) codebook.codebook.push_back(std::ldexp(1.0f + k / 256.0f, -9 + k / 43));
+  for (size_t r = 0; r < v; ++r) codebook.scale_index.push_back(static_cast<uint8_t>(rng()));
+  encodings.push_back(std::move(codebook));
   std::vector<int64_t> ids(static_cast<size_t>(ids_count * bag));
   std::uniform_int_distribution<int64_t> pick(0, rows - 1);
   for (int64_t& id : ids) id = pick(rng);
@@ -129,17 +141,21 @@ int main(int argc, char** argv) {
   std::printf("table [%lld, %lld], %lld ids a round (BAG: %zu rows of %lld ids), %lld interleaved rounds\n",
               static_cast<long long>(rows), static_cast<long long>(dim), static_cast<long long>(ids_count), bag_rows,
               static_cast<long long>(bag), static_cast<long long>(rounds));
-  std::printf("%-14s %14s %14s %14s %14s\n", "encoding", "lookup ns/row", "vs INT8", "BAG ns/row", "vs INT8");
-  std::printf("%-14s %14s %14s %14s %14s\n", "", "(fastest)", "(median/round)", "(fastest)", "(median/round)");
-  for (size_t e = 0; e < encodings.size(); ++e) {
-    std::vector<double> lookup_ratio, bag_ratio;
-    for (size_t r = 0; r < lookup_ns[e].size(); ++r) {
-      lookup_ratio.push_back(lookup_ns[e][r] / lookup_ns[2][r]);
-      bag_ratio.push_back(bag_ns[e][r] / bag_ns[2][r]);
-    }
-    std::printf("%-14s %14.2f %14.3f %14.2f %14.3f\n", encodings[e].name,
-                *std::min_element(lookup_ns[e].begin(), lookup_ns[e].end()), median(lookup_ratio),
-                *std::min_element(bag_ns[e].begin(), bag_ns[e].end()), median(bag_ratio));
-  }
+  std::printf("%-19s %13s %9s %13s %13s %9s %13s\n", "encoding", "lookup ns/row", "vs INT8", "vs INT8_ROW_F16",
+              "BAG ns/row", "vs INT8", "vs INT8_ROW_F16");
+  std::printf("%-19s %13s %9s %13s %13s %9s %13s\n", "", "(fastest)", "(median", "per round)", "(fastest)",
+              "(median", "per round)");
+  // The median over rounds of e's time divided by `base`'s in the same round.
+  auto ratio = [](const std::vector<double>& ns, const std::vector<double>& base) {
+    std::vector<double> per_round;
+    for (size_t r = 0; r < ns.size(); ++r) per_round.push_back(ns[r] / base[r]);
+    return median(per_round);
+  };
+  constexpr size_t kInt8 = 2, kInt8RowF16 = 3;
+  for (size_t e = 0; e < encodings.size(); ++e)
+    std::printf("%-19s %13.2f %9.3f %13.3f %13.2f %9.3f %13.3f\n", encodings[e].name,
+                *std::min_element(lookup_ns[e].begin(), lookup_ns[e].end()), ratio(lookup_ns[e], lookup_ns[kInt8]),
+                ratio(lookup_ns[e], lookup_ns[kInt8RowF16]), *std::min_element(bag_ns[e].begin(), bag_ns[e].end()),
+                ratio(bag_ns[e], bag_ns[kInt8]), ratio(bag_ns[e], bag_ns[kInt8RowF16]));
   return 0;
 }

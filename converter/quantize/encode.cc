@@ -17,6 +17,7 @@ const char* stored_type_name(StoredType type) {
     case StoredType::kInt32: return "INT32";
     case StoredType::kInt8RowF16: return "INT8_ROW_F16";
     case StoredType::kUint4RowF16: return "UINT4_ROW_F16";
+    case StoredType::kUint4Codebook: return "UINT4_ROW_CODEBOOK";
   }
   return "?";
 }
@@ -149,9 +150,112 @@ size_t table_row_bytes(StoredType type, int64_t cols) {
     case StoredType::kInt8: return static_cast<size_t>(cols + 4);
     case StoredType::kInt8RowF16: return static_cast<size_t>(cols + 2);
     case StoredType::kUint4RowF16: return static_cast<size_t>((cols + 1) / 2 + 4);
+    case StoredType::kUint4Codebook: return static_cast<size_t>((cols + 1) / 2 + 1);
     case StoredType::kInt32: break;
   }
   return static_cast<size_t>(4 * cols);
+}
+
+size_t table_bytes(StoredType type, int64_t rows, int64_t cols) {
+  return static_cast<size_t>(rows) * table_row_bytes(type, cols) +
+         (type == StoredType::kUint4Codebook ? 4 * kCodebookEntries : 0);
+}
+
+namespace {
+
+// The smallest entry of the ascending `entries` >= `needed` (the last when none is).
+size_t entry_at_least(const std::vector<float>& entries, float needed) {
+  const size_t k = static_cast<size_t>(std::lower_bound(entries.begin(), entries.end(), needed) - entries.begin());
+  return std::min(k, entries.size() - 1);
+}
+
+// Sum over rows of the entry each would take: the rows' squared rounding error
+// grows with entry², so the smaller sum is the better codebook.
+double codebook_cost(const std::vector<float>& entries, const std::vector<float>& needed) {
+  double sum = 0.0;
+  for (float s : needed) {
+    const double c = entries[entry_at_least(entries, s)];
+    sum += c * c;
+  }
+  return sum;
+}
+
+// `count` ascending entries for the ascending nonzero needed scales `sorted`
+// (more distinct ones than `count`), the last one the largest scale.
+std::vector<float> quantile_entries(const std::vector<float>& sorted, size_t count) {
+  std::vector<float> entries;
+  const size_t n = sorted.size();
+  for (size_t k = 0; k < count; ++k) entries.push_back(sorted[((k + 1) * n + count - 1) / count - 1]);
+  return entries;
+}
+
+std::vector<float> geometric_entries(const std::vector<float>& sorted, size_t count) {
+  const double low = sorted.front(), high = sorted.back();
+  std::vector<float> entries;
+  for (size_t k = 0; k < count; ++k) {
+    const double value = low * std::pow(high / low, double(k) / double(count - 1));
+    entries.push_back(k + 1 == count ? sorted.back() : std::min(sorted.back(), static_cast<float>(value)));
+  }
+  return entries;
+}
+
+}  // namespace
+
+bool encode_uint4_codebook(const std::vector<float>& values, int64_t rows, int64_t cols, EncodedConstant* out) {
+  std::vector<float> needed(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float x = values[r * cols + c];
+      if (!std::isfinite(x)) return false;
+      m = std::max(m, std::fabs(x));
+    }
+    needed[r] = m / 7.5f;  // a subnormal row may give 0: it is then stored as zeros
+  }
+  std::vector<float> sorted;
+  for (float s : needed)
+    if (s > 0.0f) sorted.push_back(s);
+  std::sort(sorted.begin(), sorted.end());
+  const bool zero_row = sorted.size() < needed.size();
+  const size_t room = kCodebookEntries - (zero_row ? 1 : 0);
+  std::vector<float> distinct = sorted;
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<float> entries;
+  if (distinct.size() <= room) {
+    entries = distinct;
+  } else {
+    entries = quantile_entries(sorted, room);
+    std::vector<float> geometric = geometric_entries(sorted, room);
+    if (codebook_cost(geometric, sorted) < codebook_cost(entries, sorted)) entries = std::move(geometric);
+  }
+  if (zero_row) entries.insert(entries.begin(), 0.0f);
+  if (entries.empty()) entries.push_back(0.0f);  // not reached: rows >= 1
+  EncodedConstant e;
+  e.type = StoredType::kUint4Codebook;
+  e.row_params.resize(4 * kCodebookEntries + static_cast<size_t>(rows), 0);
+  std::memcpy(e.row_params.data(), entries.data(), entries.size() * sizeof(float));  // the rest: entries 0
+  const int64_t row_bytes = (cols + 1) / 2;
+  e.bytes.assign(static_cast<size_t>(rows * row_bytes), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const size_t index = needed[r] > 0.0f ? entry_at_least(entries, needed[r]) : 0;
+    e.row_params[4 * kCodebookEntries + static_cast<size_t>(r)] = static_cast<uint8_t>(index);
+    const float scale = entries[index];
+    for (int64_t c = 0; c < cols; ++c) {
+      const float x = values[r * cols + c];
+      int q = 8;  // a zero scale: 0 * (8 - 7.5) = +0
+      if (scale > 0.0f) {
+        q = static_cast<int>(std::min(15.0f, std::max(0.0f, std::nearbyint(x / scale + 7.5f))));
+        // The nearest level as the runtime computes it (the division above rounds).
+        for (int other : {q - 1, q + 1})
+          if (other >= 0 && other <= 15 &&
+              std::fabs(scale * (static_cast<float>(other) - 7.5f) - x) < std::fabs(scale * (static_cast<float>(q) - 7.5f) - x))
+            q = other;
+      }
+      e.bytes[r * row_bytes + c / 2] |= static_cast<uint8_t>(c % 2 ? q << 4 : q);
+    }
+  }
+  *out = std::move(e);
+  return true;
 }
 
 EncodedConstant encode_int8_per_tensor(const std::vector<float>& values) {

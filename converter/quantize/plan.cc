@@ -42,17 +42,24 @@ std::vector<int> quantizable_tables(const Graph& g) {
 }
 
 // Table `table` as `encoding` (not kAuto). A row costs 2D bytes in fp16, D + 2 in
-// int8 (its half scale), ceil(D/2) + 4 in int4: each is used only where it is
-// smaller than the ones before it (int8 for D > 2, int4 for D > 5). A table whose
-// values do not fit halves keeps the int8 rows with f32 scales.
+// int8 (its half scale), ceil(D/2) + 4 in int4, ceil(D/2) + 1 in int4-codebook
+// (and 1 KB of codebook a table): each is used only where the table is smaller
+// than in the ones before it (int8 for D > 2, int4 for D > 5, int4-codebook where
+// int4 is and V > 341), else the next simpler one is tried. A table whose values
+// do not fit halves keeps the int8 rows with f32 scales; one with a non-finite
+// value is not stored as int4-codebook.
 EncodedConstant encode_table(const Value& v, TableEncoding encoding) {
   const int64_t rows = v.shape[0], cols = v.shape[1];
   EncodedConstant e;
   if (encoding == TableEncoding::kFloat16 ||
       table_row_bytes(StoredType::kInt8RowF16, cols) >= table_row_bytes(StoredType::kFloat16, cols))
     return encode_float16(v.floats);
-  if (encoding == TableEncoding::kInt4 &&
-      table_row_bytes(StoredType::kUint4RowF16, cols) < table_row_bytes(StoredType::kInt8RowF16, cols) &&
+  const bool int4_smaller = table_row_bytes(StoredType::kUint4RowF16, cols) < table_row_bytes(StoredType::kInt8RowF16, cols);
+  if (encoding == TableEncoding::kInt4Codebook && int4_smaller &&
+      table_bytes(StoredType::kUint4Codebook, rows, cols) < table_bytes(StoredType::kUint4RowF16, rows, cols) &&
+      encode_uint4_codebook(v.floats, rows, cols, &e))
+    return e;
+  if ((encoding == TableEncoding::kInt4 || encoding == TableEncoding::kInt4Codebook) && int4_smaller &&
       encode_uint4_rows_f16(v.floats, rows, cols, &e))
     return e;
   if (encode_int8_rows_f16(v.floats, rows, cols, &e)) return e;
@@ -182,66 +189,100 @@ Delta score_delta(const std::vector<float>& reference, const std::vector<float>&
   return d;
 }
 
-// --int8-tables auto: each table that has a smaller int4 form is measured alone
-// in int4 (the other tables int8, layers f32) on the calibration requests; then
-// all of them int4, sending back to int8 the most harmful (lowest worst-task
-// median Spearman, then larger mean |difference|) until the tables alone meet
-// the ranking target and half the score budget (the other half is the layers').
+// --int8-tables auto: each table's forms smaller than int8 (int4-codebook, then
+// int4, where encode_table gives them) are measured alone (the other tables int8,
+// layers f32) on the calibration requests. Then every table in its smallest form;
+// while the tables together miss the ranking target or half the score budget (the
+// other half is the layers'), the most harmful table (its current form alone: the
+// lowest worst-task median Spearman, then the larger mean |difference|) steps up
+// one form: int4-codebook -> int4 -> int8.
 QuantizationPlan choose_tables(const Graph& g, const std::vector<Request>& calibration,
                                const std::vector<float>& reference, const std::vector<TaskDescription>& task_list,
                                const QuantizeOptions& options, FILE* log) {
+  struct Form {
+    EncodedConstant encoded;
+    Delta delta;  // alone (not measured for the last form, int8)
+    double worst_spearman = 1.0;
+  };
   struct Candidate {
     int table;
-    EncodedConstant int4;
-    Delta delta;
-    double worst_spearman = 1.0;
+    std::vector<Form> forms;  // smallest first; the last is the table's int8 form
+    size_t level = 0;         // the form in use
   };
   QuantizationPlan int8_tables;
   add_tables(g, TableEncoding::kInt8, &int8_tables);
   std::vector<Candidate> candidates;
   for (int table : quantizable_tables(g)) {
-    EncodedConstant e = encode_table(g.values[table], TableEncoding::kInt4);
-    if (e.type == StoredType::kUint4RowF16) candidates.push_back(Candidate{table, std::move(e), {}, 1.0});
+    Candidate c{table, {}, 0};
+    for (TableEncoding encoding : {TableEncoding::kInt4Codebook, TableEncoding::kInt4}) {
+      EncodedConstant e = encode_table(g.values[table], encoding);
+      const bool four_bit = e.type == StoredType::kUint4Codebook || e.type == StoredType::kUint4RowF16;
+      const bool repeated = !c.forms.empty() && c.forms.back().encoded.type == e.type;
+      if (four_bit && !repeated) c.forms.push_back(Form{std::move(e), {}, 1.0});
+    }
+    if (c.forms.empty()) continue;  // int8 (or fp16) is the only form
+    c.forms.push_back(Form{int8_tables.constants.at(table), {}, 1.0});
+    candidates.push_back(std::move(c));
   }
   const size_t tasks = task_list.size();
   for (Candidate& c : candidates) {
-    QuantizationPlan alone = int8_tables;
-    alone.constants[c.table] = c.int4;
-    const std::vector<float> scores = score_requests(write_model(g, &alone), calibration);
-    c.delta = score_delta(reference, scores);
-    c.worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
+    for (size_t level = 0; level + 1 < c.forms.size(); ++level) {
+      QuantizationPlan alone = int8_tables;
+      alone.constants[c.table] = c.forms[level].encoded;
+      const std::vector<float> scores = score_requests(write_model(g, &alone), calibration);
+      c.forms[level].delta = score_delta(reference, scores);
+      c.forms[level].worst_spearman = worst_spearman(fidelity_per_task(reference, scores, calibration, tasks));
+    }
   }
-  std::vector<Candidate*> chosen;
-  for (Candidate& c : candidates) chosen.push_back(&c);
-  std::sort(chosen.begin(), chosen.end(), [](const Candidate* a, const Candidate* b) {
-    if (a->worst_spearman != b->worst_spearman) return a->worst_spearman > b->worst_spearman;
-    return a->delta.mean < b->delta.mean;
-  });
-  QuantizationPlan plan;
   Delta total;
   for (;;) {
-    plan = int8_tables;
-    for (const Candidate* c : chosen) plan.constants[c->table] = c->int4;
+    QuantizationPlan plan = int8_tables;
+    for (const Candidate& c : candidates) plan.constants[c.table] = c.forms[c.level].encoded;
     const std::vector<float> scores = score_requests(write_model(g, &plan), calibration);
     total = score_delta(reference, scores);
     const std::vector<RankingFidelity> fidelity = fidelity_per_task(reference, scores, calibration, tasks);
     const bool ranks_well = std::all_of(fidelity.begin(), fidelity.end(),
                                         [&](const RankingFidelity& f) { return meets(f, options.ranking); });
-    if ((total.mean <= options.max_mean_delta / 2 && ranks_well) || chosen.empty()) break;
-    chosen.pop_back();
+    Candidate* worst = nullptr;
+    for (Candidate& c : candidates) {
+      if (c.level + 1 == c.forms.size()) continue;  // int8 already
+      const Form &mine = c.forms[c.level];
+      if (!worst) {
+        worst = &c;
+        continue;
+      }
+      const Form& theirs = worst->forms[worst->level];
+      if (mine.worst_spearman != theirs.worst_spearman ? mine.worst_spearman < theirs.worst_spearman
+                                                       : mine.delta.mean > theirs.delta.mean)
+        worst = &c;
+    }
+    if ((total.mean <= options.max_mean_delta / 2 && ranks_well) || !worst) break;
+    ++worst->level;
+  }
+  QuantizationPlan plan = int8_tables;
+  size_t chosen[3] = {0, 0, 0};  // int4-codebook, int4, int8
+  for (const Candidate& c : candidates) {
+    plan.constants[c.table] = c.forms[c.level].encoded;
+    const StoredType type = c.forms[c.level].encoded.type;
+    ++chosen[type == StoredType::kUint4Codebook ? 0 : type == StoredType::kUint4RowF16 ? 1 : 2];
   }
   if (log) {
-    std::fprintf(log, "int8 tables auto: per table alone in int4 (others int8), mean / max |score difference| to f32 "
-                      "and the lowest task's median Spearman:\n");
+    std::fprintf(log, "int8 tables auto: per table alone in each smaller form (others int8), mean / max |score "
+                      "difference| to f32 and the lowest task's median Spearman:\n");
     for (const Candidate& c : candidates) {
-      const bool kept = std::find(chosen.begin(), chosen.end(), &c) != chosen.end();
       const Value& v = g.values[c.table];
-      std::fprintf(log, "  %-40s [%lld, %lld] %10.3g %10.3g %8.4f %s\n", v.name.c_str(),
-                   static_cast<long long>(v.shape[0]), static_cast<long long>(v.shape[1]), c.delta.mean, c.delta.max,
-                   c.worst_spearman, kept ? "int4" : "int8");
+      for (size_t level = 0; level + 1 < c.forms.size(); ++level)
+        std::fprintf(log, "  %-40s [%lld, %lld] %-18s %10.3g %10.3g %8.4f%s\n", v.name.c_str(),
+                     static_cast<long long>(v.shape[0]), static_cast<long long>(v.shape[1]),
+                     stored_type_name(c.forms[level].encoded.type), c.forms[level].delta.mean,
+                     c.forms[level].delta.max, c.forms[level].worst_spearman, level == c.level ? "  chosen" : "");
+      if (c.level + 1 == c.forms.size())
+        std::fprintf(log, "  %-40s [%lld, %lld] %-18s chosen\n", v.name.c_str(), static_cast<long long>(v.shape[0]),
+                     static_cast<long long>(v.shape[1]), stored_type_name(c.forms.back().encoded.type));
     }
-    std::fprintf(log, "  tables chosen: %zu of %zu int4; mean |score difference| %.3g (tables' budget %g)\n",
-                 chosen.size(), candidates.size(), total.mean, options.max_mean_delta / 2);
+    std::fprintf(log, "  tables chosen: %zu int4-codebook, %zu int4, %zu int8 of %zu; mean |score difference| %.3g "
+                      "(tables' budget %g)\n", chosen[0], chosen[1], chosen[2], candidates.size(), total.mean,
+                 options.max_mean_delta / 2);
   }
   return plan;
 }
@@ -386,6 +427,7 @@ const char* table_encoding_name(TableEncoding encoding) {
     case TableEncoding::kInt4: return "int4";
     case TableEncoding::kFloat16: return "fp16";
     case TableEncoding::kAuto: return "auto";
+    case TableEncoding::kInt4Codebook: return "int4-codebook";
   }
   return "?";
 }

@@ -254,6 +254,128 @@ TEST_CASE("table encoders: int8 rows with a half scale, 4-bit rows with a half s
   CHECK_FALSE(encode_uint4_rows_f16({1e5f, 0.0f}, 1, 2, &too_large));
 }
 
+// UINT4_ROW_CODEBOOK decoded by the schema's formula: codebook[index[r]] * (q - 7.5).
+struct CodebookTable {
+  std::vector<float> codebook;
+  const EncodedConstant& e;
+  int64_t cols;
+  explicit CodebookTable(const EncodedConstant& encoded, int64_t columns) : codebook(256), e(encoded), cols(columns) {
+    REQUIRE(e.row_params.size() >= 1024);
+    std::memcpy(codebook.data(), e.row_params.data(), 1024);
+  }
+  uint8_t index(int64_t r) const { return e.row_params[1024 + static_cast<size_t>(r)]; }
+  float scale(int64_t r) const { return codebook[index(r)]; }
+  float value(int64_t r, int64_t c) const {
+    const uint8_t byte = e.bytes[static_cast<size_t>(r * ((cols + 1) / 2) + c / 2)];
+    const int q = c % 2 ? byte >> 4 : byte & 0x0F;
+    return static_cast<float>(double(scale(r)) * (q - 7.5));
+  }
+};
+
+// Every row within half a step of its values, its entry the smallest >= max|row| / 7.5; returns
+// the mean |error|.
+double check_codebook_rows(const std::vector<float>& values, int64_t rows, int64_t cols, const EncodedConstant& e) {
+  REQUIRE(e.type == StoredType::kUint4Codebook);
+  REQUIRE(e.bytes.size() == static_cast<size_t>(rows * ((cols + 1) / 2)));
+  REQUIRE(e.row_params.size() == static_cast<size_t>(1024 + rows));
+  const CodebookTable t(e, cols);
+  size_t bad_entries = 0, not_smallest = 0, too_far = 0;
+  for (float c : t.codebook) bad_entries += !(c >= 0.0f && std::isfinite(c));
+  double error = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(values[r * cols + c]));
+    const float needed = m / 7.5f, scale = t.scale(r);
+    if (scale < needed) ++not_smallest;
+    for (int k = 0; k < 256; ++k)  // no smaller entry would do
+      if (t.codebook[k] >= needed && t.codebook[k] < scale) ++not_smallest;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double diff = std::fabs(double(t.value(r, c)) - values[r * cols + c]);
+      error += diff;
+      if (diff > scale / 2 * (1 + 1e-6)) ++too_far;
+    }
+  }
+  CHECK(bad_entries == 0);
+  CHECK(not_smallest == 0);
+  CHECK(too_far == 0);
+  return error / double(rows * cols);
+}
+
+TEST_CASE("table encoder: 4-bit rows with a codebook scale index (UINT4_ROW_CODEBOOK)") {
+  SUBCASE("few distinct scales: the codebook holds them exactly, a zero row decodes to +0") {
+    // 4 rows of 5: a zero row first, two rows of the same max|x|, one larger.
+    const std::vector<float> values = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f,  0.5f, -1.5f, 0.25f, 0.0f, 1.0f,
+                                       -1.5f, 1.5f, 0.1f, 0.2f, 0.3f,  3.0f, -0.7f, 2.2f, -3.0f, 0.01f};
+    EncodedConstant e;
+    REQUIRE(encode_uint4_codebook(values, 4, 5, &e));
+    check_codebook_rows(values, 4, 5, e);
+    const CodebookTable t(e, 5);
+    CHECK(t.codebook[0] == 0.0f);
+    CHECK(t.codebook[1] == 1.5f / 7.5f);
+    CHECK(t.codebook[2] == 3.0f / 7.5f);
+    for (int k = 3; k < 256; ++k) CHECK(t.codebook[k] == 0.0f);  // unused
+    CHECK(t.index(0) == 0);
+    CHECK(t.index(1) == 1);
+    CHECK(t.index(2) == 1);
+    CHECK(t.index(3) == 2);
+    for (int64_t c = 0; c < 5; ++c) {
+      const float zero = t.value(0, c);
+      uint32_t bits;
+      std::memcpy(&bits, &zero, 4);
+      CHECK(bits == 0u);  // +0, not -0
+    }
+    CHECK((e.bytes[2] >> 4) == 0);  // the unused high nibble of an odd row
+    CHECK(t.value(3, 0) == 3.0f);    // max|row| is a level: +-7.5 steps
+    CHECK(t.value(3, 3) == -3.0f);
+  }
+  SUBCASE("many rows: a built codebook, within half a step everywhere, deterministic") {
+    const int64_t rows = 4000, cols = 16;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> values(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      const float spread = std::exp(1.5f * normal(rng));  // row scales over a few decades
+      for (int64_t c = 0; c < cols; ++c) values[r * cols + c] = r == 7 ? 0.0f : spread * normal(rng);
+    }
+    EncodedConstant e, again, int4;
+    REQUIRE(encode_uint4_codebook(values, rows, cols, &e));
+    const double error = check_codebook_rows(values, rows, cols, e);
+    REQUIRE(encode_uint4_codebook(values, rows, cols, &again));
+    CHECK(again.bytes == e.bytes);
+    CHECK(again.row_params == e.row_params);
+    const CodebookTable t(e, cols);
+    CHECK(t.codebook[0] == 0.0f);  // the zero row's entry
+    CHECK(t.index(7) == 0);
+    for (int k = 2; k < 256; ++k) CHECK(t.codebook[k] > t.codebook[k - 1]);  // 255 distinct scales after 0
+    // The entries fit the rows: on average a row's entry exceeds its needed scale by little.
+    double overshoot = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (r == 7) continue;
+      float m = 0.0f;
+      for (int64_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(values[r * cols + c]));
+      overshoot += t.scale(r) / (m / 7.5f);
+    }
+    overshoot /= double(rows - 1);
+    CHECK(overshoot < 1.03);
+    REQUIRE(encode_uint4_rows_f16(values, rows, cols, &int4));
+    double int4_error = 0.0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        const float scale = half_at(int4.row_params, 2 * r), offset = half_at(int4.row_params, 2 * r + 1);
+        const uint8_t byte = int4.bytes[r * 8 + c / 2];
+        int4_error += std::fabs(scale * (c % 2 ? byte >> 4 : byte & 0x0F) + offset - values[r * cols + c]);
+      }
+    int4_error /= double(rows * cols);
+    MESSAGE("mean |error|: codebook ", error, ", int4 ", int4_error, "; mean entry / needed scale ", overshoot);
+    CHECK(error < 1.5 * int4_error);  // symmetric levels and the codebook's rounding cost a little
+  }
+  SUBCASE("a non-finite value is not encoded") {
+    EncodedConstant e;
+    CHECK_FALSE(encode_uint4_codebook({1.0f, NAN}, 1, 2, &e));
+    CHECK_FALSE(encode_uint4_codebook({INFINITY, 0.0f}, 2, 1, &e));
+  }
+}
+
 TEST_CASE("roc_auc equals the fraction of correctly ordered positive/negative pairs") {
   std::mt19937 rng(3);
   std::vector<float> scores(300);
@@ -394,15 +516,26 @@ TEST_CASE("int8 with 4-bit tables <= 0.18x of f32; auto chooses per table by mea
   const double int4_difference = mean_abs_difference(reference, score(int4, 500, 12));
   MESSAGE("mean |score difference| to f32, int4 tables: ", int4_difference);
   CHECK(int4_difference <= 0.03);
+  // int4-codebook: one byte of parameters a row instead of four.
+  options.int8_tables = TableEncoding::kInt4Codebook;
+  const std::vector<uint8_t> codebook = quantized(g, options, nullptr);
+  MESSAGE("int8 with int4-codebook tables x", double(codebook.size()) / f32.size());
+  CHECK(codebook.size() < int4.size());
+  CHECK(weight_dtypes(codebook, schema::OpType::EMBEDDING) ==
+        std::vector<schema::DType>{schema::DType::UINT4_ROW_CODEBOOK, schema::DType::UINT4_ROW_CODEBOOK});
+  const double codebook_difference = mean_abs_difference(reference, score(codebook, 500, 12));
+  MESSAGE("mean |score difference| to f32, int4-codebook tables: ", codebook_difference);
+  CHECK(codebook_difference <= 0.03);
 
-  // auto: a loose target takes int4 for both tables, an exact one (Spearman 1 on every
-  // request: no 4-bit table keeps it) keeps both int8; the log names each choice.
+  // auto: a loose target takes the smallest form (int4-codebook) for both tables, an exact
+  // one (Spearman 1 on every request: no 4-bit table keeps it) steps both up to int8; the
+  // log names each form measured and the choice.
   options.int8_tables = TableEncoding::kAuto;
   options.max_mean_delta = 1.0;
   options.ranking.min_spearman = -1.0;
   options.ranking.min_top10_overlap = 0.0;
   CHECK(weight_dtypes(quantized(g, options, nullptr), schema::OpType::EMBEDDING) ==
-        std::vector<schema::DType>{schema::DType::UINT4_ROW_F16, schema::DType::UINT4_ROW_F16});
+        std::vector<schema::DType>{schema::DType::UINT4_ROW_CODEBOOK, schema::DType::UINT4_ROW_CODEBOOK});
   options.ranking.min_spearman = 1.0;
   char* text = nullptr;
   size_t size = 0;
@@ -412,8 +545,10 @@ TEST_CASE("int8 with 4-bit tables <= 0.18x of f32; auto chooses per table by mea
   std::fclose(log);
   const std::string printed(text, size);
   std::free(text);
-  CHECK(printed.find("int8 tables auto: per table alone in int4") != std::string::npos);
-  CHECK(printed.find("tables chosen: 0 of 2 int4") != std::string::npos);
+  CHECK(printed.find("int8 tables auto: per table alone in each smaller form") != std::string::npos);
+  CHECK(printed.find("UINT4_ROW_CODEBOOK") != std::string::npos);  // each form measured alone
+  CHECK(printed.find("UINT4_ROW_F16") != std::string::npos);
+  CHECK(printed.find("tables chosen: 0 int4-codebook, 0 int4, 2 int8 of 2") != std::string::npos);
   CHECK(printed.find("INT8_ROW_F16") != std::string::npos);  // the report's dtype column
   std::remove(calibration.c_str());
 }

@@ -150,12 +150,14 @@ TEST_CASE("int8 ranks each user's candidates as f32 does (the quantisation gate,
     std::ofstream out(calibration);
     for (size_t u = 0; u < requests.size() / 2; ++u) out << requests[u].dump() << "\n";
   }
-  // int8 tables are int8 rows with half scales (the default); "int8.int4" stores 4-bit tables.
+  // int8 tables are int8 rows with half scales (the default); "int8.int4" stores 4-bit tables,
+  // "int8.int4c" 4-bit tables with a codebook scale index per row.
   const std::pair<std::string, std::string> variants[] = {
       {"int8", "--quantize int8 --calibration " + calibration},
       {"int8.static", "--quantize int8 --int8-inputs static --calibration " + calibration},
       {"int8-dynamic", "--quantize int8-dynamic"},
-      {"int8.int4", "--quantize int8 --int8-tables int4 --calibration " + calibration}};
+      {"int8.int4", "--quantize int8 --int8-tables int4 --calibration " + calibration},
+      {"int8.int4c", "--quantize int8 --int8-tables int4-codebook --calibration " + calibration}};
   for (const std::string name : {"esmm", "mmoe"})
   for (const auto& [variant, flags] : variants) {
     CAPTURE(name);

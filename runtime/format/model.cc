@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cfloat>
 #include <cstdio>
 #include <cstring>
 #include <numeric>
@@ -69,7 +70,8 @@ struct OpLocation {
 
 class ModelVerifier {
  public:
-  ModelVerifier(const schema::Model* model, size_t file_size) : model_(model), file_size_(file_size) {}
+  ModelVerifier(const uint8_t* bytes, const schema::Model* model, size_t file_size)
+      : bytes_(bytes), model_(model), file_size_(file_size) {}
 
   Status verify() {
     if (model_->format_version() != kFormatVersion)
@@ -152,9 +154,11 @@ class ModelVerifier {
     return Status::ok();
   }
 
-  // A table with per-row parameters (INT8_ROW_F16, UINT4_ROW_F16): shape [V, D] and
-  // its row_params buffer of exactly V parameter rows. Sizes only: the values are
-  // covered by the weight checksum (LoadOptions::verify_weights).
+  // A table with per-row parameters (INT8_ROW_F16, UINT4_ROW_F16, UINT4_ROW_CODEBOOK):
+  // shape [V, D] and its row_params buffer of exactly V parameter rows (after the
+  // codebook for UINT4_ROW_CODEBOOK). Sizes only, and the 256 codebook entries (1 KB
+  // a table: finite, >= 0): the other values are covered by the weight checksum
+  // (LoadOptions::verify_weights), and any index byte names an entry.
   Status verify_row_params(uint32_t i, const schema::Tensor* t, uint32_t num_buffers) const {
     const char* name = tensor_name(t);
     const auto* shape = t->shape();
@@ -169,12 +173,25 @@ class ModelVerifier {
       return Status::error(Error::kInvalidModel, "tensor %u ('%s'): a %s table needs its row_params buffer (has %d)", i,
                            name, dtype_name(t->dtype()), params);
     const uint64_t have = model_->buffers()->Get(static_cast<uint32_t>(params))->size();
+    const bool codebook = t->dtype() == schema::DType::UINT4_ROW_CODEBOOK;
     int64_t need = 0;
-    if (multiply_overflows(shape->Get(0), row_params_bytes(t->dtype()), &need) || static_cast<uint64_t>(need) != have)
+    if (multiply_overflows(shape->Get(0), row_params_bytes(t->dtype()), &need) ||
+        __builtin_add_overflow(need, codebook ? kCodebookBytes : 0, &need) || static_cast<uint64_t>(need) != have)
       return Status::error(Error::kInvalidModel,
                            "tensor %u ('%s'): %s table of %lld rows needs %lld bytes of row parameters but buffer %d "
                            "holds %llu", i, name, dtype_name(t->dtype()), static_cast<long long>(shape->Get(0)),
                            static_cast<long long>(need), params, static_cast<unsigned long long>(have));
+    if (codebook) {
+      const uint8_t* entries = bytes_ + model_->buffers()->Get(static_cast<uint32_t>(params))->offset();
+      for (int64_t k = 0; k < kCodebookEntries; ++k) {
+        float value;
+        std::memcpy(&value, entries + 4 * k, sizeof(value));
+        if (!(value >= 0.0f && value <= FLT_MAX))  // NaN, negative or infinite
+          return Status::error(Error::kInvalidModel,
+                               "tensor %u ('%s'): codebook entry %lld of its %s table is %g (must be finite and >= 0)",
+                               i, name, static_cast<long long>(k), dtype_name(t->dtype()), static_cast<double>(value));
+      }
+    }
     return Status::ok();
   }
 
@@ -429,6 +446,7 @@ class ModelVerifier {
     return Status::ok();
   }
 
+  const uint8_t* bytes_;  // the whole file (verify_buffers: every buffer lies inside it)
   const schema::Model* model_;
   size_t file_size_;
   uint32_t num_tensors_ = 0;
@@ -512,7 +530,7 @@ Result<std::unique_ptr<Model>> Model::adopt(const uint8_t* bytes, size_t size, v
   EMTL_RETURN_IF_ERROR(verify_flatbuffer_checksum(bytes, size, model->root_));
   if (options.verify_weights && !model->root_->checksums())
     return verify_weights_checksum(bytes, size, model->root_);  // kUnsupported, before the verifier's work
-  ModelVerifier checks(model->root_, size);
+  ModelVerifier checks(bytes, model->root_, size);
   EMTL_RETURN_IF_ERROR(checks.verify());
   if (options.verify_weights) EMTL_RETURN_IF_ERROR(verify_weights_checksum(bytes, size, model->root_));
   return Result<std::unique_ptr<Model>>(std::move(model));

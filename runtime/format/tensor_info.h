@@ -21,23 +21,40 @@ inline size_t dtype_size(schema::DType dtype) {
     case schema::DType::INT32: return 4;
     case schema::DType::INT8_ROW_F16: return 1;
     case schema::DType::UINT4_ROW_F16: return 1;  // not per element: two per byte, see row_bytes
+    case schema::DType::UINT4_ROW_CODEBOOK: return 1;  // as UINT4_ROW_F16
   }
   return 0;
 }
 
 /// True for the table dtypes with per-row parameters in Tensor.row_params.
 inline bool has_row_params(schema::DType dtype) {
-  return dtype == schema::DType::INT8_ROW_F16 || dtype == schema::DType::UINT4_ROW_F16;
+  return dtype == schema::DType::INT8_ROW_F16 || dtype == schema::DType::UINT4_ROW_F16 ||
+         dtype == schema::DType::UINT4_ROW_CODEBOOK;
 }
 
-/// Bytes of one stored row of `dim` elements (UINT4_ROW_F16 packs two per byte).
-inline int64_t row_bytes(schema::DType dtype, int64_t dim) {
-  return dtype == schema::DType::UINT4_ROW_F16 ? (dim + 1) / 2 : dim * static_cast<int64_t>(dtype_size(dtype));
+/// True for the 4-bit table dtypes (two codes a byte).
+inline bool is_uint4_table(schema::DType dtype) {
+  return dtype == schema::DType::UINT4_ROW_F16 || dtype == schema::DType::UINT4_ROW_CODEBOOK;
 }
+
+/// Bytes of one stored row of `dim` elements (the 4-bit tables pack two per byte).
+inline int64_t row_bytes(schema::DType dtype, int64_t dim) {
+  return is_uint4_table(dtype) ? (dim + 1) / 2 : dim * static_cast<int64_t>(dtype_size(dtype));
+}
+
+/// UINT4_ROW_CODEBOOK: the codebook at the start of its row_params buffer (256 f32).
+constexpr int64_t kCodebookEntries = 256;
+constexpr int64_t kCodebookBytes = 4 * kCodebookEntries;
 
 /// Bytes of the per-row parameters of one row (0 for dtypes without them).
+/// UINT4_ROW_CODEBOOK's buffer also holds the codebook (kCodebookBytes) before them.
 inline int64_t row_params_bytes(schema::DType dtype) {
-  return dtype == schema::DType::INT8_ROW_F16 ? 2 : dtype == schema::DType::UINT4_ROW_F16 ? 4 : 0;
+  switch (dtype) {
+    case schema::DType::INT8_ROW_F16: return 2;
+    case schema::DType::UINT4_ROW_F16: return 4;
+    case schema::DType::UINT4_ROW_CODEBOOK: return 1;
+    default: return 0;
+  }
 }
 
 /// True for the dtypes kernels compute with (others are storage-only).

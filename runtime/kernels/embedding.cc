@@ -26,23 +26,42 @@ inline void dequantize_int8(const int8_t* q, float scale, size_t n, float* out) 
   for (size_t d = 0; d < n; ++d) out[d] = scale * static_cast<float>(q[d]);
 }
 
-// Two elements a byte, the even one in the low nibble; real = scale * q + offset
-// (a multiply, then an add). `packed` holds element 0.
-inline void dequantize_uint4_scalar(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
+// The two 4-bit forms share their loops: the codes, two a byte, the even element
+// in the low nibble (`packed` holds element 0), go to f32 and through `value`:
+// UINT4_ROW_F16's affine map, or UINT4_ROW_CODEBOOK's symmetric one (below).
+template <typename Value>
+inline void uint4_scalar(const uint8_t* packed, size_t n, float* out, Value value) {
   for (size_t d = 0; d < n; ++d) {
     const uint8_t byte = packed[d / 2];
-    const float q = static_cast<float>(d % 2 ? byte >> 4 : byte & 0x0F);
-    const float product = scale * q;  // exact (11 x 4 significant bits): the add is the only rounding
-    out[d] = product + offset;
+    out[d] = value(static_cast<float>(d % 2 ? byte >> 4 : byte & 0x0F));
   }
 }
 
-// 16 elements (8 bytes) at a time with SSE2 (the x86-64 baseline), the rest one by one.
-void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
-  size_t done = 0;
+// real = scale * q + offset (a multiply, then an add): the product is exact (11 x 4
+// significant bits), the add the only rounding.
+struct Affine {
+  float scale, offset;
+  float operator()(float q) const {
+    const float product = scale * q;
+    return product + offset;
+  }
+};
+// real = scale * (q - 7.5): q - 7.5 is exact, the product the only rounding (nothing to fuse).
+struct Symmetric {
+  float scale;
+  float operator()(float q) const {
+    const float centered = q - 7.5f;
+    return scale * centered;
+  }
+};
+
 #if defined(__SSE2__)
+// 16 elements (8 bytes) a step with SSE2 (the x86-64 baseline), `value` on 4 at a
+// time; returns the elements done (the caller ends the row one by one).
+template <typename Value>
+size_t uint4_steps_sse2(const uint8_t* packed, size_t n, float* out, Value value) {
   const __m128i low_nibbles = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
-  const __m128 scales = _mm_set1_ps(scale), offsets = _mm_set1_ps(offset);
+  size_t done = 0;
   for (; done + 16 <= n; done += 16) {
     uint64_t eight;
     std::memcpy(&eight, packed + done / 2, sizeof(eight));
@@ -51,14 +70,30 @@ void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n
                                             _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
     const __m128i words[2] = {_mm_unpacklo_epi8(codes, zero), _mm_unpackhi_epi8(codes, zero)};
     for (int w = 0; w < 2; ++w) {
-      const __m128 first = _mm_cvtepi32_ps(_mm_unpacklo_epi16(words[w], zero));
-      const __m128 second = _mm_cvtepi32_ps(_mm_unpackhi_epi16(words[w], zero));
-      _mm_storeu_ps(out + done + 8 * w, _mm_add_ps(_mm_mul_ps(first, scales), offsets));
-      _mm_storeu_ps(out + done + 8 * w + 4, _mm_add_ps(_mm_mul_ps(second, scales), offsets));
+      _mm_storeu_ps(out + done + 8 * w, value(_mm_cvtepi32_ps(_mm_unpacklo_epi16(words[w], zero))));
+      _mm_storeu_ps(out + done + 8 * w + 4, value(_mm_cvtepi32_ps(_mm_unpackhi_epi16(words[w], zero))));
     }
   }
+  return done;
+}
 #endif
-  dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
+
+void dequantize_uint4(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
+  size_t done = 0;
+#if defined(__SSE2__)
+  const __m128 scales = _mm_set1_ps(scale), offsets = _mm_set1_ps(offset);
+  done = uint4_steps_sse2(packed, n, out, [&](__m128 q) { return _mm_add_ps(_mm_mul_ps(q, scales), offsets); });
+#endif
+  uint4_scalar(packed + done / 2, n - done, out + done, Affine{scale, offset});
+}
+
+void dequantize_uint4_symmetric(const uint8_t* packed, float scale, size_t n, float* out) {
+  size_t done = 0;
+#if defined(__SSE2__)
+  const __m128 scales = _mm_set1_ps(scale), middle = _mm_set1_ps(7.5f);
+  done = uint4_steps_sse2(packed, n, out, [&](__m128 q) { return _mm_mul_ps(scales, _mm_sub_ps(q, middle)); });
+#endif
+  uint4_scalar(packed + done / 2, n - done, out + done, Symmetric{scale});
 }
 
 // A whole row (or BAG's part of one) per call, through one function pointer
@@ -88,6 +123,10 @@ void decode_int8_row_f16_portable(const EmbeddingTable& table, size_t row, size_
 void decode_uint4_row_f16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
   dequantize_uint4(uint4_row(table, row, begin), half_to_float(table.row_params[2 * row]),
                    half_to_float(table.row_params[2 * row + 1]), count, out);
+}
+float codebook_scale(const EmbeddingTable& table, size_t row) { return table.codebook[table.scale_index[row]]; }
+void decode_uint4_codebook_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_uint4_symmetric(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
 }
 void decode_float16_portable(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
   half_to_float_n(half_row(table, row, begin), out, count);
@@ -120,17 +159,16 @@ EMTL_AVX2_F16C_TARGET inline void dequantize_int8_avx2(const int8_t* q, float sc
   dequantize_int8(q + done, scale, n - done, out + done);
 }
 
-EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_avx2(const uint8_t* packed, float scale, float offset, size_t n,
-                                                        float* out) {
+// 16 elements a step, then 8, `value` on 8 at a time; returns the elements done.
+template <typename Value>
+EMTL_AVX2_F16C_TARGET inline size_t uint4_steps_avx2(const uint8_t* packed, size_t n, float* out, Value value) {
   const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-  const __m256 scales = _mm256_set1_ps(scale), offsets = _mm256_set1_ps(offset);
   // Bytes -> codes in element order (low nibble first).
   auto codes_of = [&](__m128i bytes) EMTL_AVX2_F16C_TARGET {
     return _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles), _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
   };
   auto store8 = [&](__m128i eight_codes, float* to) EMTL_AVX2_F16C_TARGET {
-    const __m256 values = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight_codes));
-    _mm256_storeu_ps(to, _mm256_add_ps(_mm256_mul_ps(values, scales), offsets));
+    _mm256_storeu_ps(to, value(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight_codes))));
   };
   size_t done = 0;
   for (; done + 16 <= n; done += 16) {
@@ -146,7 +184,25 @@ EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_avx2(const uint8_t* packed, f
     store8(codes_of(_mm_cvtsi32_si128(static_cast<int>(four))), out + done);
     done += 8;
   }
-  dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
+  return done;
+}
+
+EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_avx2(const uint8_t* packed, float scale, float offset, size_t n,
+                                                        float* out) {
+  const __m256 scales = _mm256_set1_ps(scale), offsets = _mm256_set1_ps(offset);
+  const size_t done = uint4_steps_avx2(packed, n, out, [&](__m256 q) EMTL_AVX2_F16C_TARGET {
+    return _mm256_add_ps(_mm256_mul_ps(q, scales), offsets);
+  });
+  uint4_scalar(packed + done / 2, n - done, out + done, Affine{scale, offset});
+}
+
+EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_symmetric_avx2(const uint8_t* packed, float scale, size_t n,
+                                                                  float* out) {
+  const __m256 scales = _mm256_set1_ps(scale), middle = _mm256_set1_ps(7.5f);
+  const size_t done = uint4_steps_avx2(packed, n, out, [&](__m256 q) EMTL_AVX2_F16C_TARGET {
+    return _mm256_mul_ps(scales, _mm256_sub_ps(q, middle));
+  });
+  uint4_scalar(packed + done / 2, n - done, out + done, Symmetric{scale});
 }
 
 // vcvtph2ps is exact but quiets a signalling NaN (sets bit 22) where
@@ -183,6 +239,10 @@ EMTL_AVX2_F16C_TARGET void decode_uint4_row_f16_avx2(const EmbeddingTable& table
   dequantize_uint4_avx2(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
                         half_param(table.row_params[2 * row + 1]), count, out);
 }
+EMTL_AVX2_F16C_TARGET void decode_uint4_codebook_avx2(const EmbeddingTable& table, size_t row, size_t begin,
+                                                      size_t count, float* out) {
+  dequantize_uint4_symmetric_avx2(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
+}
 EMTL_AVX2_F16C_TARGET void decode_float16_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
                                                float* out) {
   half_to_float_n_avx2(half_row(table, row, begin), out, count);
@@ -203,25 +263,39 @@ void dequantize_int8_neon(const int8_t* q, float scale, size_t n, float* out) {
   dequantize_int8(q + done, scale, n - done, out + done);
 }
 
-// 16 codes (8 bytes) a step. GCC may fuse scale * q + offset on arm64 (fma is
-// baseline there), here and in the portable loop alike; the bits are the same
-// either way: a half scale times a code has at most 15 significant bits, so
-// the product is exact in f32 and the add is the only rounding.
-void dequantize_uint4_neon(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
-  const float32x4_t scales = vdupq_n_f32(scale), offsets = vdupq_n_f32(offset);
+// 16 codes (8 bytes) a step, `value` on 4 at a time; returns the elements done.
+template <typename Value>
+size_t uint4_steps_neon(const uint8_t* packed, size_t n, float* out, Value value) {
   size_t done = 0;
   for (; done + 16 <= n; done += 16) {
     const uint8x8_t bytes = vld1_u8(packed + done / 2);
     const uint8x8x2_t pairs = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
     const uint16x8_t words[2] = {vmovl_u8(pairs.val[0]), vmovl_u8(pairs.val[1])};
     for (int w = 0; w < 2; ++w) {
-      const float32x4_t first = vcvtq_f32_u32(vmovl_u16(vget_low_u16(words[w])));
-      const float32x4_t second = vcvtq_f32_u32(vmovl_u16(vget_high_u16(words[w])));
-      vst1q_f32(out + done + 8 * w, vaddq_f32(vmulq_f32(first, scales), offsets));
-      vst1q_f32(out + done + 8 * w + 4, vaddq_f32(vmulq_f32(second, scales), offsets));
+      vst1q_f32(out + done + 8 * w, value(vcvtq_f32_u32(vmovl_u16(vget_low_u16(words[w])))));
+      vst1q_f32(out + done + 8 * w + 4, value(vcvtq_f32_u32(vmovl_u16(vget_high_u16(words[w])))));
     }
   }
-  dequantize_uint4_scalar(packed + done / 2, scale, offset, n - done, out + done);
+  return done;
+}
+
+// GCC may fuse scale * q + offset on arm64 (fma is baseline there), here and in
+// the portable loop alike; the bits are the same either way: a half scale times a
+// code has at most 15 significant bits, so the product is exact in f32 and the
+// add is the only rounding.
+void dequantize_uint4_neon(const uint8_t* packed, float scale, float offset, size_t n, float* out) {
+  const float32x4_t scales = vdupq_n_f32(scale), offsets = vdupq_n_f32(offset);
+  const size_t done =
+      uint4_steps_neon(packed, n, out, [&](float32x4_t q) { return vaddq_f32(vmulq_f32(q, scales), offsets); });
+  uint4_scalar(packed + done / 2, n - done, out + done, Affine{scale, offset});
+}
+
+// (q - 7.5) exact, then the one rounding of the product.
+void dequantize_uint4_symmetric_neon(const uint8_t* packed, float scale, size_t n, float* out) {
+  const float32x4_t scales = vdupq_n_f32(scale), middle = vdupq_n_f32(7.5f);
+  const size_t done =
+      uint4_steps_neon(packed, n, out, [&](float32x4_t q) { return vmulq_f32(scales, vsubq_f32(q, middle)); });
+  uint4_scalar(packed + done / 2, n - done, out + done, Symmetric{scale});
 }
 
 // fcvtl is exact but quiets a signalling NaN, as vcvtph2ps: the same repair.
@@ -255,6 +329,9 @@ void decode_uint4_row_f16_neon(const EmbeddingTable& table, size_t row, size_t b
   dequantize_uint4_neon(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
                         half_param(table.row_params[2 * row + 1]), count, out);
 }
+void decode_uint4_codebook_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
+  dequantize_uint4_symmetric_neon(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
+}
 void decode_float16_neon(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out) {
   half_to_float_n_neon(half_row(table, row, begin), out, count);
 }
@@ -262,21 +339,22 @@ void decode_float16_neon(const EmbeddingTable& table, size_t row, size_t begin, 
 #endif  // __aarch64__
 
 struct Decoders {
-  RowDecoder int8, int8_row_f16, uint4_row_f16, float16;
+  RowDecoder int8, int8_row_f16, uint4_row_f16, float16, uint4_codebook;
 };
 
 RowDecoder row_decoder(schema::DType dtype, LookupIsa isa) {
   static constexpr Decoders kPortable{decode_int8_portable, decode_int8_row_f16_portable,
-                                      decode_uint4_row_f16_portable, decode_float16_portable};
+                                      decode_uint4_row_f16_portable, decode_float16_portable,
+                                      decode_uint4_codebook_portable};
   const Decoders* set = &kPortable;
 #if defined(__x86_64__)
   static constexpr Decoders kAvx2{decode_int8_avx2, decode_int8_row_f16_avx2, decode_uint4_row_f16_avx2,
-                                  decode_float16_avx2};
+                                  decode_float16_avx2, decode_uint4_codebook_avx2};
   if (isa == LookupIsa::kAvx2) set = &kAvx2;
 #endif
 #if defined(__aarch64__)
   static constexpr Decoders kNeon{decode_int8_neon, decode_int8_row_f16_neon, decode_uint4_row_f16_neon,
-                                  decode_float16_neon};
+                                  decode_float16_neon, decode_uint4_codebook_neon};
   if (isa == LookupIsa::kNeon) set = &kNeon;
 #endif
   switch (dtype) {
@@ -286,6 +364,8 @@ RowDecoder row_decoder(schema::DType dtype, LookupIsa isa) {
       return set->int8_row_f16;
     case schema::DType::UINT4_ROW_F16:
       return set->uint4_row_f16;
+    case schema::DType::UINT4_ROW_CODEBOOK:
+      return set->uint4_codebook;
     case schema::DType::FLOAT16:
       return set->float16;
     default:

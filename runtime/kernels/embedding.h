@@ -1,5 +1,5 @@
 // Embedding lookup: out[i, :] = table[ids[i], :] (dequantised to f32 for
-// FLOAT16, INT8, INT8_ROW_F16 and UINT4_ROW_F16 tables).
+// FLOAT16, INT8, INT8_ROW_F16, UINT4_ROW_F16 and UINT4_ROW_CODEBOOK tables).
 #pragma once
 
 #include <cstddef>
@@ -11,13 +11,17 @@
 namespace edgemtl {
 
 struct EmbeddingTable {
-  const void* data;  ///< [rows, dim], row-major, of `dtype` (UINT4_ROW_F16: (dim + 1) / 2 bytes a row)
+  const void* data;  ///< [rows, dim], row-major, of `dtype` (4-bit: (dim + 1) / 2 bytes a row)
   int64_t rows;
   int64_t dim;
-  schema::DType dtype = schema::DType::FLOAT32;  ///< FLOAT32, FLOAT16, INT8, INT8_ROW_F16 or UINT4_ROW_F16
-  const float* row_scales = nullptr;             ///< INT8: one scale per row
+  /// FLOAT32, FLOAT16, INT8, INT8_ROW_F16, UINT4_ROW_F16 or UINT4_ROW_CODEBOOK
+  schema::DType dtype = schema::DType::FLOAT32;
+  const float* row_scales = nullptr;  ///< INT8: one scale per row
   /// INT8_ROW_F16: one half scale per row; UINT4_ROW_F16: (scale, offset) halves per row.
   const uint16_t* row_params = nullptr;
+  /// UINT4_ROW_CODEBOOK: 256 scales, and one index into them per row.
+  const float* codebook = nullptr;
+  const uint8_t* scale_index = nullptr;
 };
 
 /// The instruction sets of dequantize_row. kPortable: C++ (and SSE2, the
@@ -33,8 +37,8 @@ const char* lookup_isa_name(LookupIsa isa);
 
 /// Elements begin .. begin + count - 1 of row `row` as f32: the dequantisation
 /// of each table dtype (schema/edgemtl.fbs, EMBEDDING), shared by the three
-/// lookups below (which use best_lookup_isa()). `begin` must be even for
-/// UINT4_ROW_F16; `isa` must be supported.
+/// lookups below (which use best_lookup_isa()). `begin` must be even for the
+/// 4-bit tables; `isa` must be supported.
 void dequantize_row(const EmbeddingTable& table, size_t row, size_t begin, size_t count, float* out,
                     LookupIsa isa = best_lookup_isa());
 

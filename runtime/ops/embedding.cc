@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/format/tensor_info.h"
 #include "runtime/kernels/embedding.h"
 #include "runtime/ops/registry.h"
 
@@ -13,12 +14,13 @@ namespace {
 
 using schema::DType;
 
-// Table dtypes: FLOAT32, FLOAT16, INT8 (per-row f32 scales), INT8_ROW_F16 and
-// UINT4_ROW_F16 (per-row half parameters, their sizes checked at load).
+// Table dtypes: FLOAT32, FLOAT16, INT8 (per-row f32 scales), INT8_ROW_F16,
+// UINT4_ROW_F16 (per-row half parameters) and UINT4_ROW_CODEBOOK (a scale index
+// per row into the table's codebook): their row_params checked at load.
 Status verify_table_dtype(const OpVerifier& v) {
   const DType table_dtype = v.dtype(v.input(0));
   if (table_dtype != DType::FLOAT16 && table_dtype != DType::INT8 && table_dtype != DType::INT8_ROW_F16 &&
-      table_dtype != DType::UINT4_ROW_F16)
+      table_dtype != DType::UINT4_ROW_F16 && table_dtype != DType::UINT4_ROW_CODEBOOK)
     return v.expect_dtype("table", v.input(0), DType::FLOAT32);
   return Status::ok();
 }
@@ -46,13 +48,20 @@ EmbeddingTable table_of(const PrepareContext& context, const PreparedOp& p) {
   const Shape& shape = context.tensor(table).declared;
   const schema::Tensor* file_tensor = context.file_tensor(table);
   const schema::Quantization* q = file_tensor->quantization();
-  const uint16_t* row_params = nullptr;
+  const uint8_t* params_bytes = nullptr;
   if (file_tensor->row_params() >= 0) {  // sizes verified at load; Buffer offsets are multiples of 64
     const schema::Buffer* params = context.model->buffers()->Get(static_cast<uint32_t>(file_tensor->row_params()));
-    row_params = reinterpret_cast<const uint16_t*>(context.file + params->offset());
+    params_bytes = context.file + params->offset();
   }
-  return EmbeddingTable{context.slots[table].data, shape[0], shape[1], context.tensor(table).dtype,
-                        q && q->scale() ? q->scale()->data() : nullptr, row_params};
+  EmbeddingTable result{context.slots[table].data, shape[0], shape[1], context.tensor(table).dtype,
+                        q && q->scale() ? q->scale()->data() : nullptr};
+  if (result.dtype == DType::UINT4_ROW_CODEBOOK) {  // the codebook (256 f32), then one index byte a row
+    result.codebook = reinterpret_cast<const float*>(params_bytes);
+    result.scale_index = params_bytes + kCodebookBytes;
+  } else {
+    result.row_params = reinterpret_cast<const uint16_t*>(params_bytes);
+  }
+  return result;
 }
 
 // ---- EMBEDDING ----------------------------------------------------------------

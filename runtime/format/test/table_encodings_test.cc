@@ -1,8 +1,9 @@
-// Embedding tables with per-row half parameters (INT8_ROW_F16, UINT4_ROW_F16):
-// EMBEDDING, EMBEDDING_MULTI and BAG score like a naive loop over the schema's
-// formulas (written here, with its own half widening), at ids 0, V-1, out of
-// range and the default row, for odd and even widths; and a file whose per-row
-// parameters do not fit its table is refused with a message saying so.
+// Embedding tables with per-row parameters (INT8_ROW_F16, UINT4_ROW_F16 and
+// UINT4_ROW_CODEBOOK): EMBEDDING, EMBEDDING_MULTI and BAG score like a naive loop
+// over the schema's formulas (written here, with its own half widening), at ids
+// 0, V-1, out of range and the default row, for odd and even widths; and a file
+// whose per-row parameters do not fit its table, or whose codebook holds a NaN,
+// infinite or negative scale, is refused with a message saying so.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -40,16 +41,24 @@ struct Table {
   int64_t rows, dim;
   std::vector<uint8_t> data;
   std::vector<uint16_t> params;
+  std::vector<float> codebook;   // UINT4_ROW_CODEBOOK: 256 scales
+  std::vector<uint8_t> index;    // UINT4_ROW_CODEBOOK: one per row
 
   Table(DType type, int64_t v, int64_t d, unsigned seed) : dtype(type), rows(v), dim(d) {
     std::mt19937 rng(seed);
-    const bool int4 = dtype == DType::UINT4_ROW_F16;
+    const bool int4 = dtype == DType::UINT4_ROW_F16 || dtype == DType::UINT4_ROW_CODEBOOK;
     const int64_t row_bytes = int4 ? (dim + 1) / 2 : dim;
     data.resize(static_cast<size_t>(rows * row_bytes));
+    if (dtype == DType::UINT4_ROW_CODEBOOK) {
+      // Entry 0 is 0 (row 1 uses it: a zero row); the others between 2^-8 and 2^-1.
+      codebook.push_back(0.0f);
+      for (int k = 1; k < 256; ++k) codebook.push_back(std::ldexp(1.0f + float(rng() % 1024) / 1024.0f, -8 + int(rng() % 8)));
+      for (int64_t r = 0; r < rows; ++r) index.push_back(r == 1 ? 0 : static_cast<uint8_t>(1 + rng() % 255));
+    }
     for (int64_t r = 0; r < rows; ++r) {
       // Scales between 2^-8 and 2^-1 with random mantissas; offsets of either sign.
       params.push_back(static_cast<uint16_t>(((7 + rng() % 7) << 10) | (rng() % 1024)));
-      if (int4) params.push_back(static_cast<uint16_t>((rng() % 2) << 15 | ((10 + rng() % 5) << 10) | (rng() % 1024)));
+      if (dtype == DType::UINT4_ROW_F16) params.push_back(static_cast<uint16_t>((rng() % 2) << 15 | ((10 + rng() % 5) << 10) | (rng() % 1024)));
       for (int64_t d = 0; d < dim; ++d) {
         if (int4) {
           const uint8_t nibble = static_cast<uint8_t>(rng() % 16);
@@ -74,12 +83,25 @@ struct Table {
       return half_value(params[r]) * static_cast<float>(static_cast<int8_t>(data[r * dim + d]));
     const uint8_t byte = data[r * ((dim + 1) / 2) + d / 2];
     const int q = d % 2 ? byte >> 4 : byte & 15;
+    if (dtype == DType::UINT4_ROW_CODEBOOK) return static_cast<float>(double(codebook[index[r]]) * (q - 7.5));
     return half_value(params[2 * r]) * static_cast<float>(q) + half_value(params[2 * r + 1]);
+  }
+
+  // UINT4_ROW_CODEBOOK: the codebook's bytes, then the indices; else the halves.
+  std::vector<uint8_t> param_bytes() const {
+    if (dtype != DType::UINT4_ROW_CODEBOOK)
+      return std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(params.data()),
+                                  reinterpret_cast<const uint8_t*>(params.data()) + params.size() * 2);
+    std::vector<uint8_t> bytes(codebook.size() * 4);
+    std::memcpy(bytes.data(), codebook.data(), bytes.size());
+    bytes.insert(bytes.end(), index.begin(), index.end());
+    return bytes;
   }
 
   int add_to(ModelBuilder& m) const {
     const int t = m.add_constant("table", dtype, {rows, dim}, data.data(), data.size());
-    m.add_row_params(t, params.data(), params.size() * 2);
+    const std::vector<uint8_t> bytes = param_bytes();
+    m.add_row_params(t, bytes.data(), bytes.size());
     return t;
   }
 };
@@ -123,11 +145,13 @@ struct Case {
   DType dtype;
   int64_t dim;
 };
-const Case kCases[] = {{DType::INT8_ROW_F16, 5}, {DType::INT8_ROW_F16, 16}, {DType::UINT4_ROW_F16, 5},
-                       {DType::UINT4_ROW_F16, 6}, {DType::UINT4_ROW_F16, 1}, {DType::UINT4_ROW_F16, 37}};
+const Case kCases[] = {{DType::INT8_ROW_F16, 5},        {DType::INT8_ROW_F16, 16},      {DType::UINT4_ROW_F16, 5},
+                       {DType::UINT4_ROW_F16, 6},       {DType::UINT4_ROW_F16, 1},      {DType::UINT4_ROW_F16, 37},
+                       {DType::UINT4_ROW_CODEBOOK, 1},  {DType::UINT4_ROW_CODEBOOK, 6}, {DType::UINT4_ROW_CODEBOOK, 16},
+                       {DType::UINT4_ROW_CODEBOOK, 37}};
 constexpr int64_t kRows = 9, kDefault = 4;
 
-TEST_CASE("EMBEDDING reads INT8_ROW_F16 and UINT4_ROW_F16 rows by the schema's formula") {
+TEST_CASE("EMBEDDING reads INT8_ROW_F16, UINT4_ROW_F16 and UINT4_ROW_CODEBOOK rows by the schema's formula") {
   for (const Case& c : kCases) {
     CAPTURE(schema::EnumNameDType(c.dtype));
     CAPTURE(c.dim);
@@ -156,7 +180,7 @@ TEST_CASE("EMBEDDING reads INT8_ROW_F16 and UINT4_ROW_F16 rows by the schema's f
   }
 }
 
-TEST_CASE("EMBEDDING_MULTI reads each input's rows of an INT8_ROW_F16 / UINT4_ROW_F16 table") {
+TEST_CASE("EMBEDDING_MULTI reads each input's rows of an INT8_ROW_F16 / UINT4_ROW_F16 / UINT4_ROW_CODEBOOK table") {
   for (const Case& c : kCases) {
     CAPTURE(schema::EnumNameDType(c.dtype));
     CAPTURE(c.dim);
@@ -186,7 +210,7 @@ TEST_CASE("EMBEDDING_MULTI reads each input's rows of an INT8_ROW_F16 / UINT4_RO
   }
 }
 
-TEST_CASE("BAG sums (weighted), averages and takes the maximum of INT8_ROW_F16 / UINT4_ROW_F16 rows") {
+TEST_CASE("BAG sums (weighted), averages and takes the maximum of INT8_ROW_F16 / UINT4_ROW_F16 / codebook rows") {
   constexpr int64_t kLength = 3;
   for (const Case& c : kCases) {
     for (schema::BagMode mode : {schema::BagMode::SUM, schema::BagMode::MEAN, schema::BagMode::MAXIMUM}) {
@@ -228,9 +252,11 @@ TEST_CASE("BAG sums (weighted), averages and takes the maximum of INT8_ROW_F16 /
 
 TEST_CASE("BAG over a row longer than the kernel's chunk dequantises every part") {
   // D = 131: three chunks of the bag kernel, the last one odd (UINT4 nibbles across the boundary).
-  for (DType dtype : {DType::INT8_ROW_F16, DType::UINT4_ROW_F16}) {
+  for (DType dtype : {DType::INT8_ROW_F16, DType::UINT4_ROW_F16, DType::UINT4_ROW_CODEBOOK}) {
     const Table table(dtype, 4, 131, 7);
     EmbeddingTable lookup{table.data.data(), 4, 131, dtype, nullptr, table.params.data()};
+    lookup.codebook = table.codebook.data();
+    lookup.scale_index = table.index.data();
     const int64_t ids[2] = {3, 1};
     std::vector<float> out(131);
     REQUIRE(embedding_bag(lookup, BagMode::kSum, ids, 1, nullptr, 1, 1, 2, -1, "t", out.data()).is_ok());
@@ -245,7 +271,8 @@ struct OneTable {
   int ids, table, out;
   explicit OneTable(DType dtype, int64_t dim = 4) {
     ids = m.feature_tensor(m.add_feature("id", schema::Side::ITEM, FeatureKind::ID, 1, kRows));
-    const std::vector<uint8_t> bytes(static_cast<size_t>(kRows * (dtype == DType::UINT4_ROW_F16 ? (dim + 1) / 2 : dim)));
+    const bool int4 = dtype == DType::UINT4_ROW_F16 || dtype == DType::UINT4_ROW_CODEBOOK;
+    const std::vector<uint8_t> bytes(static_cast<size_t>(kRows * (int4 ? (dim + 1) / 2 : dim)));
     table = m.add_constant("table", dtype, {kRows, dim}, bytes.data(), bytes.size());
     out = m.add_activation("e", DType::FLOAT32, {-1, dim});
     m.add_op(ModelBuilder::kItem, OpType::EMBEDDING, {table, ids}, {out});
@@ -262,16 +289,18 @@ bool refused(const Status& status, const char* text) {
 }
 
 TEST_CASE("per-row parameters of the wrong size, or missing, are refused with a clear error") {
-  for (DType dtype : {DType::INT8_ROW_F16, DType::UINT4_ROW_F16}) {
+  for (DType dtype : {DType::INT8_ROW_F16, DType::UINT4_ROW_F16, DType::UINT4_ROW_CODEBOOK}) {
     CAPTURE(schema::EnumNameDType(dtype));
-    const size_t need = static_cast<size_t>(kRows) * (dtype == DType::INT8_ROW_F16 ? 2 : 4);
+    const size_t need = dtype == DType::UINT4_ROW_CODEBOOK ? 1024 + kRows
+                                                            : static_cast<size_t>(kRows) * (dtype == DType::INT8_ROW_F16 ? 2 : 4);
     const std::vector<uint8_t> params(need + 4);
     {
       OneTable ok(dtype);
       ok.m.add_row_params(ok.table, params.data(), need);
       CHECK(ok.load().is_ok());
     }
-    for (size_t wrong : {need - 2, need + 2, size_t{0}}) {
+    for (size_t wrong : {need - 2, need + 2, size_t{0}, size_t{kRows}, size_t{4 * kRows}}) {
+      if (wrong == need) continue;  // 4·V is UINT4_ROW_F16's size
       OneTable bad(dtype);
       bad.m.add_row_params(bad.table, params.data(), wrong);
       CHECK(refused(bad.load(), "bytes of row parameters but buffer"));
@@ -311,6 +340,34 @@ TEST_CASE("per-row parameters of the wrong size, or missing, are refused with a 
     m.add_task("t", schema::TaskKind::VALUE, out, 0);
     CHECK(refused(load_status(m.finish()), "row_params on a FLOAT32 tensor"));
   }
+}
+
+TEST_CASE("UINT4_ROW_CODEBOOK: a NaN, infinite or negative codebook entry is refused, 0 and the largest float load") {
+  const float bad_values[] = {std::nanf(""), -std::nanf(""), INFINITY, -INFINITY, -1.0f, -1e-45f};
+  for (int entry : {0, 77, 255}) {
+    CAPTURE(entry);
+    for (float bad : bad_values) {
+      CAPTURE(bad);
+      std::vector<float> codebook(256, 0.5f);
+      codebook[static_cast<size_t>(entry)] = bad;
+      std::vector<uint8_t> params(1024 + kRows, 0);
+      std::memcpy(params.data(), codebook.data(), 1024);
+      OneTable t(DType::UINT4_ROW_CODEBOOK);
+      t.m.add_row_params(t.table, params.data(), params.size());
+      const Status status = t.load();
+      CHECK(refused(status, "must be finite and >= 0"));
+      CHECK(std::string(status.message()).find("codebook entry " + std::to_string(entry)) != std::string::npos);
+    }
+  }
+  std::vector<float> codebook(256, 0.0f);
+  codebook[1] = -0.0f;  // >= 0
+  codebook[2] = std::ldexp(1.0f, -149);
+  codebook[255] = 3.4028235e38f;
+  std::vector<uint8_t> params(1024 + kRows, 255);
+  std::memcpy(params.data(), codebook.data(), 1024);
+  OneTable t(DType::UINT4_ROW_CODEBOOK);
+  t.m.add_row_params(t.table, params.data(), params.size());
+  CHECK(t.load().is_ok());
 }
 
 }  // namespace

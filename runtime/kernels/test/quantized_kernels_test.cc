@@ -1,6 +1,6 @@
 // Quantised kernels against naive loops written from the schema's formulas:
 // the INT8 fully-connected layer (per channel and per tensor), embedding
-// tables (INT8, INT8_ROW_F16, UINT4_ROW_F16, FLOAT16 rows on every instruction
+// tables (INT8, INT8_ROW_F16, UINT4_ROW_F16, UINT4_ROW_CODEBOOK, FLOAT16 rows on every instruction
 // set of dequantize_row), and half -> float.
 #include <doctest/doctest.h>
 
@@ -215,6 +215,17 @@ TEST_CASE("dequantize_row: every instruction set gives a naive loop's bits at ev
     for (uint16_t& p : params) p = finite_half();
     std::vector<float> f32_scales(rows);
     for (float& s : f32_scales) s = std::ldexp(float(rng() % (1 << 24)), -int(rng() % 40) - 20);
+    // UINT4_ROW_CODEBOOK: 256 scales >= 0 (0, subnormal, up to 2^100: no product overflows),
+    // a random index per row, row 0 on the entry 0 (its products are signed zeros).
+    std::vector<float> codebook(256);
+    for (float& c : codebook) c = std::ldexp(float(rng() % (1 << 24)), int(rng() % 200) - 124);
+    codebook[0] = 0.0f;
+    codebook[1] = std::ldexp(1.0f, -149);
+    codebook[2] = std::ldexp(float((1 << 24) - 1), 76);
+    std::vector<uint8_t> scale_index(rows);
+    for (uint8_t& k : scale_index) k = static_cast<uint8_t>(rng());
+    scale_index[0] = 0;
+    if (rows > 1) scale_index[1] = 2;
 
     struct Encoding {
       schema::DType dtype;
@@ -223,10 +234,13 @@ TEST_CASE("dequantize_row: every instruction set gives a naive loop's bits at ev
     for (const Encoding e : {Encoding{schema::DType::INT8, codes.data()},
                              Encoding{schema::DType::INT8_ROW_F16, codes.data()},
                              Encoding{schema::DType::UINT4_ROW_F16, nibbles.data()},
+                             Encoding{schema::DType::UINT4_ROW_CODEBOOK, nibbles.data()},
                              Encoding{schema::DType::FLOAT16, halves.data()}}) {
       CAPTURE(static_cast<int>(e.dtype));
-      const EmbeddingTable table{e.data, static_cast<int64_t>(rows), static_cast<int64_t>(dim), e.dtype,
-                                 f32_scales.data(), params.data()};
+      EmbeddingTable table{e.data, static_cast<int64_t>(rows), static_cast<int64_t>(dim), e.dtype,
+                           f32_scales.data(), params.data()};
+      table.codebook = codebook.data();
+      table.scale_index = scale_index.data();
       // The naive loop: the schema's formula in double (every product and sum here is exact
       // in double), rounded to f32 once.
       std::vector<uint32_t> want(rows * dim);
@@ -244,6 +258,12 @@ TEST_CASE("dequantize_row: every instruction set gives a naive loop's bits at ev
               const uint8_t byte = nibbles[r * ((dim + 1) / 2) + d / 2];
               const int q = d % 2 ? byte >> 4 : byte & 0x0F;
               want[i] = bits_of(static_cast<float>(naive_half(params[2 * r]) * q + naive_half(params[2 * r + 1])));
+              break;
+            }
+            case schema::DType::UINT4_ROW_CODEBOOK: {  // 24 x 5 significant bits: exact in double
+              const uint8_t byte = nibbles[r * ((dim + 1) / 2) + d / 2];
+              const int q = d % 2 ? byte >> 4 : byte & 0x0F;
+              want[i] = bits_of(static_cast<float>(double(codebook[scale_index[r]]) * (q - 7.5)));
               break;
             }
             default:
