@@ -13,4 +13,12 @@ namespace edgemtl {
 /// added left to right as REDUCE_SUM adds the products.
 void mix_f32(Span<const TensorView> inputs, const TensorView& out);
 
+/// The copies of mix_f32's loops: the baseline ISA, and on x86-64 with AVX2
+/// (picked by mix_f32 when the CPU has it). Both give the same bits.
+enum class MixIsa { kBaseline, kAvx2 };
+/// False for kAvx2 off x86-64 or on a CPU without AVX2.
+bool mix_isa_available(MixIsa isa);
+/// mix_f32 on `isa`, which must be available (for tests).
+void mix_f32_on(MixIsa isa, Span<const TensorView> inputs, const TensorView& out);
+
 }  // namespace edgemtl

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -339,9 +340,13 @@ TEST_CASE("mix matches a naive weighted sum of the experts, with 1-row experts a
           h[e] = random_floats(h_rows[e] * width, ++seed);
           views.push_back(f32(h[e], make_shape({static_cast<int64_t>(h_rows[e]), static_cast<int64_t>(width)})));
         }
-        std::vector<float> out(rows * width, -99.0f);
-        mix_f32(Span<const TensorView>(views.data(), views.size()),
-                f32(out, make_shape({static_cast<int64_t>(rows), static_cast<int64_t>(width)})));
+        std::vector<float> out(rows * width, -99.0f), baseline(rows * width, -98.0f);
+        const TensorView out_view = f32(out, make_shape({static_cast<int64_t>(rows), static_cast<int64_t>(width)}));
+        mix_f32(Span<const TensorView>(views.data(), views.size()), out_view);
+        // The baseline copy of the loops gives the dispatched one's bits (AVX2 on most x86-64 CPUs).
+        mix_f32_on(MixIsa::kBaseline, Span<const TensorView>(views.data(), views.size()),
+                   f32(baseline, make_shape({static_cast<int64_t>(rows), static_cast<int64_t>(width)})));
+        CHECK(std::memcmp(out.data(), baseline.data(), out.size() * sizeof(float)) == 0);
         for (size_t r = 0; r < rows; ++r)
           for (size_t i = 0; i < width; ++i) {
             // REDUCE_SUM's order: the product of expert 0, then each next one added.
