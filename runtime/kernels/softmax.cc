@@ -2,11 +2,93 @@
 
 #include <cmath>
 
-namespace edgemtl {
+#include "runtime/kernels/x86_intrinsics.h"
 
-Status Softmax::create(const Shape& shape, int axis) {
+namespace edgemtl {
+namespace {
+
+#if defined(__x86_64__)
+#define EMTL_SOFTMAX_TARGET __attribute__((target("avx512f")))
+
+bool has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+// exp(x): x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact
+// to about 2^-40), exp(r) by its Taylor polynomial to degree 7 (truncation
+// below 2^-27), times 2^n by scalef (which gives 0 below the subnormals). x is
+// clamped to [-104, 88] first: -inf gives 0, and n stays finite; a NaN stays
+// NaN (min_ps and max_ps return their second operand when one is NaN).
+EMTL_SOFTMAX_TARGET inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 = high + low, one rounding each
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// The maximum (or sum) of each group of `width` neighbouring lanes (a power of
+// two <= 16) in every lane of the group: butterflies over lane index bits.
+template <bool kSum>
+EMTL_SOFTMAX_TARGET inline __m512 group_reduce(__m512 v, size_t width) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int bit = 1; bit < static_cast<int>(width); bit <<= 1) {
+    const __m512 other = _mm512_permutexvar_ps(_mm512_xor_si512(lane, _mm512_set1_epi32(bit)), v);
+    v = kSum ? _mm512_add_ps(v, other) : _mm512_max_ps(v, other);
+  }
+  return v;
+}
+
+// Rows of `width` (2, 4, 8 or 16) floats, 16 / width rows per vector: the
+// softmax of each row, its maximum subtracted first. A NaN in a row makes the
+// row NaN: its exp is NaN, and so is the row's sum.
+EMTL_SOFTMAX_TARGET void softmax_narrow(const float* x, float* y, size_t elements, size_t width) {
+  for (size_t i = 0; i < elements; i += 16) {
+    const size_t n = elements - i < 16 ? elements - i : 16;
+    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+    const __m512 e = exp16(_mm512_sub_ps(v, group_reduce<false>(v, width)));
+    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(e, group_reduce<true>(e, width)));
+  }
+}
+#endif
+
+}  // namespace
+
+bool softmax_exp16(const float* x, float* y) {
+#if defined(__x86_64__)
+  if (!has_avx512f()) return false;
+  [](const float* in, float* out) EMTL_SOFTMAX_TARGET { _mm512_storeu_ps(out, exp16(_mm512_loadu_ps(in))); }(x, y);
+  return true;
+#else
+  (void)x, (void)y;
+  return false;
+#endif
+}
+
+Status Softmax::create(const Shape& shape, int axis, bool allow_own) {
   axis_ = axis;
+  own_ = false;
   if (axis != shape.rank - 1) return Status::ok();
+#if defined(__x86_64__)
+  const int64_t width = shape[axis];
+  if (allow_own && has_avx512f() && (width == 2 || width == 4 || width == 8 || width == 16)) {
+    own_ = true;  // XNNPACK's three passes per row cost more than the row itself at these widths
+    return Status::ok();
+  }
+#else
+  (void)allow_own;
+#endif
   EMTL_RETURN_IF_ERROR(ensure_xnnpack_initialized());
   const size_t channels = static_cast<size_t>(shape[axis]);
   return xnn_status_to_error(xnn_create_softmax_nc_f32(channels, channels, channels, 0, op_.out()),
@@ -16,6 +98,12 @@ Status Softmax::create(const Shape& shape, int axis) {
 Status Softmax::run(const TensorView& x, const TensorView& y) const {
   const int64_t axis_size = x.shape[axis_];
   if (x.num_elements() == 0 || axis_size == 0) return Status::ok();
+#if defined(__x86_64__)
+  if (own_) {
+    softmax_narrow(x.as<const float>(), y.as<float>(), x.num_elements(), static_cast<size_t>(axis_size));
+    return Status::ok();
+  }
+#endif
   if (op_.get()) {
     const size_t batch = x.num_elements() / static_cast<size_t>(axis_size);
     EMTL_RETURN_IF_ERROR(xnn_status_to_error(

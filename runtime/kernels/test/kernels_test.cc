@@ -182,6 +182,74 @@ TEST_CASE("softmax over the last and an inner axis") {
   }
 }
 
+TEST_CASE("softmax of narrow rows (2, 4, 8, 16): the AVX-512 kernel and XNNPACK against a naive loop") {
+  unsigned seed = 70;
+  for (int64_t width : {2, 4, 8, 16, 5}) {
+    for (int64_t rows : {1, 3, 7, 33}) {
+      CAPTURE(width);
+      CAPTURE(rows);
+      const Shape shape = make_shape({rows, width});
+      const size_t count = static_cast<size_t>(rows * width);
+      std::vector<float> x = random_floats(count, ++seed, -30, 30), own(count, -1.0f), xnnpack(count, -1.0f);
+      x[0] = -INFINITY;  // a masked logit: 0
+      if (count > 5) x[5] = 80.0f;
+      Softmax fast, reference;
+      REQUIRE(fast.create(make_shape({-1, width}), 1).is_ok());
+      REQUIRE(reference.create(make_shape({-1, width}), 1, false).is_ok());
+      CHECK(!reference.uses_own_kernel());
+      if (width != 5 && !fast.uses_own_kernel()) MESSAGE("no AVX-512F: XNNPACK runs both");
+      REQUIRE(fast.run(f32(x, shape), f32(own, shape)).is_ok());
+      REQUIRE(reference.run(f32(x, shape), f32(xnnpack, shape)).is_ok());
+      for (int64_t r = 0; r < rows; ++r) {
+        // x - max rounded to float as every kernel does (its error is relative to the result), the rest in double.
+        float high = -INFINITY;
+        double sum = 0;
+        for (int64_t a = 0; a < width; ++a) high = std::fmax(high, x[static_cast<size_t>(r * width + a)]);
+        for (int64_t a = 0; a < width; ++a) sum += std::exp(double(x[static_cast<size_t>(r * width + a)] - high));
+        for (int64_t a = 0; a < width; ++a) {
+          const size_t i = static_cast<size_t>(r * width + a);
+          const double want = std::exp(double(x[i] - high)) / sum;
+          CHECK(std::fabs(own[i] - want) <= 1e-6 * want + 1e-30);
+          CHECK(std::fabs(xnnpack[i] - want) <= 1e-6 * want + 1e-30);
+        }
+      }
+    }
+  }
+  // A NaN makes its row NaN, not its neighbours.
+  std::vector<float> x = {1, 2, NAN, 4, 1, 2, 3, 4}, y(8);
+  Softmax softmax;
+  REQUIRE(softmax.create(make_shape({-1, 4}), 1).is_ok());
+  REQUIRE(softmax.run(f32(x, make_shape({2, 4})), f32(y, make_shape({2, 4}))).is_ok());
+  for (int i = 0; i < 4; ++i) CHECK(std::isnan(y[static_cast<size_t>(i)]));
+  for (int i = 4; i < 8; ++i) CHECK(std::isfinite(y[static_cast<size_t>(i)]));
+}
+
+TEST_CASE("the narrow softmax's exp is within 2 ulp of exp on [-104, 88]") {
+  float x[16], y[16];
+  if (!softmax_exp16(x, y)) {
+    MESSAGE("no AVX-512F: the narrow softmax kernel is not used");
+    return;
+  }
+  size_t worst = 0;
+  for (int step = 0; step < 192 * 1024; step += 16) {
+    for (int j = 0; j < 16; ++j) x[j] = -104.0f + static_cast<float>(step + j) * (192.0f / (192 * 1024));
+    REQUIRE(softmax_exp16(x, y));
+    for (int j = 0; j < 16; ++j) {
+      const double want = std::exp(double(x[j]));
+      // One unit in the last place of the float nearest to want (subnormals: 2^-149).
+      const double ulp = std::fmax(std::ldexp(1.0, std::ilogb(want) - 23), std::ldexp(1.0, -149));
+      const auto error = static_cast<size_t>(std::fabs(double(y[j]) - want) / ulp);
+      worst = std::max(worst, error);
+    }
+  }
+  CHECK(worst <= 2);
+  x[0] = -INFINITY;
+  x[1] = 0.0f;
+  REQUIRE(softmax_exp16(x, y));
+  CHECK(y[0] == 0.0f);
+  CHECK(y[1] == 1.0f);
+}
+
 TEST_CASE("sigmoid and the plain activations") {
   std::vector<float> x = random_floats(37, 31, -8, 8), y(37);
   Sigmoid sigmoid;
