@@ -219,6 +219,15 @@ TEST_CASE("--int8-tables int4: edgemtl-inspect shows each table's encoding, its 
   CHECK(inspect.out.find("UINT4_ROW_F16") == std::string::npos);
 }
 
+TEST_CASE("edgemtl-inspect --operators shows a layer's addend (the split's sum fused into int8 layers)") {
+  const std::string rows = fixtures_dir() + "/mmoe/rows.jsonl";
+  const std::string users = user_inputs_argument(read_json(fixtures_dir() + "/mmoe/meta.json"));
+  const std::string int8 = convert_fixture("mmoe", "int8-addend", users + " --quantize int8 --calibration " + rows);
+  CommandResult inspect = run(std::string(EDGEMTL_INSPECT) + " " + int8 + " --operators");
+  REQUIRE(inspect.exit_code == 0);
+  CHECK(inspect.out.find("(int8 static) (x + addend columns from 0, RELU)") != std::string::npos);
+}
+
 TEST_CASE("--int8-tables int4-codebook: edgemtl-inspect shows the codebook tables and their bytes") {
   // The rerank example's MMoE: two id tables large enough for a codebook (V > 341), two small ones
   // that stay UINT4_ROW_F16 (the 1 KB codebook would make them larger).

@@ -93,7 +93,13 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
     for (flatbuffers::uoffset_t i = 0; op->outputs() != nullptr && i < op->outputs()->size(); ++i)
       std::printf("%s%s", i ? ", " : "", tensor_string(root, op->outputs()->Get(i)).c_str());
     const char* form = int8_form(root, op);
-    std::printf(*form ? " (%s)\n" : "\n", form);
+    std::printf(*form ? " (%s)" : "", form);
+    // FULLY_CONNECTED's addend (4th input): which of its columns, and the activation of x + addend.
+    const fbs::FullyConnectedOptions* fc = op->options_as_FullyConnectedOptions();
+    if (fc != nullptr && op->inputs() != nullptr && op->inputs()->size() == 4)
+      std::printf(" (x + addend columns from %lld, %s)", static_cast<long long>(fc->addend_offset()),
+                  fbs::EnumNameActivation(fc->input_activation()));
+    std::printf("\n");
   }
 }
 
