@@ -228,6 +228,7 @@ class PySession {
 
   std::shared_ptr<PyModel> model() const { return model_; }
   size_t arena_bytes() const { return session_->arena_bytes(); }
+  size_t tile_lanes() const { return session_->tile_lanes(); }
   size_t num_candidates() const { return session_->num_candidates(); }
   size_t candidate_cache_bytes() const { return session_->candidate_cache_bytes(); }
 
@@ -388,7 +389,8 @@ PYBIND11_MODULE(edgemtl, m) {
       .def_property_readonly("num_candidates", &PySession::num_candidates)
       .def_property_readonly("candidate_cache_bytes", &PySession::candidate_cache_bytes)
       .def_property_readonly("model", &PySession::model)
-      .def_property_readonly("arena_bytes", &PySession::arena_bytes);
+      .def_property_readonly("arena_bytes", &PySession::arena_bytes)
+      .def_property_readonly("tile_lanes", &PySession::tile_lanes);
 
 #ifdef EDGEMTL_PYTHON_CONVERTER
   m.def("convert", &convert, py::arg("onnx_path"), py::arg("out_path"),

@@ -541,6 +541,10 @@ size_t emtl_session_arena_bytes(const emtl_session* session) {
   return session ? session->session->arena_bytes() : 0;
 }
 
+size_t emtl_session_tile_lanes(const emtl_session* session) {
+  return session ? session->session->tile_lanes() : 0;
+}
+
 size_t emtl_session_packed_weight_bytes(const emtl_session* session) {
   return session ? session->session->packed_weight_bytes() : 0;
 }

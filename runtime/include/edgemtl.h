@@ -286,6 +286,10 @@ EMTL_API const emtl_model* emtl_session_model(const emtl_session* session);
 EMTL_API size_t emtl_session_arena_bytes(const emtl_session* session);
 /** Estimated bytes of fully-connected weights packed by XNNPACK for this session. */
 EMTL_API size_t emtl_session_packed_weight_bytes(const emtl_session* session);
+/** Item tiles the session runs at once, each in a lane with its own arena (appended): 1, or up to
+ *  `threads` when threads >= 2, the user is cached and the model's GEMMs can be shared between lanes
+ *  (the runtime's own x86-64 kernels). Activation memory is arena_bytes times this. 0 for NULL. */
+EMTL_API size_t emtl_session_tile_lanes(const emtl_session* session);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -413,4 +413,8 @@ JNIEXPORT jlong JNICALL Java_org_edgemtl_NativeApi_sessionArenaBytes(JNIEnv*, jc
   return static_cast<jlong>(emtl_session_arena_bytes(session_of(session)));
 }
 
+JNIEXPORT jlong JNICALL Java_org_edgemtl_NativeApi_sessionTileLanes(JNIEnv*, jclass, jlong session) {
+  return static_cast<jlong>(emtl_session_tile_lanes(session_of(session)));
+}
+
 }  // extern "C"

@@ -184,6 +184,7 @@ class FixtureScores(unittest.TestCase):
                 session.set_candidates(items)
                 self.assertEqual(session.num_candidates, len(group))
                 self.assertGreater(session.candidate_cache_bytes, 0)
+                self.assertEqual(session.tile_lanes, 1)  # one thread
                 first = fixture.rows[group[0]]
                 if user_names:
                     session.set_user({name: first[name] for name in user_names})

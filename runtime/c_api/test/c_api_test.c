@@ -409,6 +409,8 @@ int main(void) {
   EXPECT(emtl_session_create(model, &options, &session) == EMTL_OK);
   if (!session) return 1;
   EXPECT(emtl_session_arena_bytes(session) > 0);
+  EXPECT(emtl_session_tile_lanes(session) == 1); /* one thread */
+  EXPECT(emtl_session_tile_lanes(NULL) == 0);
   /* One output column, K = 2, bias: 3 floats, times up to 16 on x86-64 where the own f32 kernel pads
      the column to a panel of 16. */
   EXPECT(emtl_session_packed_weight_bytes(session) == 3 * sizeof(float) ||

@@ -68,6 +68,8 @@ final class NativeApi {
 
   static native long sessionArenaBytes(long session);
 
+  static native long sessionTileLanes(long session);
+
   static native void sessionSetCandidates(long session, int[] features, Object[] arrays, int n);
 
   static native void sessionReplaceCandidates(long session, long[] positions, int[] features, Object[] arrays);

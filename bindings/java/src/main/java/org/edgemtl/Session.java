@@ -137,9 +137,17 @@ public final class Session implements AutoCloseable {
     return NativeApi.sessionCandidateCacheBytes(handle());
   }
 
-  /** Bytes of the activation arena. */
+  /** Bytes of the activation arena (one per tile lane). */
   public long arenaBytes() {
     return NativeApi.sessionArenaBytes(handle());
+  }
+
+  /**
+   * Item tiles run at once, each in a lane with its own arena: 1, or up to {@code threads} when the
+   * model's GEMMs can be shared between lanes (the runtime's own x86-64 kernels).
+   */
+  public long tileLanes() {
+    return NativeApi.sessionTileLanes(handle());
   }
 
   /** Frees the native session. Idempotent. */

@@ -123,6 +123,7 @@ public class EdgemtlTest {
         session.setCandidates(itemMap(model, rows), rows.size());
         assertEquals(rows.size(), session.numCandidates());
         assertTrue(session.candidateCacheBytes() > 0);
+        assertEquals(1, session.tileLanes());  // one thread
         session.setUser(userMap(model, rows.get(0)));
         float[] ranked = session.rank();
         float[] scored = session.score(itemMap(model, rows), rows.size());
