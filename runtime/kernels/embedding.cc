@@ -351,20 +351,38 @@ EMTL_AVX2_F16C_TARGET void decode_lanes_avx2(const EmbeddingTable& table, size_t
 
 // vcvtph2ps is exact but quiets a signalling NaN (sets bit 22) where
 // half_to_float keeps the half's bit 9 there: put that bit back in NaN lanes.
+EMTL_AVX2_F16C_TARGET inline __m256 half8_avx2(const uint8_t* halves) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves));
+  const __m256 widened = _mm256_cvtph_ps(h);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(widened, widened, _CMP_UNORD_Q));
+  const __m256i half_bit9_at_22 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 13);
+  const __m256i clear = _mm256_andnot_si256(half_bit9_at_22, _mm256_and_si256(nan, _mm256_set1_epi32(0x00400000)));
+  return _mm256_castsi256_ps(_mm256_andnot_si256(clear, _mm256_castps_si256(widened)));
+}
+
 EMTL_AVX2_F16C_TARGET inline void half_to_float_n_avx2(const uint8_t* halves, float* out, size_t n) {
-  const __m256i quiet_bit = _mm256_set1_epi32(0x00400000);
   size_t done = 0;
-  for (; done + 8 <= n; done += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves + 2 * done));
-    const __m256 widened = _mm256_cvtph_ps(h);
-    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(widened, widened, _CMP_UNORD_Q));
-    const __m256i half_bit9_at_22 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 13);
-    const __m256i clear = _mm256_andnot_si256(half_bit9_at_22, _mm256_and_si256(nan, quiet_bit));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + done),
-                        _mm256_andnot_si256(clear, _mm256_castps_si256(widened)));
-  }
+  for (; done + 8 <= n; done += 8) _mm256_storeu_ps(out + done, half8_avx2(halves + 2 * done));
   half_to_float_n(halves + 2 * done, out + done, n - done);
 }
+
+// FLOAT32 and FLOAT16 rows as lanes, for BAG.
+struct Float32Avx2 {
+  struct Lanes {
+    const float* values;
+    EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return _mm256_loadu_ps(values + e); }
+  };
+  static Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
+    return {static_cast<const float*>(table.data) + row * static_cast<size_t>(table.dim) + begin};
+  }
+};
+struct Float16Avx2 {
+  struct Lanes {
+    const uint8_t* halves;
+    EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return half8_avx2(halves + 2 * e); }
+  };
+  static Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) { return {half_row(table, row, begin)}; }
+};
 
 EMTL_AVX2_F16C_TARGET void decode_int8_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
                                             float* out) {
@@ -573,8 +591,10 @@ BagRow bag_row(schema::DType dtype, LookupIsa isa) {
         return bag_avx2<Uint4RowF16Avx2>;
       case schema::DType::UINT4_ROW_CODEBOOK:
         return bag_avx2<Uint4CodebookAvx2>;
+      case schema::DType::FLOAT16:
+        return bag_avx2<Float16Avx2>;
       default:
-        return nullptr;
+        return bag_avx2<Float32Avx2>;
     }
   }
 #endif
