@@ -300,9 +300,8 @@ struct Uint4AffineLanes {
     scales = _mm256_broadcastss_ps(pair);
     offsets = _mm256_broadcastss_ps(second);
   }
-  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const {
-    return _mm256_add_ps(_mm256_mul_ps(uint4_codes8(packed + e / 2), scales), offsets);
-  }
+  EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const { return _mm256_add_ps(_mm256_mul_ps(codes, scales), offsets); }
+  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return value(uint4_codes8(packed + e / 2)); }
   void tail(size_t e, size_t n, float* out) const { uint4_scalar(packed + e / 2, n, out, Affine{scale, offset}); }
 };
 struct Uint4SymmetricLanes {
@@ -311,29 +310,42 @@ struct Uint4SymmetricLanes {
   __m256 scales, middle;
   EMTL_AVX2_F16C_TARGET Uint4SymmetricLanes(const uint8_t* codes, float s)
       : packed(codes), scale(s), scales(_mm256_set1_ps(s)), middle(_mm256_set1_ps(7.5f)) {}
-  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const {
-    return _mm256_mul_ps(scales, _mm256_sub_ps(uint4_codes8(packed + e / 2), middle));
-  }
+  EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const { return _mm256_mul_ps(scales, _mm256_sub_ps(codes, middle)); }
+  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return value(uint4_codes8(packed + e / 2)); }
   void tail(size_t e, size_t n, float* out) const { uint4_scalar(packed + e / 2, n, out, Symmetric{scale}); }
 };
 
-// The lanes of row `row` from element `begin`, per encoding.
+// Elements e, e + 2, ..., e + 14 (`even`) and e + 1, ..., e + 15 (`odd`) of 4-bit
+// lanes (e a multiple of 16): one byte a lane, its low and its high nibble, fewer
+// operations than two at() calls; BAG sums the two halves apart and interleaves once.
+template <typename Lanes>
+EMTL_AVX2_F16C_TARGET inline void uint4_pair(const Lanes& lanes, size_t e, __m256& even, __m256& odd) {
+  const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lanes.packed + e / 2)));
+  even = lanes.value(_mm256_cvtepi32_ps(_mm256_and_si256(bytes, _mm256_set1_epi32(0x0F))));
+  odd = lanes.value(_mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4)));
+}
+
+// The lanes of row `row` from element `begin`, per encoding (kNibbles: 4-bit, with uint4_pair).
 struct Int8Avx2 {
+  static constexpr bool kNibbles = false;
   EMTL_AVX2_F16C_TARGET static Int8Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
     return Int8Lanes(int8_row(table, row, begin), table.row_scales[row]);
   }
 };
 struct Int8RowF16Avx2 {
+  static constexpr bool kNibbles = false;
   EMTL_AVX2_F16C_TARGET static Int8Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
     return Int8Lanes(int8_row(table, row, begin), half_param(table.row_params[row]));
   }
 };
 struct Uint4RowF16Avx2 {
+  static constexpr bool kNibbles = true;
   EMTL_AVX2_F16C_TARGET static Uint4AffineLanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
     return Uint4AffineLanes(uint4_row(table, row, begin), table.row_params + 2 * row);
   }
 };
 struct Uint4CodebookAvx2 {
+  static constexpr bool kNibbles = true;
   EMTL_AVX2_F16C_TARGET static Uint4SymmetricLanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
     return Uint4SymmetricLanes(uint4_row(table, row, begin), codebook_scale(table, row));
   }
@@ -368,6 +380,7 @@ EMTL_AVX2_F16C_TARGET inline void half_to_float_n_avx2(const uint8_t* halves, fl
 
 // FLOAT32 and FLOAT16 rows as lanes, for BAG.
 struct Float32Avx2 {
+  static constexpr bool kNibbles = false;
   struct Lanes {
     const float* values;
     EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return _mm256_loadu_ps(values + e); }
@@ -377,6 +390,7 @@ struct Float32Avx2 {
   }
 };
 struct Float16Avx2 {
+  static constexpr bool kNibbles = false;
   struct Lanes {
     const uint8_t* halves;
     EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return half8_avx2(halves + 2 * e); }
@@ -399,33 +413,56 @@ EMTL_AVX2_F16C_TARGET void decode_float16_avx2(const EmbeddingTable& table, size
   half_to_float_n_avx2(half_row(table, row, begin), out, count);
 }
 
+// One step of BAG's sum in registers: 0 + v0 + v1 + ... (w_j · v_j with
+// weights), or the first value, then each larger one (kMax): the same
+// operations per element, in the same order, as the loop through memory in
+// embedding_bag.
+EMTL_AVX2_F16C_TARGET inline __m256 bag_step(BagMode mode, size_t j, const float* weights, __m256 sum, __m256 x) {
+  if (mode == BagMode::kMax) return j == 0 ? x : _mm256_blendv_ps(sum, x, _mm256_cmp_ps(x, sum, _CMP_GT_OQ));
+  if (weights) return _mm256_add_ps(sum, _mm256_mul_ps(_mm256_set1_ps(weights[j]), x));
+  return _mm256_add_ps(sum, x);
+}
+
 // BAG with the sums in registers: elements begin .. begin + 8·V - 1 of one
 // output row over the bag's ids (checked by the caller: an id outside the table
-// is `default_row`), in order, the same operations per element as the loop
-// through memory in embedding_bag: 0 + v0 + v1 + ... (w_j · v_j with weights),
-// or the first value, then each larger one (kMax).
+// is `default_row`), in order.
 template <int V, typename Encoding>
 EMTL_AVX2_F16C_TARGET void bag_block_avx2(const EmbeddingTable& table, BagMode mode, const BagList& list,
                                           const RowPrefetch& prefetch, size_t ahead_count, size_t begin, float* out) {
   __m256 sums[V];
   for (int v = 0; v < V; ++v) sums[v] = _mm256_setzero_ps();
-  const float* weights = list.weights;
   for (size_t j = 0; j < list.length; ++j) {
     if (j < ahead_count) prefetch(list.ahead[j]);
     const auto lanes = Encoding::lanes(table, list.row(table, j), begin);
-    if (mode == BagMode::kMax) {
-      for (int v = 0; v < V; ++v) {
-        const __m256 x = lanes.at(8 * v);
-        sums[v] = j == 0 ? x : _mm256_blendv_ps(sums[v], x, _mm256_cmp_ps(x, sums[v], _CMP_GT_OQ));
-      }
-    } else if (weights) {
-      const __m256 w = _mm256_set1_ps(weights[j]);
-      for (int v = 0; v < V; ++v) sums[v] = _mm256_add_ps(sums[v], _mm256_mul_ps(w, lanes.at(8 * v)));
-    } else {
-      for (int v = 0; v < V; ++v) sums[v] = _mm256_add_ps(sums[v], lanes.at(8 * v));
-    }
+    for (int v = 0; v < V; ++v) sums[v] = bag_step(mode, j, list.weights, sums[v], lanes.at(8 * v));
   }
   for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, sums[v]);
+}
+
+// The same for 4-bit codes over 16·P elements, their even and odd elements summed
+// apart (uint4_pair), interleaved at the end.
+template <int P, typename Encoding>
+EMTL_AVX2_F16C_TARGET void bag_pairs_block_avx2(const EmbeddingTable& table, BagMode mode, const BagList& list,
+                                                const RowPrefetch& prefetch, size_t ahead_count, size_t begin,
+                                                float* out) {
+  __m256 even[P], odd[P];
+  for (int p = 0; p < P; ++p) even[p] = odd[p] = _mm256_setzero_ps();
+  for (size_t j = 0; j < list.length; ++j) {
+    if (j < ahead_count) prefetch(list.ahead[j]);
+    const auto lanes = Encoding::lanes(table, list.row(table, j), begin);
+    for (int p = 0; p < P; ++p) {
+      __m256 e, o;
+      uint4_pair(lanes, 16 * p, e, o);
+      even[p] = bag_step(mode, j, list.weights, even[p], e);
+      odd[p] = bag_step(mode, j, list.weights, odd[p], o);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    const __m256 low = _mm256_unpacklo_ps(even[p], odd[p]);   // 0 1 2 3 | 8 9 10 11
+    const __m256 high = _mm256_unpackhi_ps(even[p], odd[p]);  // 4 5 6 7 | 12 13 14 15
+    _mm256_storeu_ps(out + 16 * p, _mm256_permute2f128_ps(low, high, 0x20));
+    _mm256_storeu_ps(out + 16 * p + 8, _mm256_permute2f128_ps(low, high, 0x31));
+  }
 }
 
 // The elements 0 .. 8·floor(dim / 8) - 1 of one output row in blocks of 32, 16
@@ -436,10 +473,19 @@ EMTL_AVX2_F16C_TARGET size_t bag_avx2(const EmbeddingTable& table, BagMode mode,
                                       const RowPrefetch& prefetch, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
   size_t done = 0;
-  for (; done + 32 <= dim; done += 32)
-    bag_block_avx2<4, Encoding>(table, mode, list, prefetch, done == 0 ? list.ahead_count : 0, done, out + done);
+  for (; done + 32 <= dim; done += 32) {
+    const size_t ahead = done == 0 ? list.ahead_count : 0;
+    if constexpr (Encoding::kNibbles)
+      bag_pairs_block_avx2<2, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+    else
+      bag_block_avx2<4, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+  }
   if (done + 16 <= dim) {
-    bag_block_avx2<2, Encoding>(table, mode, list, prefetch, done == 0 ? list.ahead_count : 0, done, out + done);
+    const size_t ahead = done == 0 ? list.ahead_count : 0;
+    if constexpr (Encoding::kNibbles)
+      bag_pairs_block_avx2<1, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+    else
+      bag_block_avx2<2, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
     done += 16;
   }
   if (done + 8 <= dim) {
