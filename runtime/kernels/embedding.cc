@@ -258,13 +258,12 @@ EMTL_AVX2_F16C_TARGET inline void dequantize_int8_avx2(const int8_t* q, float sc
 EMTL_AVX2_F16C_TARGET inline float half_param(uint16_t h) { return _cvtsh_ss(h); }
 
 // 8 codes (4 bytes, element order: low nibble first) as f32: the little-endian
-// word broadcast, each lane shifted to its nibble.
+// word broadcast, each lane's nibble shifted to the top, then down (no mask).
 EMTL_AVX2_F16C_TARGET inline __m256 uint4_codes8(const uint8_t* four_bytes) {
   uint32_t four;
   std::memcpy(&four, four_bytes, sizeof(four));
-  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-  const __m256i codes = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(four)), shifts),
-                                         _mm256_set1_epi32(0x0F));
+  const __m256i to_top = _mm256_setr_epi32(28, 24, 20, 16, 12, 8, 4, 0);
+  const __m256i codes = _mm256_srli_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(static_cast<int>(four)), to_top), 28);
   return _mm256_cvtepi32_ps(codes);
 }
 
@@ -287,32 +286,33 @@ struct Int8Lanes {
 };
 struct Uint4AffineLanes {
   const uint8_t* packed;
-  float scale, offset;
   __m256 scales, offsets;
-  // The (scale, offset) halves widened together.
+  // The (scale, offset) halves widened together: s o s o ..., each spread.
   EMTL_AVX2_F16C_TARGET Uint4AffineLanes(const uint8_t* codes, const uint16_t* params) : packed(codes) {
-    uint32_t both;
+    int both;
     std::memcpy(&both, params, sizeof(both));
-    const __m128 pair = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(both)));
-    const __m128 second = _mm_shuffle_ps(pair, pair, 0x55);
-    scale = _mm_cvtss_f32(pair);
-    offset = _mm_cvtss_f32(second);
-    scales = _mm256_broadcastss_ps(pair);
-    offsets = _mm256_broadcastss_ps(second);
+    const __m256 pairs = _mm256_cvtph_ps(_mm_set1_epi32(both));
+    scales = _mm256_permute_ps(pairs, 0x00);
+    offsets = _mm256_permute_ps(pairs, 0x55);
   }
   EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const { return _mm256_add_ps(_mm256_mul_ps(codes, scales), offsets); }
   EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return value(uint4_codes8(packed + e / 2)); }
-  void tail(size_t e, size_t n, float* out) const { uint4_scalar(packed + e / 2, n, out, Affine{scale, offset}); }
+  EMTL_AVX2_F16C_TARGET void tail(size_t e, size_t n, float* out) const {
+    uint4_scalar(packed + e / 2, n, out, Affine{_mm256_cvtss_f32(scales), _mm256_cvtss_f32(offsets)});
+  }
 };
 struct Uint4SymmetricLanes {
   const uint8_t* packed;
-  float scale;
-  __m256 scales, middle;
-  EMTL_AVX2_F16C_TARGET Uint4SymmetricLanes(const uint8_t* codes, float s)
-      : packed(codes), scale(s), scales(_mm256_set1_ps(s)), middle(_mm256_set1_ps(7.5f)) {}
-  EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const { return _mm256_mul_ps(scales, _mm256_sub_ps(codes, middle)); }
+  __m256 scales;
+  EMTL_AVX2_F16C_TARGET Uint4SymmetricLanes(const uint8_t* codes, const float* scale)
+      : packed(codes), scales(_mm256_broadcast_ss(scale)) {}
+  EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const {
+    return _mm256_mul_ps(scales, _mm256_sub_ps(codes, _mm256_set1_ps(7.5f)));
+  }
   EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return value(uint4_codes8(packed + e / 2)); }
-  void tail(size_t e, size_t n, float* out) const { uint4_scalar(packed + e / 2, n, out, Symmetric{scale}); }
+  EMTL_AVX2_F16C_TARGET void tail(size_t e, size_t n, float* out) const {
+    uint4_scalar(packed + e / 2, n, out, Symmetric{_mm256_cvtss_f32(scales)});
+  }
 };
 
 // Elements e, e + 2, ..., e + 14 (`even`) and e + 1, ..., e + 15 (`odd`) of 4-bit
@@ -347,7 +347,7 @@ struct Uint4RowF16Avx2 {
 struct Uint4CodebookAvx2 {
   static constexpr bool kNibbles = true;
   EMTL_AVX2_F16C_TARGET static Uint4SymmetricLanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
-    return Uint4SymmetricLanes(uint4_row(table, row, begin), codebook_scale(table, row));
+    return Uint4SymmetricLanes(uint4_row(table, row, begin), &table.codebook[table.scale_index[row]]);
   }
 };
 
@@ -357,7 +357,14 @@ EMTL_AVX2_F16C_TARGET void decode_lanes_avx2(const EmbeddingTable& table, size_t
                                              float* out) {
   const auto lanes = Encoding::lanes(table, row, begin);
   size_t done = 0;
-  for (; done + 8 <= count; done += 8) _mm256_storeu_ps(out + done, lanes.at(done));
+  for (; done + 16 <= count; done += 16) {
+    _mm256_storeu_ps(out + done, lanes.at(done));
+    _mm256_storeu_ps(out + done + 8, lanes.at(done + 8));
+  }
+  if (done + 8 <= count) {
+    _mm256_storeu_ps(out + done, lanes.at(done));
+    done += 8;
+  }
   lanes.tail(done, count - done, out + done);
 }
 
