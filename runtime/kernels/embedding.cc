@@ -132,6 +132,100 @@ void decode_float16_portable(const EmbeddingTable& table, size_t row, size_t beg
   half_to_float_n(half_row(table, row, begin), out, count);
 }
 
+// Rows are prefetched this many ids ahead of their decoding (the ids are known
+// in advance; a large table's rows and their parameters are not in cache), in
+// tables of at least kPrefetchTableBytes of rows: in a smaller one (in L2 on most
+// CPUs) the prefetches cost more than they save. Measured: docs/QUANTIZATION.md.
+constexpr size_t kPrefetchAhead = 32;
+constexpr size_t kPrefetchTableBytes = size_t{1} << 20;
+
+// A prefetch of the cache line at `address` into all levels. In asm: GCC 12's
+// dead-code elimination drops __builtin_prefetch here at -O2 and above.
+inline void prefetch_line(const void* address) {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 (%0)" : : "r"(address));
+#elif defined(__aarch64__)
+  asm volatile("prfm pldl1keep, [%0]" : : "r"(address));
+#else
+  __builtin_prefetch(address);
+#endif
+}
+
+// Where a row's bytes and its parameters are, to prefetch them.
+class RowPrefetch {
+ public:
+  explicit RowPrefetch(const EmbeddingTable& table)
+      : data_(static_cast<const char*>(table.data)), rows_(table.rows) {
+    const size_t dim = static_cast<size_t>(table.dim);
+    switch (table.dtype) {
+      case schema::DType::INT8:
+        row_bytes_ = dim;
+        params_ = reinterpret_cast<const char*>(table.row_scales);
+        param_bytes_ = sizeof(float);
+        break;
+      case schema::DType::INT8_ROW_F16:
+        row_bytes_ = dim;
+        params_ = reinterpret_cast<const char*>(table.row_params);
+        param_bytes_ = sizeof(uint16_t);
+        break;
+      case schema::DType::UINT4_ROW_F16:
+        row_bytes_ = (dim + 1) / 2;
+        params_ = reinterpret_cast<const char*>(table.row_params);
+        param_bytes_ = 2 * sizeof(uint16_t);
+        break;
+      case schema::DType::UINT4_ROW_CODEBOOK:
+        row_bytes_ = (dim + 1) / 2;
+        params_ = reinterpret_cast<const char*>(table.scale_index);
+        param_bytes_ = 1;
+        break;
+      case schema::DType::FLOAT16:
+        row_bytes_ = dim * sizeof(uint16_t);
+        break;
+      default:
+        row_bytes_ = dim * sizeof(float);
+        break;
+    }
+    enabled_ = static_cast<size_t>(table.rows) * row_bytes_ >= kPrefetchTableBytes;
+  }
+  /// False for a table too small to gain (the lookups then prefetch nothing).
+  bool enabled() const { return enabled_; }
+  /// Prefetches row `id` of the table when it is one (else nothing: no address
+  /// is formed from an id outside [0, rows)).
+  void operator()(int64_t id) const {
+    if (id < 0 || id >= rows_) return;
+    const size_t row = static_cast<size_t>(id);
+    const char* first = data_ + row * row_bytes_;
+    // Every line of the row: its first byte, one every 64 bytes, its last byte.
+    for (size_t at = 0; at < row_bytes_; at += 64) prefetch_line(first + at);
+    prefetch_line(first + row_bytes_ - 1);
+    if (params_) prefetch_line(params_ + row * param_bytes_);
+  }
+
+ private:
+  const char* data_;
+  int64_t rows_;
+  size_t row_bytes_ = 0;
+  const char* params_ = nullptr;
+  size_t param_bytes_ = 0;
+  bool enabled_ = false;  // rows_ >= 1 and row_bytes_ >= 1 when set
+};
+
+
+// One output row's bag, for BAG's loops: its ids (checked: an id outside the
+// table reads `default_row`), weights (or nullptr), and the ids whose rows to
+// prefetch as position j is read: ahead[j] for j < ahead_count.
+struct BagList {
+  const int64_t* ids;
+  const float* weights;
+  size_t length;
+  int64_t default_row;
+  const int64_t* ahead;
+  size_t ahead_count;
+  size_t row(const EmbeddingTable& table, size_t j) const {
+    return static_cast<size_t>(ids[j] >= 0 && ids[j] < table.rows ? ids[j] : default_row);
+  }
+};
+
 #if defined(__x86_64__)
 
 // No "fma": the compiler may not fuse scale * q + offset.
@@ -159,72 +253,157 @@ EMTL_AVX2_F16C_TARGET inline void dequantize_int8_avx2(const int8_t* q, float sc
   dequantize_int8(q + done, scale, n - done, out + done);
 }
 
-// 16 elements a step, then 8, `value` on 8 at a time; returns the elements done.
-template <typename Value>
-EMTL_AVX2_F16C_TARGET inline size_t uint4_steps_avx2(const uint8_t* packed, size_t n, float* out, Value value) {
-  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-  // Bytes -> codes in element order (low nibble first).
-  auto codes_of = [&](__m128i bytes) EMTL_AVX2_F16C_TARGET {
-    return _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles), _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
-  };
-  auto store8 = [&](__m128i eight_codes, float* to) EMTL_AVX2_F16C_TARGET {
-    _mm256_storeu_ps(to, value(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight_codes))));
-  };
-  size_t done = 0;
-  for (; done + 16 <= n; done += 16) {
+// Row parameters go through vcvtph2ps as well: a signalling NaN parameter
+// comes out quiet, as the first multiply would make it anyway.
+EMTL_AVX2_F16C_TARGET inline float half_param(uint16_t h) { return _cvtsh_ss(h); }
+
+// 8 codes (4 bytes, element order: low nibble first) as f32: the little-endian
+// word broadcast, each lane's nibble shifted to the top, then down (no mask).
+EMTL_AVX2_F16C_TARGET inline __m256 uint4_codes8(const uint8_t* four_bytes) {
+  uint32_t four;
+  std::memcpy(&four, four_bytes, sizeof(four));
+  const __m256i to_top = _mm256_setr_epi32(28, 24, 20, 16, 12, 8, 4, 0);
+  const __m256i codes = _mm256_srli_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(static_cast<int>(four)), to_top), 28);
+  return _mm256_cvtepi32_ps(codes);
+}
+
+// One row's part (from an element `begin`, even for 4-bit codes) as lanes:
+// at(e) is elements e .. e + 7 as f32 (e a multiple of 8), tail() the last
+// n < 8 elements from e one by one; the same expression per element as the
+// portable loops. The AVX2 decoders store the lanes, BAG adds them up in registers.
+struct Int8Lanes {
+  const int8_t* q;
+  float scale;
+  __m256 scales;
+  EMTL_AVX2_F16C_TARGET Int8Lanes(const int8_t* codes, float s) : q(codes), scale(s), scales(_mm256_set1_ps(s)) {}
+  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const {
     uint64_t eight;
-    std::memcpy(&eight, packed + done / 2, sizeof(eight));
-    const __m128i codes = codes_of(_mm_cvtsi64_si128(static_cast<long long>(eight)));
-    store8(codes, out + done);
-    store8(_mm_unpackhi_epi64(codes, codes), out + done + 8);
+    std::memcpy(&eight, q + e, sizeof(eight));
+    const __m256 values = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(static_cast<long long>(eight))));
+    return _mm256_mul_ps(scales, values);
   }
-  if (done + 8 <= n) {
-    uint32_t four;
-    std::memcpy(&four, packed + done / 2, sizeof(four));
-    store8(codes_of(_mm_cvtsi32_si128(static_cast<int>(four))), out + done);
+  void tail(size_t e, size_t n, float* out) const { dequantize_int8(q + e, scale, n, out); }
+};
+struct Uint4AffineLanes {
+  const uint8_t* packed;
+  __m256 scales, offsets;
+  // The (scale, offset) halves widened together: s o s o ..., each spread.
+  EMTL_AVX2_F16C_TARGET Uint4AffineLanes(const uint8_t* codes, const uint16_t* params) : packed(codes) {
+    int both;
+    std::memcpy(&both, params, sizeof(both));
+    const __m256 pairs = _mm256_cvtph_ps(_mm_set1_epi32(both));
+    scales = _mm256_permute_ps(pairs, 0x00);
+    offsets = _mm256_permute_ps(pairs, 0x55);
+  }
+  EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const { return _mm256_add_ps(_mm256_mul_ps(codes, scales), offsets); }
+  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return value(uint4_codes8(packed + e / 2)); }
+  EMTL_AVX2_F16C_TARGET void tail(size_t e, size_t n, float* out) const {
+    uint4_scalar(packed + e / 2, n, out, Affine{_mm256_cvtss_f32(scales), _mm256_cvtss_f32(offsets)});
+  }
+};
+struct Uint4SymmetricLanes {
+  const uint8_t* packed;
+  __m256 scales;
+  EMTL_AVX2_F16C_TARGET Uint4SymmetricLanes(const uint8_t* codes, const float* scale)
+      : packed(codes), scales(_mm256_broadcast_ss(scale)) {}
+  EMTL_AVX2_F16C_TARGET __m256 value(__m256 codes) const {
+    return _mm256_mul_ps(scales, _mm256_sub_ps(codes, _mm256_set1_ps(7.5f)));
+  }
+  EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return value(uint4_codes8(packed + e / 2)); }
+  EMTL_AVX2_F16C_TARGET void tail(size_t e, size_t n, float* out) const {
+    uint4_scalar(packed + e / 2, n, out, Symmetric{_mm256_cvtss_f32(scales)});
+  }
+};
+
+// Elements e, e + 2, ..., e + 14 (`even`) and e + 1, ..., e + 15 (`odd`) of 4-bit
+// lanes (e a multiple of 16): one byte a lane, its low and its high nibble, fewer
+// operations than two at() calls; BAG sums the two halves apart and interleaves once.
+template <typename Lanes>
+EMTL_AVX2_F16C_TARGET inline void uint4_pair(const Lanes& lanes, size_t e, __m256& even, __m256& odd) {
+  const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lanes.packed + e / 2)));
+  even = lanes.value(_mm256_cvtepi32_ps(_mm256_and_si256(bytes, _mm256_set1_epi32(0x0F))));
+  odd = lanes.value(_mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4)));
+}
+
+// The lanes of row `row` from element `begin`, per encoding (kNibbles: 4-bit, with uint4_pair).
+struct Int8Avx2 {
+  static constexpr bool kNibbles = false;
+  EMTL_AVX2_F16C_TARGET static Int8Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
+    return Int8Lanes(int8_row(table, row, begin), table.row_scales[row]);
+  }
+};
+struct Int8RowF16Avx2 {
+  static constexpr bool kNibbles = false;
+  EMTL_AVX2_F16C_TARGET static Int8Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
+    return Int8Lanes(int8_row(table, row, begin), half_param(table.row_params[row]));
+  }
+};
+struct Uint4RowF16Avx2 {
+  static constexpr bool kNibbles = true;
+  EMTL_AVX2_F16C_TARGET static Uint4AffineLanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
+    return Uint4AffineLanes(uint4_row(table, row, begin), table.row_params + 2 * row);
+  }
+};
+struct Uint4CodebookAvx2 {
+  static constexpr bool kNibbles = true;
+  EMTL_AVX2_F16C_TARGET static Uint4SymmetricLanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
+    return Uint4SymmetricLanes(uint4_row(table, row, begin), &table.codebook[table.scale_index[row]]);
+  }
+};
+
+// A row's part stored lane by lane, then the tail.
+template <typename Encoding>
+EMTL_AVX2_F16C_TARGET void decode_lanes_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
+                                             float* out) {
+  const auto lanes = Encoding::lanes(table, row, begin);
+  size_t done = 0;
+  for (; done + 16 <= count; done += 16) {
+    _mm256_storeu_ps(out + done, lanes.at(done));
+    _mm256_storeu_ps(out + done + 8, lanes.at(done + 8));
+  }
+  if (done + 8 <= count) {
+    _mm256_storeu_ps(out + done, lanes.at(done));
     done += 8;
   }
-  return done;
-}
-
-EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_avx2(const uint8_t* packed, float scale, float offset, size_t n,
-                                                        float* out) {
-  const __m256 scales = _mm256_set1_ps(scale), offsets = _mm256_set1_ps(offset);
-  const size_t done = uint4_steps_avx2(packed, n, out, [&](__m256 q) EMTL_AVX2_F16C_TARGET {
-    return _mm256_add_ps(_mm256_mul_ps(q, scales), offsets);
-  });
-  uint4_scalar(packed + done / 2, n - done, out + done, Affine{scale, offset});
-}
-
-EMTL_AVX2_F16C_TARGET inline void dequantize_uint4_symmetric_avx2(const uint8_t* packed, float scale, size_t n,
-                                                                  float* out) {
-  const __m256 scales = _mm256_set1_ps(scale), middle = _mm256_set1_ps(7.5f);
-  const size_t done = uint4_steps_avx2(packed, n, out, [&](__m256 q) EMTL_AVX2_F16C_TARGET {
-    return _mm256_mul_ps(scales, _mm256_sub_ps(q, middle));
-  });
-  uint4_scalar(packed + done / 2, n - done, out + done, Symmetric{scale});
+  lanes.tail(done, count - done, out + done);
 }
 
 // vcvtph2ps is exact but quiets a signalling NaN (sets bit 22) where
 // half_to_float keeps the half's bit 9 there: put that bit back in NaN lanes.
+EMTL_AVX2_F16C_TARGET inline __m256 half8_avx2(const uint8_t* halves) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves));
+  const __m256 widened = _mm256_cvtph_ps(h);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(widened, widened, _CMP_UNORD_Q));
+  const __m256i half_bit9_at_22 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 13);
+  const __m256i clear = _mm256_andnot_si256(half_bit9_at_22, _mm256_and_si256(nan, _mm256_set1_epi32(0x00400000)));
+  return _mm256_castsi256_ps(_mm256_andnot_si256(clear, _mm256_castps_si256(widened)));
+}
+
 EMTL_AVX2_F16C_TARGET inline void half_to_float_n_avx2(const uint8_t* halves, float* out, size_t n) {
-  const __m256i quiet_bit = _mm256_set1_epi32(0x00400000);
   size_t done = 0;
-  for (; done + 8 <= n; done += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(halves + 2 * done));
-    const __m256 widened = _mm256_cvtph_ps(h);
-    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(widened, widened, _CMP_UNORD_Q));
-    const __m256i half_bit9_at_22 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 13);
-    const __m256i clear = _mm256_andnot_si256(half_bit9_at_22, _mm256_and_si256(nan, quiet_bit));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + done),
-                        _mm256_andnot_si256(clear, _mm256_castps_si256(widened)));
-  }
+  for (; done + 8 <= n; done += 8) _mm256_storeu_ps(out + done, half8_avx2(halves + 2 * done));
   half_to_float_n(halves + 2 * done, out + done, n - done);
 }
 
-// Row parameters go through vcvtph2ps as well: a signalling NaN parameter
-// comes out quiet, as the first multiply would make it anyway.
-EMTL_AVX2_F16C_TARGET inline float half_param(uint16_t h) { return _cvtsh_ss(h); }
+// FLOAT32 and FLOAT16 rows as lanes, for BAG.
+struct Float32Avx2 {
+  static constexpr bool kNibbles = false;
+  struct Lanes {
+    const float* values;
+    EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return _mm256_loadu_ps(values + e); }
+  };
+  static Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) {
+    return {static_cast<const float*>(table.data) + row * static_cast<size_t>(table.dim) + begin};
+  }
+};
+struct Float16Avx2 {
+  static constexpr bool kNibbles = false;
+  struct Lanes {
+    const uint8_t* halves;
+    EMTL_AVX2_F16C_TARGET __m256 at(size_t e) const { return half8_avx2(halves + 2 * e); }
+  };
+  static Lanes lanes(const EmbeddingTable& table, size_t row, size_t begin) { return {half_row(table, row, begin)}; }
+};
 
 EMTL_AVX2_F16C_TARGET void decode_int8_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
                                             float* out) {
@@ -234,18 +413,93 @@ EMTL_AVX2_F16C_TARGET void decode_int8_row_f16_avx2(const EmbeddingTable& table,
                                                     size_t count, float* out) {
   dequantize_int8_avx2(int8_row(table, row, begin), half_param(table.row_params[row]), count, out);
 }
-EMTL_AVX2_F16C_TARGET void decode_uint4_row_f16_avx2(const EmbeddingTable& table, size_t row, size_t begin,
-                                                     size_t count, float* out) {
-  dequantize_uint4_avx2(uint4_row(table, row, begin), half_param(table.row_params[2 * row]),
-                        half_param(table.row_params[2 * row + 1]), count, out);
-}
-EMTL_AVX2_F16C_TARGET void decode_uint4_codebook_avx2(const EmbeddingTable& table, size_t row, size_t begin,
-                                                      size_t count, float* out) {
-  dequantize_uint4_symmetric_avx2(uint4_row(table, row, begin), codebook_scale(table, row), count, out);
-}
+constexpr RowDecoder decode_uint4_row_f16_avx2 = decode_lanes_avx2<Uint4RowF16Avx2>;
+constexpr RowDecoder decode_uint4_codebook_avx2 = decode_lanes_avx2<Uint4CodebookAvx2>;
 EMTL_AVX2_F16C_TARGET void decode_float16_avx2(const EmbeddingTable& table, size_t row, size_t begin, size_t count,
                                                float* out) {
   half_to_float_n_avx2(half_row(table, row, begin), out, count);
+}
+
+// One step of BAG's sum in registers: 0 + v0 + v1 + ... (w_j · v_j with
+// weights), or the first value, then each larger one (kMax): the same
+// operations per element, in the same order, as the loop through memory in
+// embedding_bag.
+EMTL_AVX2_F16C_TARGET inline __m256 bag_step(BagMode mode, size_t j, const float* weights, __m256 sum, __m256 x) {
+  if (mode == BagMode::kMax) return j == 0 ? x : _mm256_blendv_ps(sum, x, _mm256_cmp_ps(x, sum, _CMP_GT_OQ));
+  if (weights) return _mm256_add_ps(sum, _mm256_mul_ps(_mm256_set1_ps(weights[j]), x));
+  return _mm256_add_ps(sum, x);
+}
+
+// BAG with the sums in registers: elements begin .. begin + 8·V - 1 of one
+// output row over the bag's ids (checked by the caller: an id outside the table
+// is `default_row`), in order.
+template <int V, typename Encoding>
+EMTL_AVX2_F16C_TARGET void bag_block_avx2(const EmbeddingTable& table, BagMode mode, const BagList& list,
+                                          const RowPrefetch& prefetch, size_t ahead_count, size_t begin, float* out) {
+  __m256 sums[V];
+  for (int v = 0; v < V; ++v) sums[v] = _mm256_setzero_ps();
+  for (size_t j = 0; j < list.length; ++j) {
+    if (j < ahead_count) prefetch(list.ahead[j]);
+    const auto lanes = Encoding::lanes(table, list.row(table, j), begin);
+    for (int v = 0; v < V; ++v) sums[v] = bag_step(mode, j, list.weights, sums[v], lanes.at(8 * v));
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, sums[v]);
+}
+
+// The same for 4-bit codes over 16·P elements, their even and odd elements summed
+// apart (uint4_pair), interleaved at the end.
+template <int P, typename Encoding>
+EMTL_AVX2_F16C_TARGET void bag_pairs_block_avx2(const EmbeddingTable& table, BagMode mode, const BagList& list,
+                                                const RowPrefetch& prefetch, size_t ahead_count, size_t begin,
+                                                float* out) {
+  __m256 even[P], odd[P];
+  for (int p = 0; p < P; ++p) even[p] = odd[p] = _mm256_setzero_ps();
+  for (size_t j = 0; j < list.length; ++j) {
+    if (j < ahead_count) prefetch(list.ahead[j]);
+    const auto lanes = Encoding::lanes(table, list.row(table, j), begin);
+    for (int p = 0; p < P; ++p) {
+      __m256 e, o;
+      uint4_pair(lanes, 16 * p, e, o);
+      even[p] = bag_step(mode, j, list.weights, even[p], e);
+      odd[p] = bag_step(mode, j, list.weights, odd[p], o);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    const __m256 low = _mm256_unpacklo_ps(even[p], odd[p]);   // 0 1 2 3 | 8 9 10 11
+    const __m256 high = _mm256_unpackhi_ps(even[p], odd[p]);  // 4 5 6 7 | 12 13 14 15
+    _mm256_storeu_ps(out + 16 * p, _mm256_permute2f128_ps(low, high, 0x20));
+    _mm256_storeu_ps(out + 16 * p + 8, _mm256_permute2f128_ps(low, high, 0x31));
+  }
+}
+
+// The elements 0 .. 8·floor(dim / 8) - 1 of one output row in blocks of 32, 16
+// and 8 (the first block prefetches); returns how many (the caller does the
+// rest, and kMean's division).
+template <typename Encoding>
+EMTL_AVX2_F16C_TARGET size_t bag_avx2(const EmbeddingTable& table, BagMode mode, const BagList& list,
+                                      const RowPrefetch& prefetch, float* out) {
+  const size_t dim = static_cast<size_t>(table.dim);
+  size_t done = 0;
+  for (; done + 32 <= dim; done += 32) {
+    const size_t ahead = done == 0 ? list.ahead_count : 0;
+    if constexpr (Encoding::kNibbles)
+      bag_pairs_block_avx2<2, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+    else
+      bag_block_avx2<4, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+  }
+  if (done + 16 <= dim) {
+    const size_t ahead = done == 0 ? list.ahead_count : 0;
+    if constexpr (Encoding::kNibbles)
+      bag_pairs_block_avx2<1, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+    else
+      bag_block_avx2<2, Encoding>(table, mode, list, prefetch, ahead, done, out + done);
+    done += 16;
+  }
+  if (done + 8 <= dim) {
+    bag_block_avx2<1, Encoding>(table, mode, list, prefetch, done == 0 ? list.ahead_count : 0, done, out + done);
+    done += 8;
+  }
+  return done;
 }
 
 #endif  // __x86_64__
@@ -373,6 +627,35 @@ RowDecoder row_decoder(schema::DType dtype, LookupIsa isa) {
   }
 }
 
+// BAG's sums in registers for the leading multiple of 8 elements of an output
+// row (returns how many it did), per encoding and instruction set; nullptr where
+// there is none.
+using BagRow = size_t (*)(const EmbeddingTable& table, BagMode mode, const BagList& list,
+                          const RowPrefetch& prefetch, float* out);
+BagRow bag_row(schema::DType dtype, LookupIsa isa) {
+#if defined(__x86_64__)
+  if (isa == LookupIsa::kAvx2) {
+    switch (dtype) {
+      case schema::DType::INT8:
+        return bag_avx2<Int8Avx2>;
+      case schema::DType::INT8_ROW_F16:
+        return bag_avx2<Int8RowF16Avx2>;
+      case schema::DType::UINT4_ROW_F16:
+        return bag_avx2<Uint4RowF16Avx2>;
+      case schema::DType::UINT4_ROW_CODEBOOK:
+        return bag_avx2<Uint4CodebookAvx2>;
+      case schema::DType::FLOAT16:
+        return bag_avx2<Float16Avx2>;
+      default:
+        return bag_avx2<Float32Avx2>;
+    }
+  }
+#endif
+  (void)dtype;
+  (void)isa;
+  return nullptr;
+}
+
 // The largest part of a row BAG dequantises at once (on the stack).
 constexpr size_t kBagChunk = 64;
 
@@ -415,6 +698,11 @@ Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* i
                      const char* what, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
   const RowDecoder decode = row_decoder(table.dtype, best_lookup_isa());
+  const BagRow in_registers = bag_row(table.dtype, best_lookup_isa());
+  const RowPrefetch prefetch(table);
+  // The ids prefetched ahead: the next rows' ids; one list broadcast to every
+  // row only in the first (its rows are then in cache).
+  const size_t ahead_end = id_rows == 1 ? length : rows * length;
   for (size_t r = 0; r < rows; ++r) {
     const size_t id_row = id_rows == 1 ? 0 : r;
     const int64_t* row_ids = ids + id_row * length;
@@ -422,16 +710,25 @@ Status embedding_bag(const EmbeddingTable& table, BagMode mode, const int64_t* i
     float* target = out + r * dim;
     for (size_t d = 0; d < dim; ++d) target[d] = 0.0f;
     for (size_t j = 0; j < length; ++j) {
-      int64_t id = row_ids[j];
-      if (id < 0 || id >= table.rows) {
-        if (default_row < 0)
-          return Status::error(Error::kIdOutOfRange, "%s: id %lld at row %zu (position %zu) is outside [0, %lld)", what,
-                               static_cast<long long>(id), id_row, j, static_cast<long long>(table.rows));
-        id = default_row;
-      }
-      const size_t row = static_cast<size_t>(id);
+      const int64_t id = row_ids[j];
+      if ((id < 0 || id >= table.rows) && default_row < 0)
+        return Status::error(Error::kIdOutOfRange, "%s: id %lld at row %zu (position %zu) is outside [0, %lld)", what,
+                             static_cast<long long>(id), id_row, j, static_cast<long long>(table.rows));
+    }
+    // Row r's ids, and the ones kPrefetchAhead positions on (in the next rows at the end).
+    BagList list{row_ids, row_weights, length, default_row, nullptr, 0};
+    const size_t ahead_begin = id_row * length + kPrefetchAhead;
+    if (prefetch.enabled() && ahead_begin < ahead_end && (id_rows != 1 || r == 0)) {
+      list.ahead = ids + ahead_begin;
+      list.ahead_count = ahead_end - ahead_begin < length ? ahead_end - ahead_begin : length;
+    }
+    // The elements the registers do not take, through memory.
+    const size_t first = in_registers ? in_registers(table, mode, list, prefetch, target) : 0;
+    for (size_t j = 0; j < length && first < dim; ++j) {
+      if (first == 0 && j < list.ahead_count) prefetch(list.ahead[j]);
+      const size_t row = list.row(table, j);
       const float w = row_weights ? row_weights[j] : 1.0f;
-      for (size_t begin = 0; begin < dim; begin += kBagChunk) {
+      for (size_t begin = first; begin < dim; begin += kBagChunk) {
         const size_t n = dim - begin < kBagChunk ? dim - begin : kBagChunk;
         float values[kBagChunk];
         decode(table, row, begin, n, values);
@@ -461,8 +758,13 @@ Status embedding_multi_lookup(const EmbeddingTable& table, size_t k, const int64
                               const int64_t* default_rows, const char* const* whats, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
   const RowDecoder decode = row_decoder(table.dtype, best_lookup_isa());
+  const RowPrefetch prefetch(table);
   for (size_t j = 0; j < k; ++j) {
     for (size_t i = 0; i < rows; ++i) {
+      if (prefetch.enabled() && id_rows[j] != 1 && i + kPrefetchAhead < rows) {
+        const int64_t ahead = ids[j][i + kPrefetchAhead];
+        if (ahead >= 0 && ahead < counts[j]) prefetch(offsets[j] + ahead);
+      }
       const size_t source = id_rows[j] == 1 ? 0 : i;
       int64_t id = ids[j][source];
       if (id < 0 || id >= counts[j]) {
@@ -481,7 +783,9 @@ Status embedding_lookup(const EmbeddingTable& table, const int64_t* ids, size_t 
                         int64_t default_row, const char* what, float* out) {
   const size_t dim = static_cast<size_t>(table.dim);
   const RowDecoder decode = row_decoder(table.dtype, best_lookup_isa());
+  const RowPrefetch prefetch(table);
   for (size_t i = 0; i < count; ++i) {
+    if (prefetch.enabled() && i + kPrefetchAhead < count) prefetch(ids[i + kPrefetchAhead]);
     int64_t id = ids[i];
     if (id < 0 || id >= table.rows) {
       if (default_row < 0)
