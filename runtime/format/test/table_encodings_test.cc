@@ -6,6 +6,8 @@
 // infinite or negative scale, is refused with a message saying so.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -293,7 +295,7 @@ TEST_CASE("per-row parameters of the wrong size, or missing, are refused with a 
     CAPTURE(schema::EnumNameDType(dtype));
     const size_t need = dtype == DType::UINT4_ROW_CODEBOOK ? 1024 + kRows
                                                             : static_cast<size_t>(kRows) * (dtype == DType::INT8_ROW_F16 ? 2 : 4);
-    const std::vector<uint8_t> params(need + 4);
+    const std::vector<uint8_t> params(std::max(need, size_t{4 * kRows}) + 4);  // every size tried below
     {
       OneTable ok(dtype);
       ok.m.add_row_params(ok.table, params.data(), need);
