@@ -142,15 +142,14 @@ struct AddendInput {
   }
 };
 
-struct F32Layer {
-  FullyConnected kernel;
+// A layer's state: its kernel (FullyConnected or QuantizedFullyConnected) and its addend.
+template <class Kernel>
+struct Layer {
+  Kernel kernel;
   AddendInput addend;
 };
-
-struct Int8Layer {
-  QuantizedFullyConnected kernel;
-  AddendInput addend;
-};
+using F32Layer = Layer<FullyConnected>;
+using Int8Layer = Layer<QuantizedFullyConnected>;
 
 // An addend of several rows has x's rows (the converter adds a 1-row one to many rows only).
 Status check_addend_rows(const RunContext& context, const PreparedOp& p, const AddendInput& a, size_t rows) {

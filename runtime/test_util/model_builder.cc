@@ -175,6 +175,14 @@ ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha) {
     return schema::CreateFullyConnectedOptions(fbb, activation, alpha).Union();
   };
 }
+ModelBuilder::OptionsFn fc_addend_options(schema::Activation activation, schema::Activation input_activation,
+                                          int64_t addend_offset) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) {
+    return schema::CreateFullyConnectedOptions(fbb, activation, 0.01f, 0, 0, schema::InputQuantizationMode::STATIC,
+                                               input_activation, addend_offset)
+        .Union();
+  };
+}
 ModelBuilder::OptionsFn quantized_fc_options(schema::Activation activation, float input_scale,
                                              int64_t input_zero_point, float output_scale, int64_t output_zero_point) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) {

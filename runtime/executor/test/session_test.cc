@@ -473,6 +473,64 @@ TEST_CASE("an ADD runs in place; TAKEs of columns read only by FULLY_CONNECTEDs 
   }
 }
 
+// An f32 layer with an addend (FULLY_CONNECTED's 4th input; edgemtl-convert gives it to static int8
+// layers only, but the file format allows it): x a column view of wide = FC_relu(x0), the addend d's
+// columns 3..6, RELU of the sum; the run stages x + addend. Own kernel and XNNPACK, as a naive loop.
+TEST_CASE("an f32 FULLY_CONNECTED with an addend reads relu(x + addend columns) of a column view, as naive") {
+  ModelBuilder m;
+  const int fx = m.add_feature("x", schema::Side::ITEM, FeatureKind::DENSE, 5);
+  const int fd = m.add_feature("d", schema::Side::ITEM, FeatureKind::DENSE, 7);
+  const std::vector<float> w = random_floats(7 * 5, 41), b = random_floats(7, 42), wa = random_floats(2 * 4, 43),
+                           ba = random_floats(2, 44);
+  const int cw = m.add_constant_f32("w", {7, 5}, w), cb = m.add_constant_f32("b", {7}, b);
+  const int cwa = m.add_constant_f32("wa", {2, 4}, wa), cba = m.add_constant_f32("ba", {2}, ba);
+  const int wide = m.add_activation("wide", DType::FLOAT32, {-1, 7});
+  const int slice = m.add_activation("slice", DType::FLOAT32, {-1, 4});
+  const int a = m.add_activation("a", DType::FLOAT32, {-1, 2});
+  m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {m.feature_tensor(fx), cw, cb}, {wide},
+           OpOptions::FullyConnectedOptions, test::fc_options(Activation::RELU));
+  m.add_op(ModelBuilder::kItem, OpType::TAKE, {wide}, {slice}, OpOptions::TakeOptions,
+           test::take_range_options(1, 1, 4));
+  m.add_op(ModelBuilder::kItem, OpType::FULLY_CONNECTED, {slice, cwa, cba, m.feature_tensor(fd)}, {a},
+           OpOptions::FullyConnectedOptions, test::fc_addend_options(Activation::NONE, Activation::RELU, 3));
+  m.add_task("a0", schema::TaskKind::VALUE, a, 0);
+  m.add_task("a1", schema::TaskKind::VALUE, a, 1);
+  const test::ModelBytes bytes = m.finish();
+  auto loaded = Model::load_buffer(bytes.get(), bytes.size);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  const size_t rows = 6;
+  std::vector<float> x = random_floats(rows * 5, 45), d = random_floats(rows * 7, 46);
+  FeatureInput in[2];
+  in[0].feature = 0;
+  in[0].values = x.data();
+  in[0].count = x.size();
+  in[1].feature = 1;
+  in[1].values = d.data();
+  in[1].count = d.size();
+  for (F32Kernel kernel : {F32Kernel::kAuto, F32Kernel::kXnnpack}) {
+    CAPTURE(static_cast<int>(kernel));
+    SessionOptions options;
+    options.max_items = rows;
+    options.f32_kernel = kernel;
+    auto created = Session::create(*loaded.value(), options);
+    REQUIRE_MESSAGE(created.ok(), created.status().message());
+    auto scores = created.value()->score(Span<const FeatureInput>(in, 2), rows);
+    REQUIRE_MESSAGE(scores.ok(), scores.status().message());
+    for (size_t row = 0; row < rows; ++row) {
+      std::vector<double> xr(x.begin() + static_cast<long>(row * 5), x.begin() + static_cast<long>(row * 5 + 5));
+      std::vector<double> h = dense(xr, w, b);
+      std::vector<double> sum(4);
+      for (size_t k = 0; k < 4; ++k) {
+        const double v = (h[1 + k] > 0 ? h[1 + k] : 0) + d[row * 7 + 3 + k];
+        sum[k] = v > 0 ? v : 0;
+      }
+      const std::vector<double> y = dense(sum, wa, ba);
+      CHECK(scores.value()[row * 2] == doctest::Approx(y[0]).epsilon(1e-5));
+      CHECK(scores.value()[row * 2 + 1] == doctest::Approx(y[1]).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("MMoE-style gate: softmax, take with a removed dim, transpose, matmul, broadcast_rows") {
   // experts E [-1, 2, 3] = RESHAPE(FC(x) [-1, 6]); gate g [-1, 2] = SOFTMAX(FC(x));
   // mixed [-1, 1, 3] = MATMUL(RESHAPE(g) [-1, 1, 2], E); out = TAKE(mixed, axis 1, [0]) -> [-1, 3] (dim removed)

@@ -32,12 +32,8 @@ ModelBytes fully_connected_addend(int64_t offset, schema::Activation input_activ
     inputs.push_back(wide);
   }
   return o.finish(OpType::FULLY_CONNECTED, inputs, o.activation(DType::FLOAT32, {-1, 2}),
-                  OpOptions::FullyConnectedOptions, [=](flatbuffers::FlatBufferBuilder& fbb) {
-                    return schema::CreateFullyConnectedOptions(fbb, schema::Activation::NONE, 0.01f, 0, 0,
-                                                               schema::InputQuantizationMode::STATIC,
-                                                               input_activation, offset)
-                        .Union();
-                  });
+                  OpOptions::FullyConnectedOptions,
+                  fc_addend_options(schema::Activation::NONE, input_activation, offset));
 }
 
 ModelBytes embedding(int64_t default_row) {
