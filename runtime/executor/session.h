@@ -24,12 +24,14 @@ struct SessionOptions {
   size_t max_items = 4096;
   /// score() runs the item stage on tiles of at most this many items, so
   /// that its activations stay in cache; the arena is planned for one tile.
-  /// 0: all n items at once (arena planned for max_items). 168 is a
-  /// multiple of 4, 6, 7 and 8, the row blocks of XNNPACK's GEMM kernels
-  /// (x86 AVX-512 f32: 7; int8 and ARM: 4, 6 or 8) and of the runtime's own
-  /// (f32: 8 AVX-512, 6 AVX2; int8 VNNI: 8): a tile of 128 leaves a
-  /// partial block per layer, measured 4-5% slower on the PLE benchmark.
-  size_t item_tile_rows = 168;
+  /// 0: all n items at once (arena planned for max_items). 72 is a
+  /// multiple of 4, 6 and 8, the row blocks of the runtime's own GEMMs (f32:
+  /// 8 AVX-512, 6 AVX2; int8 VNNI: 8) and of XNNPACK's on ARM (4, 6 or 8),
+  /// so that no layer ends on a partial block; requests of up to 72 items are
+  /// one tile. Against 168 rows (whose first R500 layer output, 1.4 MB, did
+  /// not stay in a 1 MB L2), 72 measured 1.02-1.05x faster on the R500
+  /// benchmark's item stage on Zen 4 (docs/PERFORMANCE.md, "Item tiles").
+  size_t item_tile_rows = 72;
   /// Threads, the caller's included (1: everything on the calling thread).
   /// A score() or rank() of several tiles runs whole tiles in parallel, one
   /// per thread ("lanes": all of a tile's operators on one core, so a layer's

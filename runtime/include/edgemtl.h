@@ -130,7 +130,7 @@ typedef struct emtl_named_feature_input {
  *  working. struct_size 0 (a zeroed struct) is refused. */
 typedef struct emtl_session_options {
   size_t struct_size;
-  size_t max_items;           /**< largest n for emtl_session_score (items run in tiles of up to 168) */
+  size_t max_items;           /**< largest n for emtl_session_score (items run in tiles of up to 72) */
   int32_t threads;            /**< threads including the caller's (threads - 1 workers, owned by the
                                    session); 1 runs on the calling thread. A score or rank of several item
                                    tiles runs whole tiles in parallel, each thread in its own activation

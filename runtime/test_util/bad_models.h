@@ -16,7 +16,7 @@ namespace test {
 
 /// item feature "wide" DENSE of `width` floats -> RELU -> task "score": a few
 /// hundred bytes whatever the width. huge_arena.emtl: width 2^22 (16 MiB per
-/// row; 5.25 GiB of arena for tiles of 168 rows).
+/// row; 2.25 GiB of arena for the default tiles of 72 rows).
 ModelBytes wide_model(int64_t width);
 /// no_tasks.emtl: no features, no tasks, no tensors (edgemtl-inspect crashed on it).
 ModelBytes empty_model();

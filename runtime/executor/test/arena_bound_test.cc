@@ -37,17 +37,18 @@ TEST_CASE("a small file asking for a huge arena is refused before allocating, wi
   CHECK(bytes.size < 1024);
   const std::unique_ptr<Model> model = load(bytes);
 
-  // Defaults: item tiles of 168 rows, two tensors of 168 x 16 MiB: 5.25 GiB.
+  // Defaults: item tiles of 72 rows, two tensors of 72 x 16 MiB: 2.25 GiB.
   auto refused = Session::create(*model, {});
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error() == Error::kOutOfMemory);
   CHECK(contains(refused.status(), "the model needs an activation arena of "));
-  CHECK(contains(refused.status(), "item tiles of 168 rows"));
+  CHECK(SessionOptions().item_tile_rows == 72);
+  CHECK(contains(refused.status(), "item tiles of 72 rows"));
   CHECK(contains(refused.status(), "more than SessionOptions::max_arena_bytes = 1073741824"));
   CHECK(contains(refused.status(), "largest: tensor 0 ('wide'), "));
   const char* arena = std::strstr(refused.status().message(), "arena of ");
   REQUIRE(arena != nullptr);
-  CHECK(std::strtoull(arena + 9, nullptr, 10) >= 2ull * 168 * kWidth * sizeof(float));
+  CHECK(std::strtoull(arena + 9, nullptr, 10) >= 2ull * 72 * kWidth * sizeof(float));
 
   // One row at a time the arena fits; the candidate cache (max_items rows of
   // the item features, allocated later by set_candidates) does not.
@@ -85,7 +86,7 @@ TEST_CASE("tensors of terabytes are refused with their sizes, not by a failed al
     const std::unique_ptr<Model> model = load(bytes);
     auto refused = Session::create(*model, {});
     CHECK(refused.error() == Error::kOutOfMemory);
-    CHECK(contains(refused.status(), "tensor 0 ('wide'): 274877906944 elements per row x 168 rows is too large"));
+    CHECK(contains(refused.status(), "tensor 0 ('wide'): 274877906944 elements per row x 72 rows is too large"));
   }
 }
 
