@@ -52,6 +52,7 @@ std::string describe_options(const ConvertOptions& options, const QuantizeOption
       << ";quantize=" << mode_name(quantize.mode);
   // Appended only when off, so that files converted without it describe their options as before.
   if (!options.fuse_input_adds) out << ";fuse_input_adds=0";
+  if (!options.merge_mixtures) out << ";merge_mixtures=0";
   if (quantize.mode == QuantizeMode::kInt8) {
     out << ";range=" << (quantize.range == RangeEstimator::kMinMax ? "minmax" : "percentile")
         << ";int8_weights=" << (quantize.per_channel ? "per-channel" : "per-tensor")

@@ -20,7 +20,8 @@ using namespace edgemtl::converter;
 constexpr const char* kUsage =
     "usage: edgemtl-convert MODEL.onnx -o MODEL.emtl [--user-inputs NAME,NAME,...]\n"
     "                       [--tasks NAME[:prob|value],...] [--oov-row N] [--no-split] [--verbose]\n"
-    "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures] [--no-fuse-input-adds]\n"
+    "                       [--keep-names] [--no-merge-lookups] [--no-fuse-mixtures] [--no-merge-mixtures]\n"
+    "                       [--no-fuse-input-adds]\n"
     "                       [--quantize int8|int8-dynamic|fp16|none] [--calibration FILE.jsonl]\n"
     "                       [--validate FILE.jsonl] [--int8-inputs auto|static|dynamic]\n"
     "                       [--range minmax|percentile] [--int8-weights per-channel|per-tensor]\n"
@@ -184,6 +185,7 @@ Args parse(int argc, char** argv) {
     else if (arg == "--keep-names") a.quantize.write.keep_names = true;
     else if (arg == "--no-merge-lookups") a.options.merge_lookups = false;
     else if (arg == "--no-fuse-mixtures") a.options.fuse_mixtures = false;
+    else if (arg == "--no-merge-mixtures") a.options.merge_mixtures = false;
     else if (arg == "--no-fuse-input-adds") a.options.fuse_input_adds = false;
     else if (arg == "--metadata") {
       try {

@@ -26,6 +26,7 @@ void run_pipeline(Graph& g, const ConvertOptions& options) {
     eliminate_dead_code(g);
   }
   if (options.fuse_mixtures) fuse_mixtures(g);  // after concat_of_reshapes: experts stacked by one CONCAT
+  if (options.fuse_mixtures && options.merge_mixtures) merge_mixtures(g);
 }
 
 Graph convert_onnx_file(const std::string& path, const ConvertOptions& options) {

@@ -14,6 +14,7 @@ struct ConvertOptions {
   bool merge_lookups = true;       // EMBEDDINGs feeding one CONCAT -> one EMBEDDING_MULTI (--no-merge-lookups)
   bool concat_of_reshapes = true;  // CONCAT(RESHAPE(x_i)) -> RESHAPE(CONCAT(x_i))
   bool fuse_mixtures = true;       // REDUCE_SUM(MUL(gate, stacked experts)) -> MIX (--no-fuse-mixtures)
+  bool merge_mixtures = true;      // MIXes of the same experts -> one MIX of several gates (--no-merge-mixtures)
   bool fuse_norms = true;          // LayerNorm / GELU decompositions -> LAYER_NORM / UNARY GELU
   bool fuse_input_adds = true;     // the split's ADD -> the addend of the static int8 layers reading it (--no-fuse-input-adds)
 };

@@ -67,6 +67,12 @@ void concat_of_reshapes(Graph& graph);
 /// Runs after assign_stages and concat_of_reshapes.
 void fuse_mixtures(Graph& graph);
 
+/// Replaces MIXes of the same experts in one stage whose gates [rows, E] are
+/// computed in that stage (MMoE: a gate per task) by one MIX of the CONCAT of
+/// their gates, [rows, G * D], and a TAKE of its columns per original (a view
+/// for FULLY_CONNECTED readers). Runs after fuse_mixtures.
+void merge_mixtures(Graph& graph);
+
 /// Moves ADD(a, b) with activation NONE or RELU into the FULLY_CONNECTEDs
 /// that read it, when each is one of `layers` (node indices) and has a bias,
 /// directly or through TAKEs of consecutive columns read only by such layers:

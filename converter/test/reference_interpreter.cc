@@ -342,22 +342,23 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
       return out;
     }
     case Op::kMix: {
-      // out[r, :] = sum_e gate[r, e] * h_e[r, :]; 1-row inputs broadcast.
-      const size_t experts = in.size() - 1;
+      // Mixture m: out[r, m D + i] = sum_e gate[r, m E + e] * h_e[r, i]; 1-row inputs broadcast.
+      const int64_t experts = static_cast<int64_t>(in.size()) - 1;
       int64_t rows = 1;
       for (auto* t : in) rows = std::max(rows, t->shape[0]);
-      const int64_t d = in[1]->shape[1];
-      out.shape = {rows, d};
+      const int64_t d = in[1]->shape[1], mixtures = in[0]->shape[1] / experts;
+      out.shape = {rows, mixtures * d};
       for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < d; ++i) {
-          double sum = 0;
-          for (size_t e = 0; e < experts; ++e) {
-            const RefTensor& h = *in[e + 1];
-            sum += in[0]->data[(in[0]->shape[0] == 1 ? 0 : r) * static_cast<int64_t>(experts) + static_cast<int64_t>(e)] *
-                   h.data[(h.shape[0] == 1 ? 0 : r) * d + i];
+        for (int64_t m = 0; m < mixtures; ++m)
+          for (int64_t i = 0; i < d; ++i) {
+            double sum = 0;
+            for (int64_t e = 0; e < experts; ++e) {
+              const RefTensor& h = *in[static_cast<size_t>(e) + 1];
+              sum += in[0]->data[(in[0]->shape[0] == 1 ? 0 : r) * mixtures * experts + m * experts + e] *
+                     h.data[(h.shape[0] == 1 ? 0 : r) * d + i];
+            }
+            out.data.push_back(sum);
           }
-          out.data.push_back(sum);
-        }
       return out;
     }
     case Op::kTake: {

@@ -224,6 +224,20 @@ struct MixtureGraph {
     sum.keepdims = keepdims;
     return g.emit(Op::kReduceSum, {g.emit(Op::kMul, {a, b}, with_activation(activation), name + "_mul")}, sum, name);
   }
+  // The task reads `outs` side by side; returns the reference outputs on `inputs` (1-row user features, 5 rows)
+  // before the passes, then runs the stage passes and fuse_mixtures.
+  std::vector<std::vector<double>> finish_and_fuse(const std::vector<int>& outs, std::map<int, RefTensor>* inputs) {
+    NodeOptions cat;
+    cat.axis = 1;
+    add_tasks(g, g.emit(Op::kConcat, outs, cat, "out"));
+    const int64_t rows = 5;
+    *inputs = random_inputs(g, rng, rows, true);
+    auto before = run_reference(g, expand_user_rows(g, *inputs, rows));
+    insert_row_broadcasts(g);
+    assign_stages(g);
+    fuse_mixtures(g);
+    return before;
+  }
 };
 
 TEST_CASE("fuse_mixtures: gate x stacked experts becomes MIX, with user-side experts and gates broadcast") {
@@ -245,15 +259,8 @@ TEST_CASE("fuse_mixtures: gate x stacked experts becomes MIX, with user-side exp
   const int gate_d = g.emit(Op::kReshape, {t.gate(t.x, 5, 3, "gate_d")}, row_vector, "gate_d_row");
   const int d = g.emit(Op::kReshape, {g.emit(Op::kMatMul, {gate_d, t.stack({e1, eu, e0}, "stack_d")}, {}, "matmul")},
                        squeeze, "task_d");
-  NodeOptions cat;
-  cat.axis = 1;
-  add_tasks(g, g.emit(Op::kConcat, {a, b, c, d}, cat, "out"));
-  const int64_t rows = 5;
-  auto two_stage_inputs = random_inputs(g, t.rng, rows, true);
-  auto before = run_reference(g, expand_user_rows(g, two_stage_inputs, rows));
-  insert_row_broadcasts(g);
-  assign_stages(g);
-  fuse_mixtures(g);
+  std::map<int, RefTensor> two_stage_inputs;
+  const auto before = t.finish_and_fuse({a, b, c, d}, &two_stage_inputs);
   CHECK(live_nodes(g, Op::kMix) == 4);
   CHECK(live_nodes(g, Op::kMul) == 0);
   CHECK(live_nodes(g, Op::kMatMul) == 0);
@@ -273,6 +280,40 @@ TEST_CASE("fuse_mixtures: gate x stacked experts becomes MIX, with user-side exp
       CHECK(g.nodes[g.values[n.inputs[0]].producer].stage == Side::kUser);
       CHECK(n.inputs[2] == eu);  // experts in stacking order
     }
+  }
+  CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+}
+
+TEST_CASE("merge_mixtures: MIXes of the same experts become one MIX of their gates side by side") {
+  MixtureGraph t;
+  Graph& g = t.g;
+  const int e0 = t.expert(t.x, 5, "e0"), e1 = t.expert(t.x, 5, "e1"), e2 = t.expert(t.x, 5, "e2");
+  const int experts = t.stack({e0, e1, e2}, "experts");  // one stack, a gate per task (MMoE)
+  std::vector<int> outs;
+  for (const char* task : {"task_a", "task_b", "task_c"})
+    outs.push_back(t.mix(t.gate(t.x, 5, 3, std::string("gate_") + task), experts, task));
+  outs.push_back(t.mix(t.gate(t.u, 3, 3, "gate_u"), experts, "task_u"));  // its gate in the user stage: stays
+  outs.push_back(t.mix(t.gate(t.x, 5, 2, "gate_p"), t.stack({e2, e0}, "specific"), "task_p"));  // other experts
+  std::map<int, RefTensor> two_stage_inputs;
+  const auto before = t.finish_and_fuse(outs, &two_stage_inputs);
+  CHECK(live_nodes(g, Op::kMix) == 5);
+  merge_mixtures(g);
+  CHECK(live_nodes(g, Op::kMix) == 3);
+  int merged = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.op != Op::kMix || g.values[n.inputs[0]].shape[1] != 9) continue;
+    ++merged;
+    CHECK(n.stage == Side::kItem);
+    CHECK(n.inputs.size() == 4);
+    CHECK(g.values[n.outputs[0]].shape == std::vector<int64_t>{kRows, 12});  // 3 mixtures of 4 columns
+    CHECK(g.nodes[g.values[n.inputs[0]].producer].op == Op::kConcat);
+  }
+  CHECK(merged == 1);
+  for (int task : {0, 1, 2}) {  // each task's mixture is now a TAKE of 4 columns of the merged one
+    const Node& take = g.nodes[g.values[outs[static_cast<size_t>(task)]].producer];
+    CHECK(take.op == Op::kTake);
+    CHECK(take.options.indices.front() == 4 * task);
+    CHECK(take.options.indices.size() == 4);
   }
   CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
 }

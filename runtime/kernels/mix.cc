@@ -44,7 +44,8 @@ EMTL_MIX_INLINE void mix1(float* __restrict dst, const float* __restrict h, floa
 EMTL_MIX_INLINE void mix_rows(Span<const TensorView> inputs, const TensorView& out) {
   const size_t experts = inputs.size() - 1;
   const size_t rows = static_cast<size_t>(out.shape[0]);
-  const size_t width = static_cast<size_t>(out.shape[1]);
+  const size_t width = static_cast<size_t>(inputs[1].shape[1]);
+  const size_t mixtures = static_cast<size_t>(out.shape[1]) / width;
   // Row r of input k (the gate, then the experts): a 1-row input (user stage,
   // constant) is the same for every r.
   auto row = [&](size_t k, size_t r) {
@@ -53,12 +54,15 @@ EMTL_MIX_INLINE void mix_rows(Span<const TensorView> inputs, const TensorView& o
     return v.as<const float>() + (v.shape[0] == 1 ? 0 : r * per_row);
   };
   for (size_t r = 0; r < rows; ++r) {
-    const float* g = row(0, r);
-    float* dst = out.as<float>() + r * width;
-    size_t e = 0;
-    for (; e + 4 <= experts; e += 4)
-      mix4(dst, row(e + 1, r), row(e + 2, r), row(e + 3, r), row(e + 4, r), g + e, width, e == 0);
-    for (; e < experts; ++e) mix1(dst, row(e + 1, r), g[e], width, e == 0);
+    // After the first mixture the experts' rows are in L1 for the others.
+    for (size_t m = 0; m < mixtures; ++m) {
+      const float* g = row(0, r) + m * experts;
+      float* dst = out.as<float>() + (r * mixtures + m) * width;
+      size_t e = 0;
+      for (; e + 4 <= experts; e += 4)
+        mix4(dst, row(e + 1, r), row(e + 2, r), row(e + 3, r), row(e + 4, r), g + e, width, e == 0);
+      for (; e < experts; ++e) mix1(dst, row(e + 1, r), g[e], width, e == 0);
+    }
   }
 }
 

@@ -7,10 +7,14 @@
 
 namespace edgemtl {
 
-/// inputs[0] is the gate [rows, E], inputs[1 .. E] the experts [rows, D]
-/// (FLOAT32; any of them may have 1 row, repeated for every output row).
-/// out [rows, D]: out[r, :] = gate[r, 0] * h_0[r, :] + ... + gate[r, E-1] * h_{E-1}[r, :],
-/// added left to right as REDUCE_SUM adds the products.
+/// inputs[0] is the gates [rows, G * E] (G mixtures of the same E experts,
+/// side by side), inputs[1 .. E] the experts [rows, D] (FLOAT32; any of them
+/// may have 1 row, repeated for every output row). out [rows, G * D]: mixture
+/// g in columns [g * D, (g + 1) * D):
+///   gate[r, g E] * h_0[r, :] + ... + gate[r, g E + E-1] * h_{E-1}[r, :],
+/// added left to right as REDUCE_SUM adds the products. The G mixtures of a
+/// row run one after the other, so the experts' rows are read from memory
+/// once for all of them (MMoE: one gate per task over the same experts).
 void mix_f32(Span<const TensorView> inputs, const TensorView& out);
 
 /// The copies of mix_f32's loops: the baseline ISA, and on x86-64 with AVX2

@@ -20,9 +20,11 @@ Status verify(const OpVerifier& v) {
   EMTL_RETURN_IF_ERROR(v.expect_dtype("output", v.output(), DType::FLOAT32));
   const Shape gate = v.input_shape(0);
   const uint32_t experts = n - 1;
-  if (gate.rank != 2 || gate[1] != static_cast<int64_t>(experts))
-    return Status::error(Error::kInvalidModel, "%s (MIX): gate (tensor %d) must have shape [-1, %u], one weight "
-                         "per expert input", v.where(), v.input(0), experts);
+  // G mixtures of the same experts: G gates of E weights side by side.
+  if (gate.rank != 2 || gate[1] < 1 || gate[1] % experts != 0)
+    return Status::error(Error::kInvalidModel, "%s (MIX): gate (tensor %d) must have shape [-1, G * %u], G sets of "
+                         "one weight per expert input", v.where(), v.input(0), experts);
+  const int64_t mixtures = gate[1] / experts;
   const Shape first = v.input_shape(1);
   if (first.rank != 2 || first[1] < 1)
     return Status::error(Error::kInvalidModel, "%s (MIX): expert input 1 (tensor %d) must have shape [-1, D] "
@@ -38,7 +40,10 @@ Status verify(const OpVerifier& v) {
   Shape y;
   y.rank = 2;
   y[0] = -1;
-  y[1] = first[1];
+  if (first[1] > (int64_t{1} << 40) / mixtures)
+    return Status::error(Error::kInvalidModel, "%s (MIX): %lld mixtures of width %lld are too wide", v.where(),
+                         static_cast<long long>(mixtures), static_cast<long long>(first[1]));
+  y[1] = mixtures * first[1];
   return v.expect_shape(y);
 }
 

@@ -418,18 +418,24 @@ TEST_CASE("MIX: a valid mixture loads; the verifier rejects bad gates, experts, 
     CHECK(t.load_with({t.g, hu, t.h1}).is_ok());
   }
   {
+    Mixture t;  // two mixtures of the same experts: gates [-1, 2 * 2], outputs [-1, 2 * 3] side by side
+    const int g2 = t.m.feature_tensor(t.m.add_feature("g2", schema::Side::ITEM, FeatureKind::DENSE, 4));
+    const int y2 = t.m.add_activation("y2", DType::FLOAT32, {-1, 6});
+    CHECK(t.load_with({g2, t.h0, t.h1}, y2).is_ok());
+  }
+  {
     Mixture t;  // gate only
     CHECK(contains(t.load_with({t.g}), "(MIX): takes a gate and at least one expert, has 1 inputs"));
   }
   {
     Mixture t;  // 3 experts for a gate of 2
-    CHECK(contains(t.load_with({t.g, t.h0, t.h1, t.h0}), "(MIX): gate (tensor 0) must have shape [-1, 3]"));
+    CHECK(contains(t.load_with({t.g, t.h0, t.h1, t.h0}), "(MIX): gate (tensor 0) must have shape [-1, G * 3]"));
   }
   {
     Mixture t;  // the gate is not 2-D
     const int g3 = t.m.add_activation("g3", DType::FLOAT32, {-1, 2, 1});
     t.m.add_op(ModelBuilder::kItem, OpType::RESHAPE, {t.g}, {g3});
-    CHECK(contains(t.load_with({g3, t.h0, t.h1}), "must have shape [-1, 2]"));
+    CHECK(contains(t.load_with({g3, t.h0, t.h1}), "must have shape [-1, G * 2]"));
   }
   {
     Mixture t;  // experts of different widths

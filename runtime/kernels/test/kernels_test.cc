@@ -391,43 +391,61 @@ TEST_CASE("concat broadcasts a 1-row input to the output rows") {
 }
 
 TEST_CASE("mix matches a naive weighted sum of the experts, with 1-row experts and gates broadcast") {
-  // Experts counts around the 4-per-pass blocks, widths below and above a vector.
+  // Experts counts around the 4-per-pass blocks, widths below and above a vector; 1 or 3 mixtures
+  // (gates side by side, outputs side by side).
   unsigned seed = 300;
   for (size_t experts : {1u, 2u, 3u, 4u, 5u, 8u, 9u}) {
     for (size_t width : {1u, 7u, 128u}) {
       for (int broadcast_gate = 0; broadcast_gate < 2; ++broadcast_gate) {
-        const size_t rows = 5;
-        const size_t gate_rows = broadcast_gate ? 1 : rows;
-        std::vector<float> gate = random_floats(gate_rows * experts, ++seed, 0.0f, 1.0f);
-        std::vector<std::vector<float>> h(experts);
-        std::vector<TensorView> views = {f32(gate, make_shape({static_cast<int64_t>(gate_rows),
-                                                               static_cast<int64_t>(experts)}))};
-        std::vector<size_t> h_rows(experts);
-        for (size_t e = 0; e < experts; ++e) {
-          h_rows[e] = e % 3 == 1 ? 1 : rows;  // every third expert a 1-row (user-stage) tensor
-          h[e] = random_floats(h_rows[e] * width, ++seed);
-          views.push_back(f32(h[e], make_shape({static_cast<int64_t>(h_rows[e]), static_cast<int64_t>(width)})));
-        }
-        std::vector<float> out(rows * width, -99.0f), baseline(rows * width, -98.0f);
-        const TensorView out_view = f32(out, make_shape({static_cast<int64_t>(rows), static_cast<int64_t>(width)}));
-        mix_f32(Span<const TensorView>(views.data(), views.size()), out_view);
-        // The baseline copy of the loops gives the dispatched one's bits (AVX2 on most x86-64 CPUs).
-        mix_f32_on(MixIsa::kBaseline, Span<const TensorView>(views.data(), views.size()),
-                   f32(baseline, make_shape({static_cast<int64_t>(rows), static_cast<int64_t>(width)})));
-        CHECK(std::memcmp(out.data(), baseline.data(), out.size() * sizeof(float)) == 0);
-        for (size_t r = 0; r < rows; ++r)
-          for (size_t i = 0; i < width; ++i) {
-            // REDUCE_SUM's order: the product of expert 0, then each next one added.
-            float want = 0.0f;
-            for (size_t e = 0; e < experts; ++e) {
-              const float g = gate[(gate_rows == 1 ? 0 : r) * experts + e];
-              const float product = g * h[e][(h_rows[e] == 1 ? 0 : r) * width + i];
-              want = e == 0 ? product : want + product;
-            }
-            const float have = out[r * width + i];
-            if (std::fabs(have - want) > 1e-5f)
-              FAIL_CHECK("E ", experts, " D ", width, " row ", r, " column ", i, ": ", have, " != ", want);
+        for (size_t mixtures : {1u, 3u}) {
+          const size_t rows = 5;
+          const size_t gate_rows = broadcast_gate ? 1 : rows;
+          const auto shape = [](size_t r, size_t c) {
+            return make_shape({static_cast<int64_t>(r), static_cast<int64_t>(c)});
+          };
+          std::vector<float> gate = random_floats(gate_rows * mixtures * experts, ++seed, 0.0f, 1.0f);
+          std::vector<std::vector<float>> h(experts);
+          std::vector<TensorView> views = {f32(gate, shape(gate_rows, mixtures * experts))};
+          std::vector<size_t> h_rows(experts);
+          for (size_t e = 0; e < experts; ++e) {
+            h_rows[e] = e % 3 == 1 ? 1 : rows;  // every third expert a 1-row (user-stage) tensor
+            h[e] = random_floats(h_rows[e] * width, ++seed);
+            views.push_back(f32(h[e], shape(h_rows[e], width)));
           }
+          const size_t out_width = mixtures * width;
+          std::vector<float> out(rows * out_width, -99.0f), baseline(rows * out_width, -98.0f);
+          mix_f32(Span<const TensorView>(views.data(), views.size()), f32(out, shape(rows, out_width)));
+          // The baseline copy of the loops gives the dispatched one's bits (AVX2 on most x86-64 CPUs).
+          mix_f32_on(MixIsa::kBaseline, Span<const TensorView>(views.data(), views.size()),
+                     f32(baseline, shape(rows, out_width)));
+          CHECK(std::memcmp(out.data(), baseline.data(), out.size() * sizeof(float)) == 0);
+          for (size_t m = 0; m < mixtures; ++m) {
+            // Mixture m is bitwise the MIX of its own gate alone.
+            std::vector<float> own_gate(gate_rows * experts), alone(rows * width, -97.0f);
+            for (size_t r = 0; r < gate_rows; ++r)
+              for (size_t e = 0; e < experts; ++e)
+                own_gate[r * experts + e] = gate[(r * mixtures + m) * experts + e];
+            std::vector<TensorView> single = views;
+            single[0] = f32(own_gate, shape(gate_rows, experts));
+            mix_f32(Span<const TensorView>(single.data(), single.size()), f32(alone, shape(rows, width)));
+            for (size_t r = 0; r < rows; ++r) {
+              CHECK(std::memcmp(&out[r * out_width + m * width], &alone[r * width], width * sizeof(float)) == 0);
+              for (size_t i = 0; i < width; ++i) {
+                // REDUCE_SUM's order: the product of expert 0, then each next one added.
+                float want = 0.0f;
+                for (size_t e = 0; e < experts; ++e) {
+                  const float g = gate[((gate_rows == 1 ? 0 : r) * mixtures + m) * experts + e];
+                  const float product = g * h[e][(h_rows[e] == 1 ? 0 : r) * width + i];
+                  want = e == 0 ? product : want + product;
+                }
+                const float have = out[r * out_width + m * width + i];
+                if (std::fabs(have - want) > 1e-5f)
+                  FAIL_CHECK("E ", experts, " D ", width, " G ", mixtures, " mixture ", m, " row ", r, " column ", i,
+                             ": ", have, " != ", want);
+              }
+            }
+          }
+        }
       }
     }
   }

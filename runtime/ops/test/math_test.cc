@@ -51,7 +51,8 @@ const bool kRegistered = register_verifier_cases({
     {OpType::MATMUL, [] { return matmul(3); }, ""},
     {OpType::MATMUL, [] { return matmul(2); }, "inputs [..., M, K] and [..., K, N] do not match"},
     {OpType::MIX, [] { return mix(2); }, ""},
-    {OpType::MIX, [] { return mix(3); }, "must have shape [-1, 2], one weight per expert input"},
+    {OpType::MIX, [] { return mix(3); }, "must have shape [-1, G * 2], G sets of one weight per expert input"},
+    {OpType::MIX, [] { return mix(4); }, "expected [-1, 6]"},  // two mixtures of width 3 side by side
 });
 
 }  // namespace
