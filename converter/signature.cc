@@ -141,14 +141,14 @@ void assign_tasks(Graph& g, const std::vector<std::pair<std::string, int>>& outp
       g.tasks.push_back(t);
     }
   }
-  if (overrides.empty()) return;
-  if (overrides.size() != g.tasks.size())
+  if (!overrides.empty() && overrides.size() != g.tasks.size())
     throw ConversionError("--tasks lists " + std::to_string(overrides.size()) + " tasks but the model has " +
                           std::to_string(g.tasks.size()) + " output columns");
   for (size_t i = 0; i < overrides.size(); ++i) {
     g.tasks[i].name = overrides[i].name;
     if (overrides[i].probability) g.tasks[i].probability = *overrides[i].probability;
   }
+  // Also without --tasks: a graph may list one output twice (the runtime refuses a file with two tasks of one name).
   std::set<std::string> names;
   for (const Task& task : g.tasks)
     if (!names.insert(task.name).second) throw ConversionError("two tasks are named '" + task.name + "'");

@@ -293,6 +293,13 @@ TEST_CASE("outputs: at least one task, at most 65536 (a fuzz finding: a graph wi
   wide.node("Relu", {"x"}, {"y"}, "Relu_0");
   wide.output("y");
   CHECK(error_of(wide.bytes()) == "output 'y' has 70000 columns: the outputs make more than 65536 tasks");
+  // A fuzz finding: one output listed twice made two tasks of one name, which the runtime refuses.
+  OnnxBuilder twice;
+  twice.input("x", kFloat, {-1, 1});
+  twice.node("Relu", {"x"}, {"y"}, "Relu_0");
+  twice.output("y");
+  twice.output("y");
+  CHECK(error_of(twice.bytes()) == "two tasks are named 'y'");
 }
 
 TEST_CASE("malformed input gives an error, not a crash") {
