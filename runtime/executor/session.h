@@ -30,7 +30,7 @@ struct SessionOptions {
   /// so that no layer ends on a partial block; requests of up to 72 items are
   /// one tile. Against 168 rows (whose first R500 layer output, 1.4 MB, did
   /// not stay in a 1 MB L2), 72 measured 1.02-1.05x faster on the R500
-  /// benchmark's item stage on Zen 4 (docs/PERFORMANCE.md, "Item tiles").
+  /// benchmark's item stage on Zen 4 (docs/PERFORMANCE.md, "The harness and the item tiles").
   size_t item_tile_rows = 72;
   /// Threads, the caller's included (1: everything on the calling thread).
   /// A score() or rank() of several tiles runs whole tiles in parallel, one
