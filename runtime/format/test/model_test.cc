@@ -424,6 +424,16 @@ TEST_CASE("MIX: a valid mixture loads; the verifier rejects bad gates, experts, 
     CHECK(t.load_with({g2, t.h0, t.h1}, y2).is_ok());
   }
   {
+    Mixture t;  // G * D past 2^40 columns: refused before the output shape is computed (no overflow)
+    const int64_t wide = int64_t{1} << 40;
+    const int w0 = t.m.feature_tensor(t.m.add_feature("w0", schema::Side::ITEM, FeatureKind::DENSE, wide));
+    const int w1 = t.m.feature_tensor(t.m.add_feature("w1", schema::Side::ITEM, FeatureKind::DENSE, wide));
+    const int g4 = t.m.feature_tensor(t.m.add_feature("g4", schema::Side::ITEM, FeatureKind::DENSE, 4));
+    const Status status = t.load_with({g4, w0, w1});
+    INFO(status.message());
+    CHECK(contains(status, "(MIX): 2 mixtures of width 1099511627776 are too wide"));
+  }
+  {
     Mixture t;  // gate only
     CHECK(contains(t.load_with({t.g}), "(MIX): takes a gate and at least one expert, has 1 inputs"));
   }
