@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "runtime/kernels/cpu_features.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #elif defined(__aarch64__)
@@ -104,14 +106,15 @@ Peak measure_peak() {
   Peak peak;
   constexpr uint64_t kIterations = 2'000'000;  // 24 M instructions: ~4 ms at 2 per cycle
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) {
+  const edgemtl::CpuFeatures& cpu = edgemtl::cpu_features();
+  if (cpu.avx512f) {
     peak.f32_isa = "avx512f";
     peak.f32_gflops = best_rate(fma_avx512, kIterations, kAccumulators * 16 * 2) / 1e9;
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (cpu.avx2 && cpu.fma) {
     peak.f32_isa = "avx2+fma";
     peak.f32_gflops = best_rate(fma_avx2, kIterations, kAccumulators * 8 * 2) / 1e9;
   }
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni")) {
+  if (cpu.avx512_vnni) {
     peak.int8_isa = "avx512vnni";
     peak.int8_gops = best_rate(dot_avx512vnni, kIterations, kAccumulators * 64 * 2) / 1e9;
   }

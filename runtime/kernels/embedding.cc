@@ -5,13 +5,11 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 #if defined(__aarch64__)
 #include <arm_neon.h>
 #endif
 
+#include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/x86_intrinsics.h"
 
@@ -661,19 +659,9 @@ constexpr size_t kBagChunk = 64;
 
 }  // namespace
 
-#if defined(__x86_64__)
-// F16C from CPUID leaf 1 (clang 14's __builtin_cpu_supports does not know "f16c").
-bool cpu_has_f16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
-}
-#endif
-
 LookupIsa best_lookup_isa() {
 #if defined(__x86_64__)
-  static const LookupIsa isa = __builtin_cpu_supports("avx2") && cpu_has_f16c() ? LookupIsa::kAvx2
-                                                                                 : LookupIsa::kPortable;
-  return isa;
+  return cpu_features().avx2 && cpu_features().f16c ? LookupIsa::kAvx2 : LookupIsa::kPortable;
 #elif defined(__aarch64__)
   return LookupIsa::kNeon;
 #else

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/gemm_panels.h"
 #include "runtime/kernels/x86_intrinsics.h"
 
@@ -184,10 +185,8 @@ void range_task(const void* context, size_t begin, size_t end) {
 
 F32Isa F32Gemm::best_isa() {
 #if defined(__x86_64__)
-  static const F32Isa isa = __builtin_cpu_supports("avx512f")                                        ? F32Isa::kAvx512
-                            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? F32Isa::kAvx2
-                                                                                                     : F32Isa::kNone;
-  return isa;
+  const CpuFeatures& cpu = cpu_features();
+  return cpu.avx512f ? F32Isa::kAvx512 : cpu.avx2 && cpu.fma ? F32Isa::kAvx2 : F32Isa::kNone;
 #else
   return F32Isa::kNone;
 #endif

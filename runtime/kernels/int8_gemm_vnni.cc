@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/gemm_panels.h"
 #include "runtime/kernels/x86_intrinsics.h"
 
@@ -258,9 +259,7 @@ void range_task(const void* context, size_t begin, size_t end) {
 }  // namespace
 
 bool Int8GemmVnni::available() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-  return has;
+  return cpu_features().avx512_vnni;
 }
 
 // The panels, and bias_[c] = sum_k w[c, k] (int32 arithmetic wraps as the

@@ -1,5 +1,7 @@
 #include "runtime/kernels/mix.h"
 
+#include "runtime/kernels/cpu_features.h"
+
 namespace edgemtl {
 namespace {
 
@@ -78,8 +80,7 @@ __attribute__((target("avx2"))) void mix_avx2(Span<const TensorView> inputs, con
 
 bool mix_isa_available(MixIsa isa) {
 #if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  return isa == MixIsa::kBaseline || avx2;
+  return isa == MixIsa::kBaseline || cpu_features().avx2;
 #else
   return isa == MixIsa::kBaseline;
 #endif

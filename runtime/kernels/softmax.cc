@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/x86_intrinsics.h"
 
 namespace edgemtl {
@@ -9,11 +10,6 @@ namespace {
 
 #if defined(__x86_64__)
 #define EMTL_SOFTMAX_TARGET __attribute__((target("avx512f")))
-
-bool has_avx512f() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
 
 // exp(x): x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact
 // to about 2^-40), exp(r) by its Taylor polynomial to degree 7 (truncation
@@ -67,7 +63,7 @@ EMTL_SOFTMAX_TARGET void softmax_narrow(const float* x, float* y, size_t element
 
 bool softmax_exp16(const float* x, float* y) {
 #if defined(__x86_64__)
-  if (!has_avx512f()) return false;
+  if (!cpu_features().avx512f) return false;
   [](const float* in, float* out) EMTL_SOFTMAX_TARGET { _mm512_storeu_ps(out, exp16(_mm512_loadu_ps(in))); }(x, y);
   return true;
 #else
@@ -82,7 +78,7 @@ Status Softmax::create(const Shape& shape, int axis, bool allow_own) {
   if (axis != shape.rank - 1) return Status::ok();
 #if defined(__x86_64__)
   const int64_t width = shape[axis];
-  if (allow_own && has_avx512f() && (width == 2 || width == 4 || width == 8 || width == 16)) {
+  if (allow_own && cpu_features().avx512f && (width == 2 || width == 4 || width == 8 || width == 16)) {
     own_ = true;  // XNNPACK's three passes per row cost more than the row itself at these widths
     return Status::ok();
   }
