@@ -1,9 +1,9 @@
 // MIXes of the same experts (MMoE: one gate per task) as one MIX of G
 // mixtures: the kernel then reads each expert row once for all G gates
 // instead of once per gate (runtime/kernels/mix.h).
-#include <map>
 #include <vector>
 
+#include "converter/passes/node_groups.h"
 #include "converter/passes/passes.h"
 
 namespace edgemtl::converter {
@@ -48,21 +48,16 @@ void merge_group(Graph& g, const std::vector<int>& group) {
 }  // namespace
 
 void merge_mixtures(Graph& g) {
-  // Groups keyed by (stage, experts), in order of first appearance.
-  std::map<std::pair<Side, std::vector<int>>, std::vector<int>> groups;
-  std::vector<std::pair<Side, std::vector<int>>> order;
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    const Node& mix = g.nodes[n];
-    if (!mergeable(g, mix)) continue;
-    auto key = std::make_pair(mix.stage, std::vector<int>(mix.inputs.begin() + 1, mix.inputs.end()));
-    std::vector<int>& group = groups[key];
-    if (group.empty()) order.push_back(key);
-    group.push_back(static_cast<int>(n));
-  }
+  // Groups keyed by (stage, experts).
+  using Key = std::pair<Side, std::vector<int>>;
+  const auto groups = group_nodes<Key>(g, [&](const Node& mix) -> std::optional<Key> {
+    if (!mergeable(g, mix)) return std::nullopt;
+    return Key{mix.stage, std::vector<int>(mix.inputs.begin() + 1, mix.inputs.end())};
+  });
   bool changed = false;
-  for (const auto& key : order) {
-    if (groups[key].size() < 2) continue;
-    merge_group(g, groups[key]);
+  for (const std::vector<int>& group : groups) {
+    if (group.size() < 2) continue;
+    merge_group(g, group);
     changed = true;
   }
   if (changed) g.compact();

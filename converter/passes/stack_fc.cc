@@ -1,6 +1,6 @@
-#include <map>
 #include <tuple>
 
+#include "converter/passes/node_groups.h"
 #include "converter/passes/passes.h"
 
 namespace edgemtl::converter {
@@ -51,26 +51,19 @@ void stack_group(Graph& g, const std::vector<int>& group) {
 }  // namespace
 
 void stack_parallel_fcs(Graph& g) {
-  // Groups keyed by (input, activation, alpha), in order of first appearance
-  // for a deterministic output. Experts (RELU) and gates (none) of one input
-  // become two wide FCs, so the experts' RELU stays fused in the GEMM (or in
-  // the ADD of the user/item split) instead of running per slice.
+  // Groups keyed by (input, activation, alpha). Experts (RELU) and gates
+  // (none) of one input become two wide FCs, so the experts' RELU stays fused
+  // in the GEMM (or in the ADD of the user/item split) instead of running per slice.
   using Key = std::tuple<int, Activation, float>;
-  std::map<Key, std::vector<int>> groups;
-  std::vector<Key> order;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
-    if (n.dead || n.op != Op::kFullyConnected || g.values[n.inputs[0]].is_constant) continue;
+  const auto groups = group_nodes<Key>(g, [&](const Node& n) -> std::optional<Key> {
+    if (n.dead || n.op != Op::kFullyConnected || g.values[n.inputs[0]].is_constant) return std::nullopt;
     const float alpha = n.options.activation == Activation::kLeakyRelu ? n.options.alpha : 0.0f;
-    const Key key{n.inputs[0], n.options.activation, alpha};
-    auto& group = groups[key];
-    if (group.empty()) order.push_back(key);
-    group.push_back(static_cast<int>(i));
-  }
+    return Key{n.inputs[0], n.options.activation, alpha};
+  });
   bool changed = false;
-  for (const Key& key : order) {
-    if (groups[key].size() < 2) continue;
-    stack_group(g, groups[key]);
+  for (const std::vector<int>& group : groups) {
+    if (group.size() < 2) continue;
+    stack_group(g, group);
     changed = true;
   }
   if (changed) g.compact();

@@ -1,0 +1,30 @@
+// Nodes grouped by a key, for the passes that merge parallel nodes
+// (stack_fc.cc, merge_mixtures.cc).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "converter/ir.h"
+
+namespace edgemtl::converter {
+
+/// The indices of g's nodes for which `key_of(node)` gives a key, grouped by
+/// that key; groups in order of their first node, nodes in graph order, so
+/// that what a pass writes does not depend on the keys' ordering.
+template <class Key, class KeyOf>
+std::vector<std::vector<int>> group_nodes(const Graph& g, KeyOf key_of) {
+  std::map<Key, size_t> group_of;
+  std::vector<std::vector<int>> groups;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    std::optional<Key> key = key_of(g.nodes[n]);
+    if (!key) continue;
+    const auto [at, added] = group_of.emplace(std::move(*key), groups.size());
+    if (added) groups.emplace_back();
+    groups[at->second].push_back(static_cast<int>(n));
+  }
+  return groups;
+}
+
+}  // namespace edgemtl::converter
