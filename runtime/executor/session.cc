@@ -78,6 +78,14 @@ struct Lane {
   // the lane ran out of tiles, and how many it ran.
   size_t failed_tile = 0;
   Status status;
+
+  /// Sizes the layers' shared scratches (PrepareContext's largest needs) and points run_context at them.
+  void allocate_scratch(const PrepareContext& context) {
+    int8_scratch.resize(context.int8_scratch_bytes);
+    input_scratch.resize(context.input_scratch_bytes / sizeof(float));
+    run_context.int8_scratch = int8_scratch.data();
+    run_context.input_scratch = input_scratch.data();
+  }
   std::chrono::steady_clock::time_point claimed, finished;  // its first tile; its last done
   size_t tiles_run = 0;
 
@@ -116,8 +124,6 @@ struct Session::Impl {
   uint8_t* cache = nullptr;
   size_t num_candidates = 0;
   size_t packed_bytes = 0;
-  size_t int8_scratch_bytes = 0;
-  size_t input_scratch_bytes = 0;
   // Requests of several tiles still to run on one thread (no lanes) after
   // lanes were held up (a thread descheduled: another process on its core),
   // and how many the next such finding sets.
@@ -293,13 +299,10 @@ Status Session::Impl::add_lanes(PrepareContext& context) {
     context.slots = lane->tensors.data();
     status = prepare_stage(stages.item, kItemStage, lane->item_ops, context, &first.item_ops);
     if (status.is_ok()) status = prepare_stage(stages.cross, kCrossStage, lane->cross_ops, context, &first.cross_ops);
-    lane->int8_scratch.resize(int8_scratch_bytes);
-    lane->input_scratch.resize(input_scratch_bytes / sizeof(float));
     lane->run_context = first.run_context;
     lane->run_context.slots = lane->tensors.data();
     lane->run_context.threads = KernelThreads{};
-    lane->run_context.int8_scratch = lane->int8_scratch.data();
-    lane->run_context.input_scratch = lane->input_scratch.data();
+    lane->allocate_scratch(context);
     added.push_back(std::move(lane));
   }
   context.slots = first.tensors.data();
@@ -378,16 +381,11 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, const Sessi
   EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.item, kItemStage, lane.item_ops, prepare));
   EMTL_RETURN_IF_ERROR(impl->prepare_stage(stages.cross, kCrossStage, lane.cross_ops, prepare));
   EMTL_RETURN_IF_ERROR(check_bound("an int8 scratch", prepare.int8_scratch_bytes, options));
-  impl->int8_scratch_bytes = prepare.int8_scratch_bytes;
-  lane.int8_scratch.resize(prepare.int8_scratch_bytes);
   EMTL_RETURN_IF_ERROR(check_bound("an input scratch", prepare.input_scratch_bytes, options));
-  impl->input_scratch_bytes = prepare.input_scratch_bytes;
-  lane.input_scratch.resize(prepare.input_scratch_bytes / sizeof(float));
   lane.run_context.tensors = impl->allocation.tensors().data();
   lane.run_context.slots = lane.tensors.data();
   lane.run_context.threads = impl->kernel_threads;
-  lane.run_context.int8_scratch = lane.int8_scratch.data();
-  lane.run_context.input_scratch = lane.input_scratch.data();
+  lane.allocate_scratch(prepare);
   EMTL_RETURN_IF_ERROR(impl->add_lanes(prepare));
   impl->packed_bytes = prepare.packed_weight_bytes;
 
