@@ -110,7 +110,8 @@ TEST_CASE("the split's ADD fused into the layers reading it: bitwise the unfused
 }
 
 TEST_CASE("MIXes of the same experts merged into one: bitwise the separate MIXes' scores, every kernel path") {
-  // mmoe: a gate per task over one set of experts. ple1: its task gates mix different experts, nothing merges.
+  // mmoe: a gate per task over one set of experts (and their softmaxes one). ple1: its task gates mix
+  // different experts, nothing merges.
   for (const std::string name : {"mmoe", "ple1"}) {
     CAPTURE(name);
     const Fixture fixture = load_fixture(name);
@@ -128,6 +129,9 @@ TEST_CASE("MIXes of the same experts merged into one: bitwise the separate MIXes
       CHECK(mixes >= 2);
       CHECK((count_type(**merged, schema::OpType::MIX) == 1) == (name != "ple1"));
       CHECK((count_type(**merged, schema::OpType::MIX) == mixes) == (name == "ple1"));
+      // mmoe's task gates are adjacent columns of one stacked gate layer: one SOFTMAX over [rows, tasks, E].
+      const size_t softmaxes = count_type(**separate, schema::OpType::SOFTMAX);
+      CHECK((count_type(**merged, schema::OpType::SOFTMAX) == (name == "ple1" ? softmaxes : 1)));
       check_same_scores(**merged, **separate, fixture.rows);
     }
   }

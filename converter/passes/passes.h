@@ -70,7 +70,9 @@ void fuse_mixtures(Graph& graph);
 /// Replaces MIXes of the same experts in one stage whose gates [rows, E] are
 /// computed in that stage (MMoE: a gate per task) by one MIX of the CONCAT of
 /// their gates, [rows, G * D], and a TAKE of its columns per original (a view
-/// for FULLY_CONNECTED readers). Runs after fuse_mixtures.
+/// for FULLY_CONNECTED readers). Gates that are SOFTMAXes of adjacent column
+/// ranges of one value become one SOFTMAX over [rows, G, E] instead of a CONCAT.
+/// Runs after fuse_mixtures.
 void merge_mixtures(Graph& graph);
 
 /// Moves ADD(a, b) with activation NONE or RELU into the FULLY_CONNECTEDs

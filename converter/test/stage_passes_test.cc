@@ -318,6 +318,57 @@ TEST_CASE("merge_mixtures: MIXes of the same experts become one MIX of their gat
   CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
 }
 
+// MMoE as the converter sees it after stack_parallel_fcs: one FC computes every task's gate logits and a
+// TAKE of E columns per task feeds that task's SOFTMAX. `order` lists each task's group of columns.
+TEST_CASE("merge_mixtures: softmaxes of adjacent columns of one gate layer become one softmax over [rows, G, E]") {
+  struct Case {
+    int64_t logits;               // columns of the gate layer
+    std::vector<int64_t> starts;  // the first column of each task's gate, in task order
+    bool grouped;                 // one SOFTMAX over [rows, G, E] expected (else the CONCAT of the G softmaxes)
+  };
+  const Case cases[] = {
+      {9, {0, 3, 6}, true},    // all of the layer: read as is
+      {11, {1, 4, 7}, true},   // a range of it: one TAKE of the range first
+      {9, {0, 6, 3}, false},   // not in task order
+      {10, {0, 3, 7}, false},  // a gap
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.logits);
+    CAPTURE(c.starts[1]);
+    MixtureGraph t;
+    Graph& g = t.g;
+    const int e0 = t.expert(t.x, 5, "e0"), e1 = t.expert(t.x, 5, "e1"), e2 = t.expert(t.x, 5, "e2");
+    const int experts = t.stack({e0, e1, e2}, "experts");
+    const int logits = g.emit(Op::kFullyConnected, {t.x, random_constant(g, t.rng, {c.logits, 5}, "gates_w")}, {},
+                              "gates_fc");
+    std::vector<int> outs;
+    for (size_t task = 0; task < c.starts.size(); ++task) {
+      NodeOptions columns, last;
+      columns.axis = 1;
+      for (int64_t i = 0; i < 3; ++i) columns.indices.push_back(c.starts[task] + i);
+      last.axis = 1;
+      const std::string name = "task" + std::to_string(task);
+      const int softmax =
+          g.emit(Op::kSoftmax, {g.emit(Op::kTake, {logits}, columns, name + "_take")}, last, name + "_softmax");
+      outs.push_back(t.mix(g.emit(Op::kReshape, {softmax}, gate_shape(3), name + "_gate"), experts, name));
+    }
+    std::map<int, RefTensor> two_stage_inputs;
+    const auto before = t.finish_and_fuse(outs, &two_stage_inputs);
+    merge_mixtures(g);
+    CHECK(live_nodes(g, Op::kMix) == 1);
+    CHECK(live_nodes(g, Op::kSoftmax) == (c.grouped ? 1 : 3));
+    CHECK(live_nodes(g, Op::kConcat) == (c.grouped ? 1 : 2));  // "out", and the gates' CONCAT when not grouped
+    for (const Node& n : g.nodes) {
+      if (n.dead || n.op != Op::kSoftmax || !c.grouped) continue;
+      CHECK(n.options.axis == 2);
+      CHECK(g.values[n.inputs[0]].shape == std::vector<int64_t>{kRows, 3, 3});
+      const Node& source = g.nodes[g.values[g.nodes[g.values[n.inputs[0]].producer].inputs[0]].producer];
+      CHECK(source.op == (c.starts[0] == 0 ? Op::kFullyConnected : Op::kTake));
+    }
+    CHECK(max_difference(before, run_reference(g, two_stage_inputs, true)) < 1e-9);
+  }
+}
+
 TEST_CASE("fuse_mixtures leaves what is not exactly a mixture") {
   MixtureGraph t;
   Graph& g = t.g;

@@ -390,6 +390,40 @@ TEST_CASE("concat broadcasts a 1-row input to the output rows") {
       }
 }
 
+TEST_CASE("concat of narrow and wide inputs, 1-row ones broadcast, against a naive loop") {
+  // Widths of 1 to 16 floats (the fixed-size copies of 4 to 64 bytes) and 3 and 20 (memcpy); along the
+  // last axis of [rows, W] (one slice per row) and of [rows, 2, W] (two per row).
+  const int64_t widths[] = {1, 2, 4, 8, 16, 3, 20};
+  constexpr size_t kInputs = sizeof widths / sizeof widths[0];
+  const int64_t rows = 3;
+  for (int64_t outer : {1, 2}) {
+    int64_t total = 0;
+    for (int64_t w : widths) total += w;
+    std::vector<std::vector<float>> data;
+    data.reserve(kInputs);
+    TensorView views[kInputs];
+    for (size_t i = 0; i < kInputs; ++i) {
+      const int64_t input_rows = i % 3 == 1 ? 1 : rows;  // every third input from the second has 1 row
+      data.push_back(random_floats(static_cast<size_t>(input_rows * outer * widths[i]), 700 + static_cast<unsigned>(i)));
+      views[i] = outer == 1 ? f32(data[i], make_shape({input_rows, widths[i]}))
+                            : f32(data[i], make_shape({input_rows, outer, widths[i]}));
+    }
+    std::vector<float> out(static_cast<size_t>(rows * outer * total), -99.0f);
+    const int axis = outer == 1 ? 1 : 2;
+    concat(Span<const TensorView>(views, kInputs), axis,
+           outer == 1 ? f32(out, make_shape({rows, total})) : f32(out, make_shape({rows, outer, total})));
+    size_t k = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < outer; ++o)
+        for (size_t i = 0; i < kInputs; ++i) {
+          const int64_t input_row = views[i].shape[0] == 1 ? 0 : r;
+          for (int64_t j = 0; j < widths[i]; ++j, ++k)
+            CHECK(out[k] == data[i][static_cast<size_t>((input_row * outer + o) * widths[i] + j)]);
+        }
+    CHECK(k == out.size());
+  }
+}
+
 TEST_CASE("mix matches a naive weighted sum of the experts, with 1-row experts and gates broadcast") {
   // Experts counts around the 4-per-pass blocks, widths below and above a vector; 1 or 3 mixtures
   // (gates side by side, outputs side by side).
