@@ -5,6 +5,13 @@
 #include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/x86_intrinsics.h"
 
+// GCC 12 warns inside its own AVX-512 intrinsics once they are inlined into
+// softmax_exp16's lambda (their _mm512_undefined_ps self-initialisation, GCC
+// bug 105593), which x86_intrinsics.h's push/pop around the include cannot reach.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace edgemtl {
 namespace {
 

@@ -5,8 +5,12 @@
 #if defined(__x86_64__)
 // GCC 12 warns inside its own AVX-512 intrinsics (their _mm512_undefined_*
 // self-initialisation, GCC bug 105593).
+#if defined(__clang__)
+#include <immintrin.h>
+#else
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#endif
 #endif

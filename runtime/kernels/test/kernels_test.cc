@@ -225,7 +225,7 @@ TEST_CASE("softmax of narrow rows (2, 4, 8, 16): the AVX-512 kernel and XNNPACK 
 }
 
 TEST_CASE("the narrow softmax's exp is within 2 ulp of exp on [-104, 88]") {
-  float x[16], y[16];
+  float x[16] = {}, y[16];
   if (!softmax_exp16(x, y)) {
     MESSAGE("no AVX-512F: the narrow softmax kernel is not used");
     return;
