@@ -101,6 +101,85 @@ EMTL_AVX512_TARGET void run_avx512(const Args& a, size_t begin, size_t end) {
   }
 }
 
+// Layers of at most kNarrowColumns outputs (the gates of PLE's later levels,
+// the task heads): a panel tile computes 16 columns for every row, most of
+// them padding. Here 16 rows at a time instead: each block of 16 k of the 16
+// rows is transposed in registers, and each output column's accumulator
+// holds the 16 rows. Per output: bias, then one FMA per k in order of the
+// same operands as the panel tile (x[r, k] times w[c, k]), so the same bits.
+constexpr size_t kNarrowColumns = 4;
+
+// t[i] = row i of a 16 x 16 block -> t[j] = column j (lane i: row i).
+EMTL_AVX512_TARGET inline void transpose16(__m512 t[16]) {
+  __m512 a[16], b[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 16; i += 2) {  // per 128-bit lane L: rows i, i + 1 at columns 4L .. 4L + 3, interleaved
+    a[i] = _mm512_unpacklo_ps(t[i], t[i + 1]);
+    a[i + 1] = _mm512_unpackhi_ps(t[i], t[i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < 16; g += 4) {  // b[g + c], lane L: rows g .. g + 3 at column 4L + c
+    b[g] = _mm512_shuffle_ps(a[g], a[g + 2], 0x44);
+    b[g + 1] = _mm512_shuffle_ps(a[g], a[g + 2], 0xEE);
+    b[g + 2] = _mm512_shuffle_ps(a[g + 1], a[g + 3], 0x44);
+    b[g + 3] = _mm512_shuffle_ps(a[g + 1], a[g + 3], 0xEE);
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {  // column 4L + c: lane L of b[c], b[4 + c], b[8 + c], b[12 + c]
+    const __m512 even = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88), odd = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+    const __m512 even_high = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+    const __m512 odd_high = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+    t[c] = _mm512_shuffle_f32x4(even, even_high, 0x88);
+    t[8 + c] = _mm512_shuffle_f32x4(even, even_high, 0xDD);
+    t[4 + c] = _mm512_shuffle_f32x4(odd, odd_high, 0x88);
+    t[12 + c] = _mm512_shuffle_f32x4(odd, odd_high, 0xDD);
+  }
+}
+
+// Rows [begin, end) of a layer of N <= kNarrowColumns outputs; its one panel
+// is 16 wide (w[c, k] at packed[k * 16 + c]).
+template <int N>
+EMTL_AVX512_TARGET void narrow_rows_avx512(const Args& a, size_t begin, size_t end) {
+  const size_t k_count = a.input_channels, stride = a.input_stride;
+  const __m512 zero = _mm512_setzero_ps();
+  for (size_t row = begin; row < end; row += 16) {
+    const size_t rows = std::min<size_t>(16, end - row);
+    __m512 acc[N];
+#pragma GCC unroll 4
+    for (int c = 0; c < N; ++c) acc[c] = _mm512_set1_ps(a.bias[c]);
+    for (size_t k0 = 0; k0 < k_count; k0 += 16) {
+      const size_t width = std::min<size_t>(16, k_count - k0);
+      const auto columns = static_cast<__mmask16>(width == 16 ? 0xFFFF : (1u << width) - 1);
+      __m512 t[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)  // masked: nothing past a row's k_count floats, nor past the last row
+        t[i] = static_cast<size_t>(i) < rows ? _mm512_maskz_loadu_ps(columns, a.x + (row + i) * stride + k0) : zero;
+      transpose16(t);
+      const float* w = a.packed + k0 * 16;
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        if (static_cast<size_t>(j) >= width) break;
+#pragma GCC unroll 4
+        for (int c = 0; c < N; ++c) acc[c] = _mm512_fmadd_ps(t[j], _mm512_set1_ps(w[j * 16 + c]), acc[c]);
+      }
+    }
+    float out[N][16];
+#pragma GCC unroll 4
+    for (int c = 0; c < N; ++c) _mm512_storeu_ps(out[c], a.relu ? _mm512_max_ps(acc[c], zero) : acc[c]);
+    for (size_t i = 0; i < rows; ++i)
+      for (int c = 0; c < N; ++c) a.y[(row + i) * N + static_cast<size_t>(c)] = out[c][i];
+  }
+}
+
+EMTL_AVX512_TARGET void run_narrow_avx512(const Args& a, size_t begin, size_t end) {
+  switch (a.output_channels) {
+    case 1: return narrow_rows_avx512<1>(a, begin, end);
+    case 2: return narrow_rows_avx512<2>(a, begin, end);
+    case 3: return narrow_rows_avx512<3>(a, begin, end);
+    default: return narrow_rows_avx512<4>(a, begin, end);
+  }
+}
+
 // The same with 8-float vectors: M rows x NV * 8 columns.
 template <int M, int NV>
 EMTL_AVX2_TARGET inline void tile_avx2(const Args& a, size_t row, size_t column) {
@@ -233,6 +312,7 @@ void F32Gemm::run_rows(const float* x, size_t input_stride, size_t row_begin, si
 #if defined(__x86_64__)
   if (row_begin >= row_end) return;
   const Args a{x, input_stride, input_channels_, output_channels_, bias_.size(), packed_.data(), bias_.data(), y, relu_};
+  if (isa_ == F32Isa::kAvx512 && output_channels_ <= kNarrowColumns) return run_narrow_avx512(a, row_begin, row_end);
   // Every panel reads all rows of the range: chunks of rows whose x fits in
   // about half of a 1 MB L2 (one chunk for K <= 768 at 168 rows).
   const size_t block = row_block();

@@ -7,6 +7,10 @@
 //             accumulators, per k two panel loads and 8 broadcast FMAs x 2;
 //   AVX2+FMA3: panels of 16 columns (2 ymm), micro-tiles of 6 rows: 12 ymm
 //             accumulators (older x86, 16 registers).
+//   Layers of at most 4 outputs (task heads, narrow gates) on AVX-512F: 16
+//             rows at a time, x transposed in registers by blocks of 16 k, an
+//             accumulator of 16 rows per output (a panel tile would compute
+//             16 columns per row, most of them padding).
 // The panels (k-major: per k the panel's columns, zero padded) are packed
 // once at create, as Int8GemmVnni's (runtime/kernels/gemm_panels.h). Each
 // output is bias + sum over k in order, one FMA per k, in every tile shape

@@ -116,6 +116,12 @@ TEST_CASE("f32 fully connected, own kernels and XNNPACK: a naive loop for every 
       {168, 114, 264, 114, true, Activation::RELU},  // an item tile of the benchmark's stacked first layer
       {168, 256, 128, 256, true, Activation::SIGMOID},
       {43, 515, 9, 515, true, Activation::NONE},
+      // at most 4 outputs (AVX-512: 16 rows at a time, k in blocks of 16): heads and narrow gates
+      {72, 32, 1, 32, true, Activation::SIGMOID},
+      {37, 128, 4, 140, true, Activation::NONE},    // strided window
+      {16, 17, 2, 17, false, Activation::RELU},
+      {15, 300, 3, 300, true, Activation::RELU},
+      {1, 5, 4, 5, true, Activation::NONE},
   };
   uint32_t seed = 10;
   for (const GemmCase& t : cases) check_case(t, seed++);
