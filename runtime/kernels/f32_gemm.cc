@@ -5,6 +5,7 @@
 #include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/gemm_panels.h"
 #include "runtime/kernels/x86_intrinsics.h"
+#include "runtime/kernels/x86_transpose.h"
 
 namespace edgemtl {
 namespace {
@@ -109,33 +110,6 @@ EMTL_AVX512_TARGET void run_avx512(const Args& a, size_t begin, size_t end) {
 // same operands as the panel tile (x[r, k] times w[c, k]), so the same bits.
 constexpr size_t kNarrowColumns = 4;
 
-// t[i] = row i of a 16 x 16 block -> t[j] = column j (lane i: row i).
-EMTL_AVX512_TARGET inline void transpose16(__m512 t[16]) {
-  __m512 a[16], b[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 16; i += 2) {  // per 128-bit lane L: rows i, i + 1 at columns 4L .. 4L + 3, interleaved
-    a[i] = _mm512_unpacklo_ps(t[i], t[i + 1]);
-    a[i + 1] = _mm512_unpackhi_ps(t[i], t[i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int g = 0; g < 16; g += 4) {  // b[g + c], lane L: rows g .. g + 3 at column 4L + c
-    b[g] = _mm512_shuffle_ps(a[g], a[g + 2], 0x44);
-    b[g + 1] = _mm512_shuffle_ps(a[g], a[g + 2], 0xEE);
-    b[g + 2] = _mm512_shuffle_ps(a[g + 1], a[g + 3], 0x44);
-    b[g + 3] = _mm512_shuffle_ps(a[g + 1], a[g + 3], 0xEE);
-  }
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {  // column 4L + c: lane L of b[c], b[4 + c], b[8 + c], b[12 + c]
-    const __m512 even = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88), odd = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
-    const __m512 even_high = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
-    const __m512 odd_high = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
-    t[c] = _mm512_shuffle_f32x4(even, even_high, 0x88);
-    t[8 + c] = _mm512_shuffle_f32x4(even, even_high, 0xDD);
-    t[4 + c] = _mm512_shuffle_f32x4(odd, odd_high, 0x88);
-    t[12 + c] = _mm512_shuffle_f32x4(odd, odd_high, 0xDD);
-  }
-}
-
 // Rows [begin, end) of a layer of N <= kNarrowColumns outputs; its one panel
 // is 16 wide (w[c, k] at packed[k * 16 + c]).
 template <int N>
@@ -154,7 +128,7 @@ EMTL_AVX512_TARGET void narrow_rows_avx512(const Args& a, size_t begin, size_t e
 #pragma GCC unroll 16
       for (int i = 0; i < 16; ++i)  // masked: nothing past a row's k_count floats, nor past the last row
         t[i] = static_cast<size_t>(i) < rows ? _mm512_maskz_loadu_ps(columns, a.x + (row + i) * stride + k0) : zero;
-      transpose16(t);
+      transpose16x16(t);
       const float* w = a.packed + k0 * 16;
 #pragma GCC unroll 16
       for (int j = 0; j < 16; ++j) {

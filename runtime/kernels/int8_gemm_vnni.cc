@@ -6,6 +6,7 @@
 #include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/gemm_panels.h"
 #include "runtime/kernels/x86_intrinsics.h"
+#include "runtime/kernels/x86_transpose.h"
 
 namespace edgemtl {
 
@@ -228,6 +229,85 @@ EMTL_VNNI_TARGET void tile_rows(const RunContext* c, size_t row, size_t rows, si
   }
 }
 
+// Layers of at most kNarrowColumns outputs (PLE's gates, task heads): a tile
+// would compute 16 columns for every row, most of them padding. Here 16 rows
+// at a time: each block of 16 groups of 4 u8 of the 16 rows is transposed in
+// registers (a dword per row and group), and each output column's int32
+// accumulator holds the 16 rows. The same sums (integers, exact) and the same
+// epilogue operations per element as `tile`, so the same bits.
+constexpr size_t kNarrowColumns = 4;
+
+template <int N, bool Dynamic>
+EMTL_VNNI_TARGET void narrow_rows(const RunContext* c, size_t begin, size_t end) {
+  const size_t k_bytes = c->padded_input_channels, groups = k_bytes / 4;
+  const uint8_t* a = c->xu;
+  const int8_t* b = c->packed;  // one panel of 16 columns: column n's 4 bytes of group g at b + g * 64 + 4 n
+  const __m512 low = _mm512_set1_ps(c->output_low), high = _mm512_set1_ps(c->output_high);
+  const __m512 scale = _mm512_set1_ps(c->output_scale);
+  for (size_t row = begin; row < end; row += 16) {
+    const size_t rows = std::min<size_t>(16, end - row);
+    const auto row_mask = static_cast<__mmask16>(rows == 16 ? 0xFFFF : (1u << rows) - 1);
+    __m512i acc[N];
+#pragma GCC unroll 4
+    for (int n = 0; n < N; ++n) acc[n] = _mm512_set1_epi32(Dynamic ? 0 : c->bias[n]);
+    for (size_t g0 = 0; g0 < groups; g0 += 16) {
+      const size_t count = std::min<size_t>(16, groups - g0);
+      const auto dwords = static_cast<__mmask16>(count == 16 ? 0xFFFF : (1u << count) - 1);
+      __m512 t[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        t[i] = static_cast<size_t>(i) < rows
+                   ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(dwords, a + (row + i) * k_bytes + 4 * g0))
+                   : _mm512_setzero_ps();
+      transpose16x16(t);
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        if (static_cast<size_t>(j) >= count) break;
+        const int8_t* w = b + (g0 + static_cast<size_t>(j)) * 64;
+#pragma GCC unroll 4
+        for (int n = 0; n < N; ++n) {
+          int32_t four;
+          std::memcpy(&four, w + 4 * n, sizeof four);
+          acc[n] = _mm512_dpbusd_epi32(acc[n], _mm512_castps_si512(t[j]), _mm512_set1_epi32(four));
+        }
+      }
+    }
+    // Lane i is row + i: the rows' dynamic scales and zero points as vectors, each column's parameters broadcast.
+    const __m512 row_scales = Dynamic ? _mm512_maskz_loadu_ps(row_mask, c->row_scale + row) : _mm512_setzero_ps();
+    const __m512i row_zero_points =
+        Dynamic ? _mm512_maskz_loadu_epi32(row_mask, c->row_zero_point + row) : _mm512_setzero_si512();
+    float out[N][16];
+#pragma GCC unroll 4
+    for (int n = 0; n < N; ++n) {
+      const __m512 multiplier = _mm512_set1_ps(c->multiplier[n]);
+      __m512 value;
+      if (Dynamic) {
+        const __m512i corrected =
+            _mm512_sub_epi32(acc[n], _mm512_mullo_epi32(row_zero_points, _mm512_set1_epi32(c->bias[n])));
+        value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), _mm512_mul_ps(row_scales, multiplier)),
+                              _mm512_set1_ps(c->float_bias[n]));
+      } else {
+        value = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[n]), multiplier);
+        value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
+      }
+      _mm512_storeu_ps(out[n], value);
+    }
+    for (size_t i = 0; i < rows; ++i)
+      for (int n = 0; n < N; ++n) c->y[(row + i) * N + static_cast<size_t>(n)] = out[n][i];
+  }
+}
+
+template <bool Dynamic>
+EMTL_VNNI_TARGET void narrow_layer(const RunContext* c, size_t begin, size_t end) {
+  switch (c->output_channels) {
+    case 1: return narrow_rows<1, Dynamic>(c, begin, end);
+    case 2: return narrow_rows<2, Dynamic>(c, begin, end);
+    case 3: return narrow_rows<3, Dynamic>(c, begin, end);
+    default: return narrow_rows<4, Dynamic>(c, begin, end);
+  }
+}
+
 // Rows [begin, end): their u8 copy, then panel by panel (its weights stay in
 // cache) row block by row block; panels of 32 columns, the last one 16 when
 // that covers it.
@@ -237,6 +317,7 @@ EMTL_VNNI_TARGET void gemm_rows(const RunContext* c, size_t begin, size_t end) {
     quantize_rows_dynamic(c, begin, end - begin);
   else
     quantize_rows(c, begin, end - begin);
+  if (c->output_channels <= kNarrowColumns) return narrow_layer<Dynamic>(c, begin, end);
   for (size_t column = 0; column < c->output_channels; column += Int8GemmVnni::kPanelColumns) {
     for (size_t row = begin; row < end; row += Int8GemmVnni::kRowBlock) {
       const size_t rows = std::min(Int8GemmVnni::kRowBlock, end - row);

@@ -13,7 +13,10 @@
 // the same panels; each row r is quantised to u8 with its own scale s_r and
 // zero point z_r (the schema's formula, which is already unsigned), and
 //   y = float(acc - z_r * sum_k w[c, k]) * (s_r * s_w[c]) + bias_f32[c]
-// with the weight sums computed once at create. Compiled with function target attributes (no global -m
+// with the weight sums computed once at create. Layers of at most 4 outputs
+// (gates, task heads) run 16 rows at a time, xu transposed in registers, an
+// accumulator of 16 rows per output: the same sums and epilogue, the same
+// bits. Compiled with function target attributes (no global -m
 // flags); off x86-64 available() is false and create() fails.
 #pragma once
 

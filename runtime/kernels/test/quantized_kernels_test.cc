@@ -774,3 +774,63 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the 
 
 }  // namespace
 }  // namespace edgemtl
+
+namespace edgemtl {
+namespace {
+
+// Layers of at most 4 outputs run 16 rows at a time with x transposed in
+// registers (int8_gemm_vnni.cc, narrow_rows): bitwise the panel tiles. The
+// reference is the same weights as the first columns of a 17-column layer
+// (panel tiles), static and dynamic int8, row counts around 16, k groups
+// around the transpose's 16.
+TEST_CASE("int8 VNNI kernel: layers of 1-4 outputs give the panel tiles' bits") {
+  if (!Int8GemmVnni::available()) {
+    MESSAGE("this CPU has no AVX-512 VNNI: VNNI kernel cases skipped");
+    return;
+  }
+  std::mt19937 random(2024);
+  std::uniform_real_distribution<float> uniform(-1.5f, 1.5f);
+  std::uniform_int_distribution<int> code(-127, 127);
+  constexpr size_t kWide = 17;
+  for (size_t n = 1; n <= 4; ++n)
+    for (size_t k : {5u, 21u, 64u, 130u})
+      for (size_t rows : {1u, 15u, 16u, 37u})
+        for (bool dynamic : {false, true}) {
+          CAPTURE(n);
+          CAPTURE(k);
+          CAPTURE(rows);
+          CAPTURE(dynamic);
+          std::vector<float> x(rows * k), scales(kWide), float_bias(kWide);
+          std::vector<int8_t> w(kWide * k);
+          std::vector<int32_t> bias(kWide);
+          for (float& v : x) v = uniform(random);
+          for (int8_t& v : w) v = static_cast<int8_t>(code(random));
+          for (size_t c = 0; c < kWide; ++c) {
+            scales[c] = 0.002f + 0.001f * static_cast<float>(c % 5);
+            bias[c] = code(random) * 40;
+            float_bias[c] = uniform(random);
+          }
+          Int8GemmVnni narrow, wide;
+          if (dynamic) {
+            REQUIRE(narrow.create_dynamic(k, n, w.data(), scales.data(), true, float_bias.data(), rows).is_ok());
+            REQUIRE(wide.create_dynamic(k, kWide, w.data(), scales.data(), true, float_bias.data(), rows).is_ok());
+          } else {
+            REQUIRE(narrow.create(k, n, w.data(), scales.data(), true, bias.data(), 1.5f / 127, -3, 0.02f, 4, -128, rows)
+                        .is_ok());
+            REQUIRE(wide.create(k, kWide, w.data(), scales.data(), true, bias.data(), 1.5f / 127, -3, 0.02f, 4, -128,
+                                rows).is_ok());
+          }
+          std::vector<uint8_t> scratch(std::max(narrow.scratch_bytes(), wide.scratch_bytes()));
+          std::vector<float> y(rows * n + 1, 42.0f), y_wide(rows * kWide);
+          narrow.run(x.data(), rows, k, y.data(), scratch.data(), nullptr);
+          wide.run(x.data(), rows, k, y_wide.data(), scratch.data(), nullptr);
+          CHECK(y.back() == 42.0f);  // nothing written past rows x n
+          size_t differ = 0;
+          for (size_t r = 0; r < rows; ++r)
+            differ += std::memcmp(&y[r * n], &y_wide[r * kWide], n * sizeof(float)) != 0;
+          CHECK(differ == 0);
+        }
+}
+
+}  // namespace
+}  // namespace edgemtl
