@@ -132,10 +132,15 @@ void decode_float16_portable(const EmbeddingTable& table, size_t row, size_t beg
 
 // Rows are prefetched this many ids ahead of their decoding (the ids are known
 // in advance; a large table's rows and their parameters are not in cache), in
-// tables of at least kPrefetchTableBytes of rows: in a smaller one (in L2 on most
-// CPUs) the prefetches cost more than they save. Measured: docs/QUANTIZATION.md.
+// tables of at least kPrefetchTableBytes of rows: in a smaller one the
+// prefetches cost more than they save when it stays in cache (0.3-1 ns a row
+// measured alone). In a model it does not stay from one item tile to the next
+// beyond about a quarter of a 1 MB L2: the tile's weights and activations pass
+// through it in between (R500-MMoE f32, its 384 KB merged item table: the
+// lookups 0.14-0.18 -> 0.09-0.13 ms per request). Measured:
+// docs/QUANTIZATION.md, docs/PERFORMANCE.md (stop 23).
 constexpr size_t kPrefetchAhead = 32;
-constexpr size_t kPrefetchTableBytes = size_t{1} << 20;
+constexpr size_t kPrefetchTableBytes = size_t{256} << 10;
 
 // A prefetch of the cache line at `address` into all levels. In asm: GCC 12's
 // dead-code elimination drops __builtin_prefetch here at -O2 and above.
