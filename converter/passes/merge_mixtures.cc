@@ -119,17 +119,13 @@ void merge_group(Graph& g, const std::vector<int>& group) {
 void merge_mixtures(Graph& g) {
   // Groups keyed by (stage, experts).
   using Key = std::pair<Side, std::vector<int>>;
-  const auto groups = group_nodes<Key>(g, [&](const Node& mix) -> std::optional<Key> {
-    if (!mergeable(g, mix)) return std::nullopt;
-    return Key{mix.stage, std::vector<int>(mix.inputs.begin() + 1, mix.inputs.end())};
-  });
-  bool changed = false;
-  for (const std::vector<int>& group : groups) {
-    if (group.size() < 2) continue;
-    merge_group(g, group);
-    changed = true;
-  }
-  if (changed) g.compact();
+  merge_node_groups<Key>(
+      g,
+      [&](const Node& mix) -> std::optional<Key> {
+        if (!mergeable(g, mix)) return std::nullopt;
+        return Key{mix.stage, std::vector<int>(mix.inputs.begin() + 1, mix.inputs.end())};
+      },
+      merge_group);
 }
 
 }  // namespace edgemtl::converter

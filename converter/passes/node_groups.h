@@ -27,4 +27,17 @@ std::vector<std::vector<int>> group_nodes(const Graph& g, KeyOf key_of) {
   return groups;
 }
 
+/// group_nodes, then `merge(g, group)` for every group of two or more nodes,
+/// then g.compact() when any was merged (the merges mark nodes dead).
+template <class Key, class KeyOf, class Merge>
+void merge_node_groups(Graph& g, KeyOf key_of, Merge merge) {
+  bool changed = false;
+  for (const std::vector<int>& group : group_nodes<Key>(g, key_of)) {
+    if (group.size() < 2) continue;
+    merge(g, group);
+    changed = true;
+  }
+  if (changed) g.compact();
+}
+
 }  // namespace edgemtl::converter

@@ -55,18 +55,14 @@ void stack_parallel_fcs(Graph& g) {
   // (none) of one input become two wide FCs, so the experts' RELU stays fused
   // in the GEMM (or in the ADD of the user/item split) instead of running per slice.
   using Key = std::tuple<int, Activation, float>;
-  const auto groups = group_nodes<Key>(g, [&](const Node& n) -> std::optional<Key> {
-    if (n.dead || n.op != Op::kFullyConnected || g.values[n.inputs[0]].is_constant) return std::nullopt;
-    const float alpha = n.options.activation == Activation::kLeakyRelu ? n.options.alpha : 0.0f;
-    return Key{n.inputs[0], n.options.activation, alpha};
-  });
-  bool changed = false;
-  for (const std::vector<int>& group : groups) {
-    if (group.size() < 2) continue;
-    stack_group(g, group);
-    changed = true;
-  }
-  if (changed) g.compact();
+  merge_node_groups<Key>(
+      g,
+      [&](const Node& n) -> std::optional<Key> {
+        if (n.dead || n.op != Op::kFullyConnected || g.values[n.inputs[0]].is_constant) return std::nullopt;
+        const float alpha = n.options.activation == Activation::kLeakyRelu ? n.options.alpha : 0.0f;
+        return Key{n.inputs[0], n.options.activation, alpha};
+      },
+      stack_group);
 }
 
 }  // namespace edgemtl::converter

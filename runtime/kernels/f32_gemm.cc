@@ -65,7 +65,7 @@ EMTL_AVX512_TARGET inline void tile_avx512(const Args& a, size_t row, size_t col
     const size_t first = column + 16 * static_cast<size_t>(v);
     if (first >= a.output_channels) break;
     const size_t n = std::min<size_t>(16, a.output_channels - first);
-    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+    const __mmask16 mask = first_lanes(n);
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       const __m512 value = a.relu ? _mm512_max_ps(acc[m][v], zero) : acc[m][v];
@@ -123,12 +123,8 @@ EMTL_AVX512_TARGET void narrow_rows_avx512(const Args& a, size_t begin, size_t e
     for (int c = 0; c < N; ++c) acc[c] = _mm512_set1_ps(a.bias[c]);
     for (size_t k0 = 0; k0 < k_count; k0 += 16) {
       const size_t width = std::min<size_t>(16, k_count - k0);
-      const auto columns = static_cast<__mmask16>(width == 16 ? 0xFFFF : (1u << width) - 1);
       __m512 t[16];
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i)  // masked: nothing past a row's k_count floats, nor past the last row
-        t[i] = static_cast<size_t>(i) < rows ? _mm512_maskz_loadu_ps(columns, a.x + (row + i) * stride + k0) : zero;
-      transpose16x16(t);
+      load_rows_transposed(a.x + row * stride + k0, stride * sizeof(float), rows, width, t);
       const float* w = a.packed + k0 * 16;
 #pragma GCC unroll 16
       for (int j = 0; j < 16; ++j) {
@@ -137,11 +133,9 @@ EMTL_AVX512_TARGET void narrow_rows_avx512(const Args& a, size_t begin, size_t e
         for (int c = 0; c < N; ++c) acc[c] = _mm512_fmadd_ps(t[j], _mm512_set1_ps(w[j * 16 + c]), acc[c]);
       }
     }
-    float out[N][16];
 #pragma GCC unroll 4
-    for (int c = 0; c < N; ++c) _mm512_storeu_ps(out[c], a.relu ? _mm512_max_ps(acc[c], zero) : acc[c]);
-    for (size_t i = 0; i < rows; ++i)
-      for (int c = 0; c < N; ++c) a.y[(row + i) * N + static_cast<size_t>(c)] = out[c][i];
+    for (int c = 0; c < N; ++c) acc[c] = a.relu ? _mm512_max_ps(acc[c], zero) : acc[c];
+    store_columns_as_rows<N>(acc, a.y + row * N, rows);
   }
 }
 

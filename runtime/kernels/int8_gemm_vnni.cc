@@ -126,7 +126,7 @@ EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, s
     __m512 low = _mm512_setzero_ps(), high = _mm512_setzero_ps();  // the range includes 0
     for (size_t i = 0; i < c->input_channels; i += 16) {
       const size_t n = std::min<size_t>(16, c->input_channels - i);
-      const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+      const __mmask16 mask = first_lanes(n);
       const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);  // masked-off lanes are 0, inside the range
       low = _mm512_min_ps(low, v);
       high = _mm512_max_ps(high, v);
@@ -193,7 +193,7 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
     const size_t first = column + 16 * static_cast<size_t>(v);
     if (first >= output_channels) break;
     const size_t n = std::min<size_t>(16, output_channels - first);
-    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+    const __mmask16 mask = first_lanes(n);
     const __m512 multiplier = _mm512_loadu_ps(multipliers + first);
     const __m512i weight_sums = Dynamic ? _mm512_loadu_si512(column_bias + 16 * v) : _mm512_setzero_si512();
     const __m512 float_bias = Dynamic ? _mm512_loadu_ps(float_biases + first) : _mm512_setzero_ps();
@@ -246,20 +246,14 @@ EMTL_VNNI_TARGET void narrow_rows(const RunContext* c, size_t begin, size_t end)
   const __m512 scale = _mm512_set1_ps(c->output_scale);
   for (size_t row = begin; row < end; row += 16) {
     const size_t rows = std::min<size_t>(16, end - row);
-    const auto row_mask = static_cast<__mmask16>(rows == 16 ? 0xFFFF : (1u << rows) - 1);
+    const __mmask16 row_mask = first_lanes(rows);
     __m512i acc[N];
 #pragma GCC unroll 4
     for (int n = 0; n < N; ++n) acc[n] = _mm512_set1_epi32(Dynamic ? 0 : c->bias[n]);
     for (size_t g0 = 0; g0 < groups; g0 += 16) {
       const size_t count = std::min<size_t>(16, groups - g0);
-      const auto dwords = static_cast<__mmask16>(count == 16 ? 0xFFFF : (1u << count) - 1);
-      __m512 t[16];
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i)
-        t[i] = static_cast<size_t>(i) < rows
-                   ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(dwords, a + (row + i) * k_bytes + 4 * g0))
-                   : _mm512_setzero_ps();
-      transpose16x16(t);
+      __m512 t[16];  // lane i of t[j]: the 4 u8 of group g0 + j of row + i
+      load_rows_transposed(a + row * k_bytes + 4 * g0, k_bytes, rows, count, t);
 #pragma GCC unroll 16
       for (int j = 0; j < 16; ++j) {
         if (static_cast<size_t>(j) >= count) break;
@@ -276,7 +270,7 @@ EMTL_VNNI_TARGET void narrow_rows(const RunContext* c, size_t begin, size_t end)
     const __m512 row_scales = Dynamic ? _mm512_maskz_loadu_ps(row_mask, c->row_scale + row) : _mm512_setzero_ps();
     const __m512i row_zero_points =
         Dynamic ? _mm512_maskz_loadu_epi32(row_mask, c->row_zero_point + row) : _mm512_setzero_si512();
-    float out[N][16];
+    __m512 values[N];
 #pragma GCC unroll 4
     for (int n = 0; n < N; ++n) {
       const __m512 multiplier = _mm512_set1_ps(c->multiplier[n]);
@@ -291,10 +285,9 @@ EMTL_VNNI_TARGET void narrow_rows(const RunContext* c, size_t begin, size_t end)
         value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
       }
-      _mm512_storeu_ps(out[n], value);
+      values[n] = value;
     }
-    for (size_t i = 0; i < rows; ++i)
-      for (int n = 0; n < N; ++n) c->y[(row + i) * N + static_cast<size_t>(n)] = out[n][i];
+    store_columns_as_rows<N>(values, c->y + row * N, rows);
   }
 }
 

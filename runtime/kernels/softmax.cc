@@ -58,7 +58,7 @@ EMTL_SOFTMAX_TARGET inline __m512 group_reduce(__m512 v, size_t width) {
 EMTL_SOFTMAX_TARGET void softmax_narrow(const float* x, float* y, size_t elements, size_t width) {
   for (size_t i = 0; i < elements; i += 16) {
     const size_t n = elements - i < 16 ? elements - i : 16;
-    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+    const __mmask16 mask = first_lanes(n);
     const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
     const __m512 e = exp16(_mm512_sub_ps(v, group_reduce<false>(v, width)));
     _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(e, group_reduce<true>(e, width)));

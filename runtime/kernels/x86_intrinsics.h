@@ -13,4 +13,11 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #endif
+
+#include <cstddef>
+
+namespace edgemtl {
+/// A mask of the first `lanes` (<= 16) of 16 lanes.
+inline __mmask16 first_lanes(size_t lanes) { return static_cast<__mmask16>((1u << lanes) - 1); }
+}  // namespace edgemtl
 #endif
