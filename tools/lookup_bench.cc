@@ -1,6 +1,9 @@
 // edgemtl-lookup-bench: time per looked-up row of the runtime's embedding
 // kernels (EMBEDDING and BAG) for each table encoding, on one table of random
-// rows read at random ids. The encodings run interleaved, round after round;
+// rows read at random ids, drawn afresh for every timed call (the same ids
+// again would find their rows still in L2/L3 from the call before, which
+// favours the larger encodings less than a model's new requests do). The
+// encodings run interleaved, round after round;
 // the report gives each one's fastest ns per row and its median ratios, within a
 // round, to INT8 with f32 row scales (the int8 encoding before INT8_ROW_F16) and
 // to INT8_ROW_F16 (today's int8 tables).
@@ -22,10 +25,10 @@ constexpr const char* kUsage =
     "usage: edgemtl-lookup-bench [--rows V] [--dim D] [--ids N] [--bag L] [--rounds R]\n"
     "  One table of V rows (default 1000000) and D columns (default 16) in each encoding: FLOAT32,\n"
     "  FLOAT16, INT8 (f32 row scales), INT8_ROW_F16, UINT4_ROW_F16, UINT4_ROW_CODEBOOK. Each round looks\n"
-    "  up N random ids (default 100000) in every encoding in turn, as EMBEDDING (one id a row) and as BAG\n"
-    "  (sums of L ids, default 50). Prints per encoding the fastest round's ns per looked-up row and the\n"
-    "  median over R rounds (default 15) of its time divided by INT8's and by INT8_ROW_F16's in the same\n"
-    "  round.\n";
+    "  up N random ids (default 100000, new ones for every call) in every encoding in turn, as EMBEDDING\n"
+    "  (one id a row) and as BAG (sums of L ids, default 50). Prints per encoding the fastest round's ns\n"
+    "  per looked-up row and the median over R rounds (default 15) of its time divided by INT8's and by\n"
+    "  INT8_ROW_F16's in the same round.\n";
 
 using edgemtl::EmbeddingTable;
 using edgemtl::schema::DType;
@@ -109,11 +112,13 @@ int main(int argc, char** argv) {
   for (int k = 0; k < 256; ++k) codebook.codebook.push_back(std::ldexp(1.0f + k / 256.0f, -9 + k / 43));
   for (size_t r = 0; r < v; ++r) codebook.scale_index.push_back(static_cast<uint8_t>(rng()));
   encodings.push_back(std::move(codebook));
-  std::vector<int64_t> ids(static_cast<size_t>(ids_count * bag));
-  std::uniform_int_distribution<int64_t> pick(0, rows - 1);
-  for (int64_t& id : ids) id = pick(rng);
-  std::vector<float> out(static_cast<size_t>(ids_count) * d);
   const size_t bag_rows = static_cast<size_t>(ids_count / bag > 0 ? ids_count / bag : 1);
+  std::vector<int64_t> ids(std::max(static_cast<size_t>(ids_count), bag_rows * static_cast<size_t>(bag)));
+  std::uniform_int_distribution<int64_t> pick(0, rows - 1);
+  const auto draw_ids = [&] {
+    for (int64_t& id : ids) id = pick(rng);
+  };
+  std::vector<float> out(static_cast<size_t>(ids_count) * d);
   std::vector<std::vector<double>> lookup_ns(encodings.size()), bag_ns(encodings.size());
   using Clock = std::chrono::steady_clock;
   for (int64_t round = 0; round < rounds; ++round) {
@@ -121,11 +126,13 @@ int main(int argc, char** argv) {
       EmbeddingTable table = encodings[e].table();
       table.rows = rows;
       table.dim = dim;
+      draw_ids();
       auto start = Clock::now();
       if (!edgemtl::embedding_lookup(table, ids.data(), static_cast<size_t>(ids_count), 1, -1, "bench", out.data())
                .is_ok())
         return 1;
       lookup_ns[e].push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() / ids_count);
+      draw_ids();
       start = Clock::now();
       if (!edgemtl::embedding_bag(table, edgemtl::BagMode::kSum, ids.data(), bag_rows, nullptr, 1, bag_rows,
                                   static_cast<size_t>(bag), -1, "bench", out.data())
