@@ -16,8 +16,14 @@ void tanh_f32(const float* x, float* y, size_t count) {
   for (size_t i = 0; i < count; ++i) y[i] = std::tanh(x[i]);
 }
 
+// Both sides computed, then selected: with -fno-trapping-math on this file
+// (runtime/CMakeLists.txt) the loop vectorises; written as a branch, GCC kept
+// one scalar compare-and-jump per element (4 ns each over random signs).
 void leaky_relu_f32(const float* x, float* y, size_t count, float alpha) {
-  for (size_t i = 0; i < count; ++i) y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+  for (size_t i = 0; i < count; ++i) {
+    const float v = x[i], scaled = alpha * v;
+    y[i] = v >= 0.0f ? v : scaled;
+  }
 }
 
 void clip_f32(const float* x, float* y, size_t count, float min, float max) {

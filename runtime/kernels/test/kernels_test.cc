@@ -1,8 +1,10 @@
 // Each kernel against a naive reference loop written here (in double where it matters).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -258,8 +260,19 @@ TEST_CASE("sigmoid and the plain activations") {
   for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == doctest::Approx(1 / (1 + std::exp(-double(x[i])))).epsilon(1e-5));
   clip_f32(x.data(), y.data(), x.size(), -1.0f, 0.5f);
   for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == std::fmin(0.5f, std::fmax(-1.0f, x[i])));
-  leaky_relu_f32(x.data(), y.data(), x.size(), 0.1f);
-  for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == doctest::Approx(x[i] >= 0 ? x[i] : 0.1f * x[i]));
+  // LEAKY_RELU: the bits of the naive select, signed zeros, NaN, infinities and subnormals included, in place too.
+  const float specials[] = {-0.0f, 0.0f, NAN, -NAN, -INFINITY, INFINITY, -1e-40f, 1e-40f};
+  std::copy(std::begin(specials), std::end(specials), x.begin() + 3);
+  for (const float alpha : {0.1f, -0.5f}) {
+    CAPTURE(alpha);
+    std::vector<float> want(x.size());
+    for (size_t i = 0; i < x.size(); ++i) want[i] = x[i] >= 0 ? x[i] : alpha * x[i];
+    leaky_relu_f32(x.data(), y.data(), x.size(), alpha);
+    CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+    std::vector<float> in_place = x;
+    leaky_relu_f32(in_place.data(), in_place.data(), in_place.size(), alpha);
+    CHECK(std::memcmp(in_place.data(), want.data(), want.size() * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("embedding lookup, out-of-range ids and the default row") {
