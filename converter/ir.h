@@ -107,6 +107,7 @@ struct NodeOptions {
   // FULLY_CONNECTED with a 4th input (the addend): x := input_activation(x + addend[:, addend_offset + k])
   Activation input_activation = Activation::kNone;
   int64_t addend_offset = 0;
+  float input_alpha = 0.01f;                  // input_activation LEAKY_RELU
   float alpha = 0.01f;                        // LEAKY_RELU (also fused)
   int64_t axis = 0;                           // SOFTMAX, CONCAT, TAKE
   std::vector<int64_t> indices;               // TAKE

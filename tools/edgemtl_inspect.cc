@@ -96,9 +96,13 @@ void print_stage(const fbs::Model* root, const char* title, const fbs::Stage* st
     std::printf(*form ? " (%s)" : "", form);
     // FULLY_CONNECTED's addend (4th input): which of its columns, and the activation of x + addend.
     const fbs::FullyConnectedOptions* fc = op->options_as_FullyConnectedOptions();
-    if (fc != nullptr && op->inputs() != nullptr && op->inputs()->size() == 4)
-      std::printf(" (x + addend columns from %lld, %s)", static_cast<long long>(fc->addend_offset()),
+    if (fc != nullptr && op->inputs() != nullptr && op->inputs()->size() == 4) {
+      std::printf(" (x + addend columns from %lld, %s", static_cast<long long>(fc->addend_offset()),
                   fbs::EnumNameActivation(fc->input_activation()));
+      if (fc->input_activation() == fbs::Activation::LEAKY_RELU)
+        std::printf(" %g", static_cast<double>(fc->input_alpha()));
+      std::printf(")");
+    }
     std::printf("\n");
   }
 }

@@ -24,8 +24,10 @@ void infer_fully_connected(const OpCall& call, DType* dtype, std::vector<int64_t
     require(a.is_activation() && a.dtype == DType::kFloat32 && a.rank() == 2 && x.rank() == 2 && offset >= 0 &&
                 offset + w.shape[1] <= a.shape[1],
             "fully-connected addend must be a float activation [rows, A] with addend_offset + K <= A, x 2-D");
-    require(call.options.input_activation == Activation::kNone || call.options.input_activation == Activation::kRelu,
-            "fully-connected input_activation must be NONE or RELU");
+    const Activation input_activation = call.options.input_activation;
+    require(input_activation == Activation::kNone || input_activation == Activation::kRelu ||
+                input_activation == Activation::kLeakyRelu,
+            "fully-connected input_activation must be NONE, RELU or LEAKY_RELU");
   }
   *dtype = DType::kFloat32;
   *shape = x.shape;
@@ -45,7 +47,7 @@ void evaluate_fully_connected(const OpCall& call, Value* out) {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t i = 0; i < k; ++i) {
         const float sum = x.floats[r * k + i] + a.floats[(addend_rows == 1 ? 0 : r) * width + o.addend_offset + i];
-        input[r * k + i] = apply_activation(sum, o.input_activation, o.alpha);
+        input[r * k + i] = apply_activation(sum, o.input_activation, o.input_alpha);
       }
   }
   out->floats.resize(product(out->shape));
@@ -113,7 +115,7 @@ FileOptions write_fully_connected_options(const OptionsWriter& w) {
           schema::CreateFullyConnectedOptions(w.builder, to_schema(o.activation), o.alpha, input, output,
                                               dynamic ? schema::InputQuantizationMode::DYNAMIC_ROW
                                                       : schema::InputQuantizationMode::STATIC,
-                                              to_schema(o.input_activation), o.addend_offset)
+                                              to_schema(o.input_activation), o.addend_offset, o.input_alpha)
               .Union()};
 }
 

@@ -33,7 +33,8 @@ std::string node_key(const Node& n) {
   key << static_cast<int>(o.function) << ',' << bits(o.exponent) << ',' << static_cast<int>(o.predicate) << ','
       << static_cast<int>(o.logical) << ',' << o.detect_positive << o.detect_negative << ',' << bits(o.epsilon) << '|'
       << o.lstm << ',' << o.direction << ',' << o.hidden_size << ',' << o.linear_before_reset << o.initial_state
-      << o.sequence_lens << '|' << static_cast<int>(o.input_activation) << ',' << o.addend_offset;
+      << o.sequence_lens << '|' << static_cast<int>(o.input_activation) << ',' << o.addend_offset << ','
+      << bits(o.input_alpha);
   return key.str();
 }
 

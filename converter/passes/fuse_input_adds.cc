@@ -1,8 +1,9 @@
-// The split first layer's sum, activation(W_i·i + W_u·u), moved into the
-// FULLY_CONNECTED layers that read its columns (their 4th input, the addend):
-// the sum is then not a pass over memory of its own (schema/edgemtl.fbs,
-// FULLY_CONNECTED). Runs last, after the quantisation plan: the layers' x is
-// still that sum, so their calibrated input ranges stay what they were.
+// The split first layer's sum, activation(W_i·i + W_u·u) with no activation,
+// RELU or LEAKY_RELU, moved into the FULLY_CONNECTED layers that read its
+// columns (their 4th input, the addend): the sum is then not a pass over
+// memory of its own (schema/edgemtl.fbs, FULLY_CONNECTED). Runs last, after
+// the quantisation plan: the layers' x is still that sum, so their calibrated
+// input ranges stay what they were.
 // convert_api.cc offers it the static int8 layers only: their kernel adds the
 // addend while it quantises x for free, where the f32 kernels would stage
 // x + addend in a pass of their own, which measured slower than the ADD.
@@ -58,7 +59,9 @@ void fuse_input_adds(Graph& g, const std::set<int>& layers) {
 
   for (Node& add : g.nodes) {
     if (add.dead || add.op != Op::kAdd || add.inputs.size() != 2) continue;
-    if (add.options.activation != Activation::kNone && add.options.activation != Activation::kRelu) continue;
+    const Activation activation = add.options.activation;
+    if (activation != Activation::kNone && activation != Activation::kRelu && activation != Activation::kLeakyRelu)
+      continue;
     const int sum = add.outputs[0];
     int x = add.inputs[0], addend = add.inputs[1];
     const Value &a = g.values[x], &b = g.values[addend], &y = g.values[sum];
@@ -80,7 +83,8 @@ void fuse_input_adds(Graph& g, const std::set<int>& layers) {
     const auto fuse = [&](int fc, int64_t offset) {
       Node& layer = g.nodes[fc];
       layer.inputs.push_back(addend);
-      layer.options.input_activation = add.options.activation;
+      layer.options.input_activation = activation;
+      if (activation == Activation::kLeakyRelu) layer.options.input_alpha = add.options.alpha;
       layer.options.addend_offset = offset;
     };
     for (int r : readers[sum]) {

@@ -192,7 +192,7 @@ RefTensor run_node(const Graph& g, const Node& n, const std::vector<const RefTen
         if (in.size() < 4) return x.data[r * k + i];
         const RefTensor& a = *in[3];
         const int64_t width = a.shape.back(), row = count(a.shape) / width == 1 ? 0 : r;
-        return activate(x.data[r * k + i] + a.data[row * width + o.addend_offset + i], o.input_activation, o.alpha);
+        return activate(x.data[r * k + i] + a.data[row * width + o.addend_offset + i], o.input_activation, o.input_alpha);
       };
       for (int64_t r = 0; r < count(x.shape) / k; ++r)
         for (int64_t j = 0; j < units; ++j) {

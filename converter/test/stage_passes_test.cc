@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <utility>
 
 #include "converter/partition.h"
 #include "converter/passes/passes.h"
@@ -463,21 +464,24 @@ TEST_CASE("MIX evaluates as the MUL and REDUCE_SUM it replaces, to the bit, and 
 
 namespace edgemtl::converter::test {
 
-// relu(FC_i(i) + FC_u(u)) read through TAKEs of its columns by layers with a
+// act(FC_i(i) + FC_u(u)) read through TAKEs of its columns by layers with a
 // bias (the split first layer of MMoE/PLE): returns {sum, take outputs' FCs}.
 struct SplitSum {
   int item_part, user_part, sum;
   std::vector<int> layers;  // outputs of the layers reading column slices
 };
 
-SplitSum split_sum(Graph& g, std::mt19937& rng, bool contiguous, bool biases) {
+SplitSum split_sum(Graph& g, std::mt19937& rng, bool contiguous, bool biases,
+                   Activation activation = Activation::kRelu, float alpha = 0.01f) {
   const int u = add_feature(g, "u", {kRows, 4}, true);
   const int i = add_feature(g, "i", {kRows, 5});
   SplitSum s;
   s.user_part = g.emit(Op::kFullyConnected, {u, random_constant(g, rng, {12, 4}, "wu"),
                                              random_constant(g, rng, {12}, "bu")}, NodeOptions{}, "fc_u");
   s.item_part = g.emit(Op::kFullyConnected, {i, random_constant(g, rng, {12, 5}, "wi")}, NodeOptions{}, "fc_i");
-  s.sum = g.emit(Op::kAdd, {s.item_part, s.user_part}, with_activation(Activation::kRelu), "sum");
+  NodeOptions add = with_activation(activation);
+  add.alpha = alpha;
+  s.sum = g.emit(Op::kAdd, {s.item_part, s.user_part}, add, "sum");
   for (int64_t first : {0, 6}) {
     NodeOptions take;
     take.axis = 1;
@@ -499,27 +503,34 @@ std::set<int> all_layers(const Graph& g) {
   return layers;
 }
 
-TEST_CASE("fuse_input_adds: the split's relu(W_i·i + W_u·u) becomes the addend of the layers reading its columns") {
-  std::mt19937 rng(41);
-  Graph g;
-  const SplitSum s = split_sum(g, rng, true, true);
-  assign_stages(g);
-  auto inputs = random_inputs(g, rng, 7, true);
-  auto before = run_reference(g, expand_user_rows(g, inputs, 7));
-  fuse_input_adds(g, all_layers(g));
-  CHECK(live_nodes(g, Op::kAdd) == 0);
-  int fused = 0;
-  for (const Node& n : g.nodes) {
-    if (n.dead) continue;
-    if (n.op == Op::kTake) CHECK(n.inputs[0] == s.item_part);  // the item part has the rows, the user part is 1 row
-    if (n.op != Op::kFullyConnected || n.inputs.size() != 4) continue;
-    ++fused;
-    CHECK(n.inputs[3] == s.user_part);
-    CHECK(n.options.input_activation == Activation::kRelu);
-    CHECK((n.options.addend_offset == 0 || n.options.addend_offset == 6));
+TEST_CASE("fuse_input_adds: the split's act(W_i·i + W_u·u) becomes the addend of the layers reading its columns") {
+  // The ADD's activation and LEAKY_RELU's slope move to the layers (the reference interpreter reads them).
+  const std::pair<Activation, float> activations[] = {
+      {Activation::kRelu, 0.01f}, {Activation::kLeakyRelu, 0.2f}, {Activation::kNone, 0.01f}};
+  for (const auto& [activation, alpha] : activations) {
+    CAPTURE(static_cast<int>(activation));
+    std::mt19937 rng(41);
+    Graph g;
+    const SplitSum s = split_sum(g, rng, true, true, activation, alpha);
+    assign_stages(g);
+    auto inputs = random_inputs(g, rng, 7, true);
+    auto before = run_reference(g, expand_user_rows(g, inputs, 7));
+    fuse_input_adds(g, all_layers(g));
+    CHECK(live_nodes(g, Op::kAdd) == 0);
+    int fused = 0;
+    for (const Node& n : g.nodes) {
+      if (n.dead) continue;
+      if (n.op == Op::kTake) CHECK(n.inputs[0] == s.item_part);  // the item part has the rows, the user part is 1 row
+      if (n.op != Op::kFullyConnected || n.inputs.size() != 4) continue;
+      ++fused;
+      CHECK(n.inputs[3] == s.user_part);
+      CHECK(n.options.input_activation == activation);
+      CHECK(n.options.input_alpha == alpha);
+      CHECK((n.options.addend_offset == 0 || n.options.addend_offset == 6));
+    }
+    CHECK(fused == 2);
+    CHECK(max_difference(before, run_reference(g, expand_user_rows(g, inputs, 7))) < 1e-9);
   }
-  CHECK(fused == 2);
-  CHECK(max_difference(before, run_reference(g, expand_user_rows(g, inputs, 7))) < 1e-9);
 }
 
 TEST_CASE("fuse_input_adds leaves a sum read otherwise: scattered columns, no bias, a task, a layer not offered") {

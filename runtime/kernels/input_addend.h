@@ -1,6 +1,6 @@
 // FULLY_CONNECTED's optional 4th input (schema/edgemtl.fbs): the layer reads
 // activation(x + addend) instead of x. It is the split first layer's sum
-// relu(W_i·i + W_u·u) moved into the layers that read its columns, so that the
+// act(W_i·i + W_u·u) moved into the layers that read its columns, so that the
 // sum is not a pass over memory of its own: the AVX-512 VNNI kernel adds it
 // while quantising x; the other kernels read a staged copy of the rows.
 #pragma once
@@ -9,18 +9,26 @@
 
 namespace edgemtl {
 
+/// input_activation of x + addend, as the ADD's fused activation computes it.
+enum class AddendActivation {
+  kNone,
+  kRelu,       // v > 0 ? v : 0 (NaN -> 0)
+  kLeakyRelu,  // v >= 0 ? v : alpha * v (NaN stays NaN)
+};
+
 /// Not owning: `data` points into the Session's tensors for one run.
 struct InputAddend {
   const float* data = nullptr;  // row r of the addend at data + r * stride (stride 0: one row for all)
   size_t stride = 0;
-  bool relu = false;            // input_activation RELU: max(x + addend, 0), else x + addend
+  AddendActivation activation = AddendActivation::kNone;
+  float alpha = 0.0f;           // kLeakyRelu's slope
   bool present() const { return data != nullptr; }
 };
 
 /// out[r * columns + k] = activation(x[r * x_stride + k] + addend[r, k]) for
 /// r < rows, k < columns: the values the fused kernel computes, in the same f32
-/// operations (one rounded add, then max with 0), for the kernels that cannot
-/// fuse it.
+/// operations (one rounded add, then the activation: a compare, and for
+/// LEAKY_RELU one rounded multiply), for the kernels that cannot fuse it.
 void stage_input_addend(const float* x, size_t x_stride, size_t rows, size_t columns, const InputAddend& addend,
                         float* out);
 

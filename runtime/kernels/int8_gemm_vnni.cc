@@ -76,13 +76,21 @@ struct PlainRow {
   EMTL_VNNI_TARGET __m512 load(__mmask16 mask, size_t i) const { return _mm512_maskz_loadu_ps(mask, x + i); }
 };
 
-// The same of x + addend (FULLY_CONNECTED's 4th input), with RELU when kRelu:
-// stage_input_addend's operations (max_ps returns its second operand, 0, for NaN).
-template <bool kRelu>
+// The same of x + addend (FULLY_CONNECTED's 4th input), then kActivation:
+// stage_input_addend's operations (max_ps returns its second operand, 0, for
+// NaN; LEAKY_RELU multiplies the lanes that are not >= 0, NaN included).
+template <AddendActivation kActivation>
 struct AddendRow {
   const float* x;
   const float* addend;
-  EMTL_VNNI_TARGET __m512 activate(__m512 v) const { return kRelu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v; }
+  float alpha;
+  EMTL_VNNI_TARGET __m512 activate(__m512 v) const {
+    const __m512 zero = _mm512_setzero_ps();
+    if (kActivation == AddendActivation::kRelu) return _mm512_max_ps(v, zero);
+    if (kActivation == AddendActivation::kLeakyRelu)
+      return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_NGE_UQ), v, _mm512_set1_ps(alpha));
+    return v;
+  }
   EMTL_VNNI_TARGET __m512 load(size_t i) const {
     return activate(_mm512_add_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(addend + i)));
   }
@@ -107,14 +115,16 @@ EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t co
   for (size_t r = begin; r < begin + count; ++r) {
     const float* x = c->x + r * c->input_stride;
     uint8_t* out = c->xu + r * c->padded_input_channels;
+    const size_t k = c->input_channels, padded = c->padded_input_channels;
+    const float* addend = a.data + r * a.stride;
     if (!a.present())
-      quantize_row(PlainRow{x}, c->input_channels, c->padded_input_channels, out, quantize);
-    else if (a.relu)
-      quantize_row(AddendRow<true>{x, a.data + r * a.stride}, c->input_channels, c->padded_input_channels, out,
-                   quantize);
+      quantize_row(PlainRow{x}, k, padded, out, quantize);
+    else if (a.activation == AddendActivation::kRelu)
+      quantize_row(AddendRow<AddendActivation::kRelu>{x, addend, a.alpha}, k, padded, out, quantize);
+    else if (a.activation == AddendActivation::kLeakyRelu)
+      quantize_row(AddendRow<AddendActivation::kLeakyRelu>{x, addend, a.alpha}, k, padded, out, quantize);
     else
-      quantize_row(AddendRow<false>{x, a.data + r * a.stride}, c->input_channels, c->padded_input_channels, out,
-                   quantize);
+      quantize_row(AddendRow<AddendActivation::kNone>{x, addend, a.alpha}, k, padded, out, quantize);
   }
 }
 

@@ -7,6 +7,7 @@
 // An optional 4th input, the addend, is added to x first (input_activation):
 // the VNNI kernel adds it while quantising x, the others read a staged copy
 // (runtime/kernels/input_addend.h).
+#include <cmath>
 #include <vector>
 
 #include "runtime/kernels/fully_connected.h"
@@ -54,7 +55,7 @@ Status verify_weight_quantization(const OpVerifier& v, const schema::FullyConnec
 }
 
 // The 4th input: an activation [rows or 1, A] read from column addend_offset
-// on, x 2-D, input_activation NONE or RELU.
+// on, x 2-D, input_activation NONE, RELU or LEAKY_RELU (a finite input_alpha).
 Status verify_addend(const OpVerifier& v, const schema::FullyConnectedOptions* options, int64_t input_channels) {
   if (v.num_inputs() < 4) {
     if (options && (options->input_activation() != schema::Activation::NONE || options->addend_offset() != 0))
@@ -72,9 +73,13 @@ Status verify_addend(const OpVerifier& v, const schema::FullyConnectedOptions* o
                          "K %lld <= A, and x 2-D", v.where(), addend, static_cast<long long>(offset),
                          static_cast<long long>(input_channels));
   const schema::Activation activation = options ? options->input_activation() : schema::Activation::NONE;
-  if (activation != schema::Activation::NONE && activation != schema::Activation::RELU)
-    return Status::error(Error::kUnsupported, "%s: input_activation %d (only NONE and RELU)", v.where(),
+  if (activation != schema::Activation::NONE && activation != schema::Activation::RELU &&
+      activation != schema::Activation::LEAKY_RELU)
+    return Status::error(Error::kUnsupported, "%s: input_activation %d (only NONE, RELU and LEAKY_RELU)", v.where(),
                          static_cast<int>(activation));
+  if (activation == schema::Activation::LEAKY_RELU && !std::isfinite(options->input_alpha()))
+    return Status::error(Error::kInvalidModel, "%s: input_alpha %g is not finite", v.where(),
+                         static_cast<double>(options->input_alpha()));
   return Status::ok();
 }
 
@@ -121,7 +126,8 @@ size_t gemm_rows(const TensorView& x) {
 // The 4th input, as prepared: where a run reads it.
 struct AddendInput {
   bool present = false;
-  bool relu = false;
+  AddendActivation activation = AddendActivation::kNone;
+  float alpha = 0.0f;
   bool fused = false;          // the kernel adds it (else the run stages x + addend first)
   size_t offset = 0;           // addend_offset
   size_t stride = 0;           // floats between the addend's rows
@@ -131,7 +137,7 @@ struct AddendInput {
   // The addend for this run: its row 0 for every row when it has 1 row.
   InputAddend at(const RunContext& context, const PreparedOp& p) const {
     const TensorView a = context.input(p, 3);
-    return {a.as<const float>() + offset, a.shape[0] == 1 ? 0 : stride, relu};
+    return {a.as<const float>() + offset, a.shape[0] == 1 ? 0 : stride, activation, alpha};
   }
   // x, or x + addend staged in the lane's input scratch (rows input_channels apart).
   const float* input(const RunContext& context, const PreparedOp& p, size_t rows) const {
@@ -183,7 +189,11 @@ AddendInput prepare_addend(PrepareContext& context, const PreparedOp& p, size_t 
   const schema::FullyConnectedOptions* options = p.op->options_as_FullyConnectedOptions();
   const TensorAllocation& addend = context.tensor(p.input(3));
   a.present = true;
-  a.relu = options && options->input_activation() == schema::Activation::RELU;
+  const schema::Activation activation = options ? options->input_activation() : schema::Activation::NONE;
+  a.activation = activation == schema::Activation::RELU         ? AddendActivation::kRelu
+                 : activation == schema::Activation::LEAKY_RELU ? AddendActivation::kLeakyRelu
+                                                                : AddendActivation::kNone;
+  a.alpha = options ? options->input_alpha() : 0.0f;
   a.offset = options ? static_cast<size_t>(options->addend_offset()) : 0;
   a.stride = addend.row_stride != 0 ? addend.row_stride : static_cast<size_t>(addend.declared[1]);
   a.input_stride = input_stride;

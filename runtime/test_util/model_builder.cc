@@ -176,10 +176,10 @@ ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha) {
   };
 }
 ModelBuilder::OptionsFn fc_addend_options(schema::Activation activation, schema::Activation input_activation,
-                                          int64_t addend_offset) {
+                                          int64_t addend_offset, float input_alpha) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) {
     return schema::CreateFullyConnectedOptions(fbb, activation, 0.01f, 0, 0, schema::InputQuantizationMode::STATIC,
-                                               input_activation, addend_offset)
+                                               input_activation, addend_offset, input_alpha)
         .Union();
   };
 }

@@ -130,9 +130,9 @@ ModelBuilder::OptionsFn fc_options(schema::Activation activation, float alpha = 
 ModelBuilder::OptionsFn quantized_fc_options(schema::Activation activation, float input_scale,
                                              int64_t input_zero_point, float output_scale, int64_t output_zero_point);
 /// FullyConnectedOptions of a float layer with an addend (4th input): `input_activation` of x + its
-/// columns from `addend_offset`.
+/// columns from `addend_offset` (LEAKY_RELU with slope `input_alpha`).
 ModelBuilder::OptionsFn fc_addend_options(schema::Activation activation, schema::Activation input_activation,
-                                          int64_t addend_offset);
+                                          int64_t addend_offset, float input_alpha = 0.01f);
 /// FullyConnectedOptions of a dynamic INT8 layer (input_mode DYNAMIC_ROW, no activation quantisation).
 ModelBuilder::OptionsFn dynamic_fc_options(schema::Activation activation);
 ModelBuilder::OptionsFn binary_options(schema::Activation activation, float alpha = 0.01f);

@@ -715,7 +715,7 @@ namespace {
 // FULLY_CONNECTED's addend on the VNNI kernel (added while x is quantised):
 // the same bits as the kernel on x + addend staged by a naive loop, and within
 // one output step of the schema's formula on it; x a window of wider rows, the
-// addend one row for all or a row per row, RELU or not.
+// addend one row for all or a row per row, no activation, RELU or LEAKY_RELU.
 TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the staged sum's bits") {
   if (!Int8GemmVnni::available()) {
     MESSAGE("this CPU has no AVX-512 VNNI: VNNI kernel cases skipped");
@@ -724,17 +724,24 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the 
   const QuantParams in{3.0f / 255.0f, -20}, out{0.04f, 3};
   struct Case {
     size_t rows, k, n, stride, addend_width, addend_offset;
-    bool broadcast, relu;
+    bool broadcast;
+    AddendActivation activation;
+    float alpha;
   };
-  const Case cases[] = {{1, 21, 6, 21, 21, 0, true, true},      {9, 67, 33, 80, 100, 13, false, true},
-                        {17, 130, 50, 130, 300, 170, true, false}, {13, 256, 128, 2048, 2048, 768, true, true},
-                        {6, 63, 40, 63, 63, 0, false, false}};
+  using Act = AddendActivation;
+  const Case cases[] = {{1, 21, 6, 21, 21, 0, true, Act::kRelu, 0.0f},
+                        {9, 67, 33, 80, 100, 13, false, Act::kRelu, 0.0f},
+                        {17, 130, 50, 130, 300, 170, true, Act::kNone, 0.0f},
+                        {13, 256, 128, 2048, 2048, 768, true, Act::kRelu, 0.0f},
+                        {6, 63, 40, 63, 63, 0, false, Act::kNone, 0.0f},
+                        {11, 256, 64, 2048, 2048, 512, true, Act::kLeakyRelu, 0.1f},
+                        {5, 37, 20, 50, 60, 7, false, Act::kLeakyRelu, 0.3f}};
   uint32_t seed = 500;
   for (const Case& t : cases) {
     CAPTURE(t.rows);
     CAPTURE(t.k);
     CAPTURE(t.broadcast);
-    CAPTURE(t.relu);
+    CAPTURE(static_cast<int>(t.activation));
     std::mt19937 rng(seed++);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     std::vector<float> wide(t.rows * t.stride), addend((t.broadcast ? 1 : t.rows) * t.addend_width);
@@ -745,7 +752,9 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the 
     for (size_t r = 0; r < t.rows; ++r)
       for (size_t i = 0; i < t.k; ++i) {
         const float sum = wide[r * t.stride + i] + addend[r * addend_stride + t.addend_offset + i];
-        staged[r * t.k + i] = t.relu ? std::max(sum, 0.0f) : sum;
+        staged[r * t.k + i] = t.activation == Act::kRelu        ? std::max(sum, 0.0f)
+                              : t.activation == Act::kLeakyRelu ? (sum >= 0.0f ? sum : t.alpha * sum)
+                                                                : sum;
       }
     std::vector<int8_t> w(t.n * t.k);
     for (int8_t& v : w) v = static_cast<int8_t>(std::lround(127 * uniform(rng)));
@@ -761,7 +770,7 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the 
     REQUIRE(QuantizedFullyConnected::fuses_input_addend(false, true));
     std::vector<int8_t> scratch(window.scratch_bytes());
     std::vector<float> y(t.rows * t.n), want(t.rows * t.n);
-    const InputAddend a{addend.data() + t.addend_offset, addend_stride, t.relu};
+    const InputAddend a{addend.data() + t.addend_offset, addend_stride, t.activation, t.alpha};
     REQUIRE(window.run(wide.data(), t.rows, y.data(), scratch.data(), {}, a).is_ok());
     REQUIRE(dense.run(staged.data(), t.rows, want.data(), scratch.data(), {}).is_ok());
     CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);

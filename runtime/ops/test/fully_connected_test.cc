@@ -1,4 +1,5 @@
 // Verifier cases of runtime/ops/fully_connected.cc and embedding.cc.
+#include <cmath>
 #include <vector>
 
 #include "runtime/ops/test/verifier_cases.h"
@@ -20,7 +21,8 @@ ModelBytes fully_connected(int output_width, DType weight_dtype = DType::FLOAT32
 }
 
 // x [-1, 3] (K = 3) plus columns offset .. offset + 2 of the addend CONCAT(x, x2) [-1, 6].
-ModelBytes fully_connected_addend(int64_t offset, schema::Activation input_activation, bool with_addend = true) {
+ModelBytes fully_connected_addend(int64_t offset, schema::Activation input_activation, bool with_addend = true,
+                                  float input_alpha = 0.01f) {
   OneOp o;
   const int w = o.m.add_constant_f32("w", {2, 3}, std::vector<float>(6, 0.5f));
   const int b = o.m.add_constant_f32("b", {2}, std::vector<float>(2, 0.25f));
@@ -33,7 +35,7 @@ ModelBytes fully_connected_addend(int64_t offset, schema::Activation input_activ
   }
   return o.finish(OpType::FULLY_CONNECTED, inputs, o.activation(DType::FLOAT32, {-1, 2}),
                   OpOptions::FullyConnectedOptions,
-                  fc_addend_options(schema::Activation::NONE, input_activation, offset));
+                  fc_addend_options(schema::Activation::NONE, input_activation, offset, input_alpha));
 }
 
 ModelBytes embedding(int64_t default_row) {
@@ -78,7 +80,11 @@ const bool kRegistered = register_verifier_cases({
     {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(-1, schema::Activation::NONE); },
      "addend_offset -1 + K 3 <= A"},
     {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(0, schema::Activation::SIGMOID); },
-     "input_activation 2 (only NONE and RELU)"},
+     "input_activation 2 (only NONE, RELU and LEAKY_RELU)"},
+    {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(1, schema::Activation::LEAKY_RELU, true, 0.2f); }, ""},
+    {OpType::FULLY_CONNECTED,
+     [] { return fully_connected_addend(0, schema::Activation::LEAKY_RELU, true, std::nanf("")); },
+     "input_alpha nan is not finite"},
     {OpType::FULLY_CONNECTED, [] { return fully_connected_addend(0, schema::Activation::RELU, false); },
      "input_activation or addend_offset without an addend input"},
     {OpType::EMBEDDING, [] { return embedding(3); }, ""},
