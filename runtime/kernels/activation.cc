@@ -26,6 +26,17 @@ void leaky_relu_f32(const float* x, float* y, size_t count, float alpha) {
   }
 }
 
+void prelu_rows_f32(const float* x, const float* slope, size_t rows, size_t columns, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* in = x + r * columns;
+    float* out = y + r * columns;
+    for (size_t k = 0; k < columns; ++k) {
+      const float v = in[k], scaled = slope[k] * v;
+      out[k] = v >= 0.0f ? v : scaled;
+    }
+  }
+}
+
 void clip_f32(const float* x, float* y, size_t count, float min, float max) {
   for (size_t i = 0; i < count; ++i) y[i] = x[i] < min ? min : (x[i] > max ? max : x[i]);
 }

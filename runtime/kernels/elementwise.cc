@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/kernels/activation.h"
+
 namespace edgemtl {
 namespace {
 
@@ -85,7 +87,27 @@ void cast(const TensorView& x, const TensorView& out) {
   }
 }
 
+namespace {
+
+// A slope of one value, or of one per last-axis column (1 elsewhere), over an
+// x of the output's shape: the vectorised loops of activation.cc.
+bool prelu_by_columns(const TensorView& x, const TensorView& slope, const TensorView& out) {
+  if (x.shape != out.shape || out.shape.rank < 1) return false;
+  const int64_t columns = out.shape[out.shape.rank - 1], slopes = slope.shape.num_elements();
+  const auto rows = static_cast<size_t>(out.shape.elements_from(0) / (columns > 0 ? columns : 1));
+  if (slopes == 1) {
+    leaky_relu_f32(x.as<const float>(), out.as<float>(), out.shape.num_elements(), slope.as<const float>()[0]);
+    return true;
+  }
+  if (slope.shape.rank < 1 || slope.shape[slope.shape.rank - 1] != columns || slopes != columns) return false;
+  prelu_rows_f32(x.as<const float>(), slope.as<const float>(), rows, static_cast<size_t>(columns), out.as<float>());
+  return true;
+}
+
+}  // namespace
+
 void prelu(const TensorView& x, const TensorView& slope, const TensorView& out) {
+  if (prelu_by_columns(x, slope, out)) return;
   const float* in = x.as<const float>();
   const float* s = slope.as<const float>();
   float* result = out.as<float>();

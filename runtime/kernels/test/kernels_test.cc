@@ -650,6 +650,46 @@ TEST_CASE("equal, not, where, cast, prelu") {
   for (size_t i = 0; i < 6; ++i) CHECK(out[i] == doctest::Approx(a[i] >= 0 ? a[i] : slope[i % 2] * a[i]));
 }
 
+// PRELU's slope of one value or one per column runs activation.cc's vectorised loops, any other
+// broadcast the generic loop: every form gives the bits of a naive select.
+TEST_CASE("prelu: one slope, a slope per column, a full slope and a broadcast x give the naive bits") {
+  constexpr int64_t kRows = 7, kColumns = 19;
+  const size_t rows = kRows, columns = kColumns;
+  std::vector<float> x = random_floats(rows * columns, 97, -3, 3);
+  const float specials[] = {-0.0f, 0.0f, NAN, -INFINITY, INFINITY, -1e-40f};
+  std::copy(std::begin(specials), std::end(specials), x.begin() + 5);
+  std::vector<float> slopes = random_floats(rows * columns, 98, -1, 1);
+  struct Form {
+    Shape slope;
+    size_t row_stride, column_stride;  // of the slope index
+  };
+  const Form forms[] = {{make_shape({1}), 0, 0},
+                        {make_shape({kColumns}), 0, 1},
+                        {make_shape({1, kColumns}), 0, 1},
+                        {make_shape({kRows, kColumns}), columns, 1},
+                        {make_shape({kRows, 1}), 1, 0}};
+  for (const Form& form : forms) {
+    CAPTURE(form.slope.rank);
+    CAPTURE(form.slope[0]);
+    std::vector<float> out(rows * columns), want(rows * columns);
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t k = 0; k < columns; ++k) {
+        const float v = x[r * columns + k], s = slopes[r * form.row_stride + k * form.column_stride];
+        want[r * columns + k] = v >= 0 ? v : s * v;
+      }
+    prelu(f32(x, make_shape({kRows, kColumns})), f32(slopes, form.slope),
+          f32(out, make_shape({kRows, kColumns})));
+    CHECK(std::memcmp(out.data(), want.data(), out.size() * sizeof(float)) == 0);
+  }
+  // x of one row repeated for every output row.
+  std::vector<float> out(rows * columns), want(rows * columns);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t k = 0; k < columns; ++k) want[r * columns + k] = x[k] >= 0 ? x[k] : slopes[k] * x[k];
+  prelu(f32(x, make_shape({1, kColumns})), f32(slopes, make_shape({kColumns})),
+        f32(out, make_shape({kRows, kColumns})));
+  CHECK(std::memcmp(out.data(), want.data(), out.size() * sizeof(float)) == 0);
+}
+
 // ---- issue 11: UNARY, IS_NAN / IS_INF, COMPARE, LOGICAL, the other reductions, LAYER_NORM ----
 
 using schema::UnaryFunction;
