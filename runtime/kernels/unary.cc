@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "runtime/kernels/cpu_features.h"
+#include "runtime/kernels/x86_exp.h"
+
 namespace edgemtl {
 
 namespace {
@@ -17,6 +20,59 @@ void apply(const float* x, float* y, size_t count, F f) {
 float softplus(float v) { return v > 0.0f ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); }
 
 float gelu(float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); }
+
+#if defined(__x86_64__)
+// GELU 16 at a time (libm's erff took 9 ns an element): with a = |x| / sqrt 2,
+// 1 + erf(x / sqrt 2) is erfc(a) for x < 0 and 2 - erfc(a) otherwise (no
+// cancellation in the negative tail), erfc(a) = exp(-a^2) R(t), t = 1 / (1 + a / 2),
+// R a degree-10 polynomial fitted (least squares on relative error, Chebyshev
+// nodes) to erfc(a) e^(a^2) over a in [0, 10]: 2.4e-7 relative in float. a^2 is
+// x^2 / 2 with x^2 split into a rounded product and its fma remainder, so that
+// exp's argument carries no rounding of 1 / sqrt 2. Within 4e-7 of GELU over
+// [-20, 20] (the scalar loop's 1 + erf cancels to 0 below about -5.5); |x| is
+// capped at 20 inside erfc, whose value is 0 there; NaN stays NaN, +inf gives
+// +inf and -inf NaN, as the scalar loop.
+EMTL_EXP16_TARGET void gelu_avx512(const float* x, float* y, size_t count) {
+  static constexpr float kR[] = {2.916046605e-02f,  -2.176054418e-01f, 6.589779854e-01f, -9.913491607e-01f,
+                                 7.052550912e-01f,  -2.638104260e-01f, 2.897853553e-01f, 2.222766578e-01f,
+                                 2.854722142e-01f,  2.818281054e-01f,  9.178994333e-06f};
+  const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+  for (size_t i = 0; i < count; i += 16) {
+    const __mmask16 mask = first_lanes(count - i < 16 ? count - i : 16);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+    const __m512 magnitude = _mm512_min_ps(_mm512_abs_ps(v), _mm512_set1_ps(20.0f));
+    const __m512 a = _mm512_mul_ps(magnitude, _mm512_set1_ps(0.70710678118654752f));
+    const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(a, half, one));
+    __m512 r = _mm512_set1_ps(kR[0]);
+    for (int k = 1; k < 11; ++k) r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(kR[k]));
+    const __m512 square = _mm512_mul_ps(magnitude, magnitude);
+    const __m512 square_low = _mm512_fmsub_ps(magnitude, magnitude, square);
+    const __m512 decay = _mm512_mul_ps(exp16(_mm512_mul_ps(square, _mm512_set1_ps(-0.5f))),
+                                       _mm512_fnmadd_ps(square_low, half, one));  // exp(-hi / 2) (1 - lo / 2)
+    const __m512 erfc = _mm512_mul_ps(decay, r);
+    const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
+    _mm512_mask_storeu_ps(y + i, mask, _mm512_mul_ps(_mm512_mul_ps(half, v), one_plus_erf));
+  }
+}
+
+// GELU_TANH 16 at a time (libm's tanhf took 20 ns an element): 0.5 x (1 + tanh(u))
+// is x / (1 + exp(-2u)), u = sqrt(2 / pi) (x + 0.044715 x^3), which needs no
+// tanh and does not cancel for negative u. Within 1e-6 of the definition down
+// to results of 1e-3, within 2e-5 below (u's rounding in float, amplified by
+// exp), where the scalar loop's 1 + tanh cancels to 0; NaN stays NaN, +inf
+// gives +inf, -inf gives -inf (the scalar loop: NaN).
+EMTL_EXP16_TARGET void gelu_tanh_avx512(const float* x, float* y, size_t count) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (size_t i = 0; i < count; i += 16) {
+    const __mmask16 mask = first_lanes(count - i < 16 ? count - i : 16);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+    const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), v), _mm512_mul_ps(v, v));
+    const __m512 minus_2u = _mm512_mul_ps(_mm512_set1_ps(-2.0f * 0.79788456080286536f), _mm512_add_ps(v, cube));
+    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(v, _mm512_add_ps(one, exp16(minus_2u))));
+  }
+}
+#endif
 
 float gelu_tanh(float v) {
   const float inner = 0.79788456080286536f * (v + 0.044715f * v * v * v);
@@ -62,8 +118,18 @@ void unary_f32(UnaryFunction function, float exponent, const float* x, float* y,
     case UnaryFunction::SOFTPLUS: apply(x, y, count, softplus); return;
     case UnaryFunction::FLOOR: apply(x, y, count, [](float v) { return std::floor(v); }); return;
     case UnaryFunction::CEIL: apply(x, y, count, [](float v) { return std::ceil(v); }); return;
-    case UnaryFunction::GELU: apply(x, y, count, gelu); return;
-    case UnaryFunction::GELU_TANH: apply(x, y, count, gelu_tanh); return;
+    case UnaryFunction::GELU:
+#if defined(__x86_64__)
+      if (cpu_features().avx512f) return gelu_avx512(x, y, count);
+#endif
+      apply(x, y, count, gelu);
+      return;
+    case UnaryFunction::GELU_TANH:
+#if defined(__x86_64__)
+      if (cpu_features().avx512f) return gelu_tanh_avx512(x, y, count);
+#endif
+      apply(x, y, count, gelu_tanh);
+      return;
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "runtime/kernels/activation.h"
 #include "runtime/kernels/binary.h"
+#include "runtime/kernels/cpu_features.h"
 #include "runtime/kernels/elementwise.h"
 #include "runtime/kernels/embedding.h"
 #include "runtime/kernels/fully_connected.h"
@@ -764,6 +765,57 @@ TEST_CASE("UNARY: every function, plain loop and XNNPACK, against the definition
   float square = -3.0f;
   unary_f32(UnaryFunction::POW, 2, &square, &out, 1);
   CHECK(out == 9.0f);
+}
+
+// GELU (AVX-512F where the CPU has it, libm's erf otherwise) over a dense range against
+// 0.5 x erfc(-x / sqrt 2) in double, which, unlike 1 + erf, keeps its accuracy in the negative tail.
+TEST_CASE("UNARY GELU: within 1e-6 of the definition over [-20, 20], the tails and the special values") {
+  std::vector<float> x;
+  for (int i = -20000; i <= 20000; ++i) x.push_back(static_cast<float>(i) * 0.001f);
+  const float specials[] = {-0.0f, 1e-30f, -1e-30f, 100.0f, -100.0f, INFINITY, NAN};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  std::vector<float> y(x.size());
+  unary_f32(UnaryFunction::GELU, 0.0f, x.data(), y.data(), x.size());
+  // libm's erf: 1 + erf(x / sqrt 2) rounds to 0 below about -5.5, an absolute error under 1e-7 there.
+  const bool own = cpu_features().avx512f;
+  size_t bad = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i], want = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+    if (std::isnan(want)) {
+      bad += !std::isnan(y[i]);
+    } else if (std::isinf(want)) {
+      bad += y[i] != want;
+    } else {
+      const double error = std::fabs(y[i] - want);
+      bad += own ? error > 1e-6 * std::fabs(want) + 1e-38 : error > 1e-6 * std::fabs(want) + 1e-7;
+    }
+  }
+  CHECK(bad == 0);
+  std::vector<float> in_place = x;
+  unary_f32(UnaryFunction::GELU, 0.0f, in_place.data(), in_place.data(), in_place.size());
+  CHECK(std::memcmp(in_place.data(), y.data(), y.size() * sizeof(float)) == 0);
+}
+
+// GELU_TANH likewise, against 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)) in double. In the negative
+// tail the rounding of u in float alone moves the result by up to 1e-5 of itself (2u is 87 at
+// x = -10), so values below 1e-3 are held to 2e-5 (the scalar loop's 1 + tanh cancels there).
+TEST_CASE("UNARY GELU_TANH: within 1e-6 of the definition over [-20, 20]") {
+  std::vector<float> x;
+  for (int i = -20000; i <= 20000; ++i) x.push_back(static_cast<float>(i) * 0.001f);
+  x.push_back(NAN);
+  x.push_back(INFINITY);
+  std::vector<float> y(x.size());
+  unary_f32(UnaryFunction::GELU_TANH, 0.0f, x.data(), y.data(), x.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i], u = std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v);
+    // 0.5 v (1 + tanh(u)) = v / (1 + exp(-2u)) in double, exact enough for the check.
+    const double want = std::isinf(v) ? v : v / (1.0 + std::exp(-2.0 * u));
+    if (std::isnan(want)) bad += !std::isnan(y[i]);
+    else if (std::isinf(want)) bad += y[i] != want;
+    else bad += std::fabs(y[i] - want) > (std::fabs(want) >= 1e-3 ? 1e-6 : 2e-5) * std::fabs(want) + 1e-30;
+  }
+  CHECK(bad == 0);
 }
 
 TEST_CASE("IS_NAN, IS_INF, COMPARE, LOGICAL with broadcasting") {
