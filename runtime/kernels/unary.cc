@@ -74,6 +74,20 @@ EMTL_EXP16_TARGET void gelu_tanh_avx512(const float* x, float* y, size_t count) 
 }
 #endif
 
+// A function's AVX-512F loop (null where there is none), used when the CPU has AVX-512F.
+using VectorLoop = void (*)(const float*, float*, size_t);
+#if defined(__x86_64__)
+constexpr VectorLoop kGeluAvx512 = gelu_avx512, kGeluTanhAvx512 = gelu_tanh_avx512;
+#else
+constexpr VectorLoop kGeluAvx512 = nullptr, kGeluTanhAvx512 = nullptr;
+#endif
+
+template <typename F>
+void apply(VectorLoop avx512, const float* x, float* y, size_t count, F f) {
+  if (avx512 != nullptr && cpu_features().avx512f) return avx512(x, y, count);
+  apply(x, y, count, f);
+}
+
 float gelu_tanh(float v) {
   const float inner = 0.79788456080286536f * (v + 0.044715f * v * v * v);
   return 0.5f * v * (1.0f + std::tanh(inner));
@@ -118,18 +132,8 @@ void unary_f32(UnaryFunction function, float exponent, const float* x, float* y,
     case UnaryFunction::SOFTPLUS: apply(x, y, count, softplus); return;
     case UnaryFunction::FLOOR: apply(x, y, count, [](float v) { return std::floor(v); }); return;
     case UnaryFunction::CEIL: apply(x, y, count, [](float v) { return std::ceil(v); }); return;
-    case UnaryFunction::GELU:
-#if defined(__x86_64__)
-      if (cpu_features().avx512f) return gelu_avx512(x, y, count);
-#endif
-      apply(x, y, count, gelu);
-      return;
-    case UnaryFunction::GELU_TANH:
-#if defined(__x86_64__)
-      if (cpu_features().avx512f) return gelu_tanh_avx512(x, y, count);
-#endif
-      apply(x, y, count, gelu_tanh);
-      return;
+    case UnaryFunction::GELU: apply(kGeluAvx512, x, y, count, gelu); return;
+    case UnaryFunction::GELU_TANH: apply(kGeluTanhAvx512, x, y, count, gelu_tanh); return;
   }
 }
 
