@@ -13,15 +13,14 @@ namespace {
 // loop's libm exp took 4 ns an element): within 1e-6 of it, 1 for x above 104
 // (exp16's clamp), about 6e-39 below -88 where the scalar loop gives 0 below
 // -88.7; NaN stays NaN.
-EMTL_EXP16_TARGET void sigmoid_avx512(const float* x, float* y, size_t count) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (size_t i = 0; i < count; i += 16) {
-    const __mmask16 mask = first_lanes(count - i < 16 ? count - i : 16);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
-    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+struct Sigmoid16 {
+  EMTL_EXP16_TARGET __m512 operator()(__m512 v) const {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), v))));
   }
-}
+};
+
+EMTL_EXP16_TARGET void sigmoid_avx512(const float* x, float* y, size_t count) { map16(x, y, count, Sigmoid16{}); }
 #endif
 
 }  // namespace

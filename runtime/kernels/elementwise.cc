@@ -93,14 +93,16 @@ namespace {
 // x of the output's shape: the vectorised loops of activation.cc.
 bool prelu_by_columns(const TensorView& x, const TensorView& slope, const TensorView& out) {
   if (x.shape != out.shape || out.shape.rank < 1) return false;
-  const int64_t columns = out.shape[out.shape.rank - 1], slopes = slope.shape.num_elements();
-  const auto rows = static_cast<size_t>(out.shape.elements_from(0) / (columns > 0 ? columns : 1));
+  const int64_t elements = out.shape.num_elements(), columns = out.shape[out.shape.rank - 1];
+  const int64_t slopes = slope.shape.num_elements();
   if (slopes == 1) {
-    leaky_relu_f32(x.as<const float>(), out.as<float>(), out.shape.num_elements(), slope.as<const float>()[0]);
+    leaky_relu_f32(x.as<const float>(), out.as<float>(), static_cast<size_t>(elements), slope.as<const float>()[0]);
     return true;
   }
-  if (slope.shape.rank < 1 || slope.shape[slope.shape.rank - 1] != columns || slopes != columns) return false;
-  prelu_rows_f32(x.as<const float>(), slope.as<const float>(), rows, static_cast<size_t>(columns), out.as<float>());
+  if (columns < 1 || slope.shape.rank < 1 || slope.shape[slope.shape.rank - 1] != columns || slopes != columns)
+    return false;
+  prelu_rows_f32(x.as<const float>(), slope.as<const float>(), static_cast<size_t>(elements / columns),
+                 static_cast<size_t>(columns), out.as<float>());
   return true;
 }
 

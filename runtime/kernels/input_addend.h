@@ -7,28 +7,25 @@
 
 #include <cstddef>
 
-namespace edgemtl {
+#include "schema/edgemtl_generated.h"
 
-/// input_activation of x + addend, as the ADD's fused activation computes it.
-enum class AddendActivation {
-  kNone,
-  kRelu,       // v > 0 ? v : 0 (NaN -> 0)
-  kLeakyRelu,  // v >= 0 ? v : alpha * v (NaN stays NaN)
-};
+namespace edgemtl {
 
 /// Not owning: `data` points into the Session's tensors for one run.
 struct InputAddend {
   const float* data = nullptr;  // row r of the addend at data + r * stride (stride 0: one row for all)
   size_t stride = 0;
-  AddendActivation activation = AddendActivation::kNone;
-  float alpha = 0.0f;           // kLeakyRelu's slope
+  /// input_activation of x + addend: NONE, RELU or LEAKY_RELU (verified), as the
+  /// ADD's fused activation computes it (kernels/activation.cc).
+  schema::Activation activation = schema::Activation::NONE;
+  float alpha = 0.0f;  // LEAKY_RELU's slope
   bool present() const { return data != nullptr; }
 };
 
 /// out[r * columns + k] = activation(x[r * x_stride + k] + addend[r, k]) for
 /// r < rows, k < columns: the values the fused kernel computes, in the same f32
-/// operations (one rounded add, then the activation: a compare, and for
-/// LEAKY_RELU one rounded multiply), for the kernels that cannot fuse it.
+/// operations (one rounded add, then apply_activation_f32's), for the kernels
+/// that cannot fuse it.
 void stage_input_addend(const float* x, size_t x_stride, size_t rows, size_t columns, const InputAddend& addend,
                         float* out);
 

@@ -79,15 +79,15 @@ struct PlainRow {
 // The same of x + addend (FULLY_CONNECTED's 4th input), then kActivation:
 // stage_input_addend's operations (max_ps returns its second operand, 0, for
 // NaN; LEAKY_RELU multiplies the lanes that are not >= 0, NaN included).
-template <AddendActivation kActivation>
+template <schema::Activation kActivation>
 struct AddendRow {
   const float* x;
   const float* addend;
   float alpha;
   EMTL_VNNI_TARGET __m512 activate(__m512 v) const {
     const __m512 zero = _mm512_setzero_ps();
-    if (kActivation == AddendActivation::kRelu) return _mm512_max_ps(v, zero);
-    if (kActivation == AddendActivation::kLeakyRelu)
+    if (kActivation == schema::Activation::RELU) return _mm512_max_ps(v, zero);
+    if (kActivation == schema::Activation::LEAKY_RELU)
       return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_NGE_UQ), v, _mm512_set1_ps(alpha));
     return v;
   }
@@ -119,12 +119,12 @@ EMTL_VNNI_TARGET void quantize_rows(const RunContext* c, size_t begin, size_t co
     const float* addend = a.data + r * a.stride;
     if (!a.present())
       quantize_row(PlainRow{x}, k, padded, out, quantize);
-    else if (a.activation == AddendActivation::kRelu)
-      quantize_row(AddendRow<AddendActivation::kRelu>{x, addend, a.alpha}, k, padded, out, quantize);
-    else if (a.activation == AddendActivation::kLeakyRelu)
-      quantize_row(AddendRow<AddendActivation::kLeakyRelu>{x, addend, a.alpha}, k, padded, out, quantize);
+    else if (a.activation == schema::Activation::RELU)
+      quantize_row(AddendRow<schema::Activation::RELU>{x, addend, a.alpha}, k, padded, out, quantize);
+    else if (a.activation == schema::Activation::LEAKY_RELU)
+      quantize_row(AddendRow<schema::Activation::LEAKY_RELU>{x, addend, a.alpha}, k, padded, out, quantize);
     else
-      quantize_row(AddendRow<AddendActivation::kNone>{x, addend, a.alpha}, k, padded, out, quantize);
+      quantize_row(AddendRow<schema::Activation::NONE>{x, addend, a.alpha}, k, padded, out, quantize);
   }
 }
 
@@ -160,6 +160,24 @@ EMTL_VNNI_TARGET void quantize_rows_dynamic(const RunContext* c, size_t begin, s
 
 // M rows x NV * 16 columns: int32 accumulators in registers, one vpdpbusd per
 // (row, 16 columns, 4 k), then the requantisation in f32 straight to y.
+// A layer's outputs from their int32 sums, a vector of 16 at a time: `tile`
+// holds 16 columns of one row in a vector, `narrow_rows` 16 rows of one
+// column; both call these, so both give the same bits. Static: requantise in
+// f32, y = clamp(round(acc * multiplier), low, high) * scale.
+EMTL_VNNI_TARGET inline __m512 static_output(__m512i acc, __m512 multiplier, __m512 low, __m512 high, __m512 scale) {
+  const __m512 value = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), multiplier),
+                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
+}
+
+// Dynamic: y = float(acc - z_r * sum_k w) * (s_r * s_w[c]) + bias[c], multiply
+// then add (not fused).
+EMTL_VNNI_TARGET inline __m512 dynamic_output(__m512i acc, __m512i row_zero_point, __m512i weight_sum,
+                                              __m512 row_scale, __m512 multiplier, __m512 float_bias) {
+  const __m512i corrected = _mm512_sub_epi32(acc, _mm512_mullo_epi32(row_zero_point, weight_sum));
+  return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), _mm512_mul_ps(row_scale, multiplier)), float_bias);
+}
+
 template <int M, int NV, bool Dynamic>
 EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column) {
   const size_t k_bytes = c->padded_input_channels, output_channels = c->output_channels;
@@ -188,8 +206,7 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_dpbusd_epi32(acc[m][v], x, w[v]);
     }
   }
-  // Static: requantise in f32. Dynamic: y = float(acc - z_r * sum_k w) * (s_r * s_w[c]) + bias[c],
-  // multiply then add (not fused); bias holds the weight sums, multiplier s_w.
+  // static_output / dynamic_output; for dynamic layers bias holds the weight sums, multiplier s_w.
   const __m512 low = _mm512_set1_ps(c->output_low), high = _mm512_set1_ps(c->output_high);
   const __m512 scale = _mm512_set1_ps(c->output_scale);
   // Locals: the stores to y cannot change them (no reloads from the context after each store).
@@ -209,17 +226,9 @@ EMTL_VNNI_TARGET inline void tile(const RunContext* c, size_t row, size_t column
     const __m512 float_bias = Dynamic ? _mm512_loadu_ps(float_biases + first) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
-      __m512 value;
-      if (Dynamic) {
-        const __m512i corrected =
-            _mm512_sub_epi32(acc[m][v], _mm512_mullo_epi32(_mm512_set1_epi32(row_zero_points[m]), weight_sums));
-        const __m512 row_scale = _mm512_mul_ps(_mm512_set1_ps(row_scales[m]), multiplier);
-        value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), row_scale), float_bias);
-      } else {
-        value = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][v]), multiplier);
-        value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
-      }
+      const __m512 value = Dynamic ? dynamic_output(acc[m][v], _mm512_set1_epi32(row_zero_points[m]), weight_sums,
+                                                    _mm512_set1_ps(row_scales[m]), multiplier, float_bias)
+                                   : static_output(acc[m][v], multiplier, low, high, scale);
       _mm512_mask_storeu_ps(y + m * output_channels + first, mask, value);
     }
   }
@@ -284,18 +293,9 @@ EMTL_VNNI_TARGET void narrow_rows(const RunContext* c, size_t begin, size_t end)
 #pragma GCC unroll 4
     for (int n = 0; n < N; ++n) {
       const __m512 multiplier = _mm512_set1_ps(c->multiplier[n]);
-      __m512 value;
-      if (Dynamic) {
-        const __m512i corrected =
-            _mm512_sub_epi32(acc[n], _mm512_mullo_epi32(row_zero_points, _mm512_set1_epi32(c->bias[n])));
-        value = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(corrected), _mm512_mul_ps(row_scales, multiplier)),
-                              _mm512_set1_ps(c->float_bias[n]));
-      } else {
-        value = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[n]), multiplier);
-        value = _mm512_roundscale_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        value = _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(value, low), high), scale);
-      }
-      values[n] = value;
+      values[n] = Dynamic ? dynamic_output(acc[n], row_zero_points, _mm512_set1_epi32(c->bias[n]), row_scales,
+                                           multiplier, _mm512_set1_ps(c->float_bias[n]))
+                          : static_output(acc[n], multiplier, low, high, scale);
     }
     store_columns_as_rows<N>(values, c->y + row * N, rows);
   }

@@ -34,14 +34,16 @@ EMTL_SOFTMAX_TARGET inline __m512 group_reduce(__m512 v, size_t width) {
 // Rows of `width` (2, 4, 8 or 16) floats, 16 / width rows per vector: the
 // softmax of each row, its maximum subtracted first. A NaN in a row makes the
 // row NaN: its exp is NaN, and so is the row's sum.
-EMTL_SOFTMAX_TARGET void softmax_narrow(const float* x, float* y, size_t elements, size_t width) {
-  for (size_t i = 0; i < elements; i += 16) {
-    const size_t n = elements - i < 16 ? elements - i : 16;
-    const __mmask16 mask = first_lanes(n);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+struct NarrowSoftmax16 {
+  size_t width;
+  EMTL_SOFTMAX_TARGET __m512 operator()(__m512 v) const {
     const __m512 e = exp16(_mm512_sub_ps(v, group_reduce<false>(v, width)));
-    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(e, group_reduce<true>(e, width)));
+    return _mm512_div_ps(e, group_reduce<true>(e, width));
   }
+};
+
+EMTL_SOFTMAX_TARGET void softmax_narrow(const float* x, float* y, size_t elements, size_t width) {
+  map16(x, y, elements, NarrowSoftmax16{width});
 }
 #endif
 

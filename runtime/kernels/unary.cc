@@ -32,14 +32,12 @@ float gelu(float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752
 // [-20, 20] (the scalar loop's 1 + erf cancels to 0 below about -5.5); |x| is
 // capped at 20 inside erfc, whose value is 0 there; NaN stays NaN, +inf gives
 // +inf and -inf NaN, as the scalar loop.
-EMTL_EXP16_TARGET void gelu_avx512(const float* x, float* y, size_t count) {
+struct Gelu16 {
   static constexpr float kR[] = {2.916046605e-02f,  -2.176054418e-01f, 6.589779854e-01f, -9.913491607e-01f,
                                  7.052550912e-01f,  -2.638104260e-01f, 2.897853553e-01f, 2.222766578e-01f,
                                  2.854722142e-01f,  2.818281054e-01f,  9.178994333e-06f};
-  const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
-  for (size_t i = 0; i < count; i += 16) {
-    const __mmask16 mask = first_lanes(count - i < 16 ? count - i : 16);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+  EMTL_EXP16_TARGET __m512 operator()(__m512 v) const {
+    const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
     const __m512 magnitude = _mm512_min_ps(_mm512_abs_ps(v), _mm512_set1_ps(20.0f));
     const __m512 a = _mm512_mul_ps(magnitude, _mm512_set1_ps(0.70710678118654752f));
     const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(a, half, one));
@@ -52,9 +50,9 @@ EMTL_EXP16_TARGET void gelu_avx512(const float* x, float* y, size_t count) {
     const __m512 erfc = _mm512_mul_ps(decay, r);
     const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
-    _mm512_mask_storeu_ps(y + i, mask, _mm512_mul_ps(_mm512_mul_ps(half, v), one_plus_erf));
+    return _mm512_mul_ps(_mm512_mul_ps(half, v), one_plus_erf);
   }
-}
+};
 
 // GELU_TANH 16 at a time (libm's tanhf took 20 ns an element): 0.5 x (1 + tanh(u))
 // is x / (1 + exp(-2u)), u = sqrt(2 / pi) (x + 0.044715 x^3), which needs no
@@ -62,16 +60,16 @@ EMTL_EXP16_TARGET void gelu_avx512(const float* x, float* y, size_t count) {
 // to results of 1e-3, within 2e-5 below (u's rounding in float, amplified by
 // exp), where the scalar loop's 1 + tanh cancels to 0; NaN stays NaN, +inf
 // gives +inf, -inf gives -inf (the scalar loop: NaN).
-EMTL_EXP16_TARGET void gelu_tanh_avx512(const float* x, float* y, size_t count) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (size_t i = 0; i < count; i += 16) {
-    const __mmask16 mask = first_lanes(count - i < 16 ? count - i : 16);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+struct GeluTanh16 {
+  EMTL_EXP16_TARGET __m512 operator()(__m512 v) const {
     const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), v), _mm512_mul_ps(v, v));
     const __m512 minus_2u = _mm512_mul_ps(_mm512_set1_ps(-2.0f * 0.79788456080286536f), _mm512_add_ps(v, cube));
-    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(v, _mm512_add_ps(one, exp16(minus_2u))));
+    return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(minus_2u)));
   }
-}
+};
+
+EMTL_EXP16_TARGET void gelu_avx512(const float* x, float* y, size_t count) { map16(x, y, count, Gelu16{}); }
+EMTL_EXP16_TARGET void gelu_tanh_avx512(const float* x, float* y, size_t count) { map16(x, y, count, GeluTanh16{}); }
 #endif
 
 // A function's AVX-512F loop (null where there is none), used when the CPU has AVX-512F.

@@ -1,6 +1,7 @@
 // exp(x) for 16 floats in AVX-512F registers: the one vector exp of the
-// runtime's own kernels (the narrow softmax, the fused sigmoid). Compiled with
-// a function target attribute; nothing off x86-64.
+// runtime's own kernels (the narrow softmax, sigmoid, GELU), and the loop that
+// maps such a function over an array. Compiled with function target
+// attributes; nothing off x86-64.
 #pragma once
 
 #include "runtime/kernels/x86_intrinsics.h"
@@ -31,6 +32,17 @@ EMTL_EXP16_TARGET inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
+}
+
+/// y[i] = f(x[i]) for i < count, 16 at a time, the last vector masked (in
+/// place allowed). `f` is a function object whose operator() maps a __m512 to
+/// a __m512 and has EMTL_EXP16_TARGET, so that it inlines here.
+template <class F>
+EMTL_EXP16_TARGET inline void map16(const float* x, float* y, size_t count, F f) {
+  for (size_t i = 0; i < count; i += 16) {
+    const __mmask16 mask = first_lanes(count - i < 16 ? count - i : 16);
+    _mm512_mask_storeu_ps(y + i, mask, f(_mm512_maskz_loadu_ps(mask, x + i)));
+  }
 }
 
 }  // namespace edgemtl

@@ -126,7 +126,7 @@ size_t gemm_rows(const TensorView& x) {
 // The 4th input, as prepared: where a run reads it.
 struct AddendInput {
   bool present = false;
-  AddendActivation activation = AddendActivation::kNone;
+  schema::Activation activation = schema::Activation::NONE;
   float alpha = 0.0f;
   bool fused = false;          // the kernel adds it (else the run stages x + addend first)
   size_t offset = 0;           // addend_offset
@@ -189,10 +189,7 @@ AddendInput prepare_addend(PrepareContext& context, const PreparedOp& p, size_t 
   const schema::FullyConnectedOptions* options = p.op->options_as_FullyConnectedOptions();
   const TensorAllocation& addend = context.tensor(p.input(3));
   a.present = true;
-  const schema::Activation activation = options ? options->input_activation() : schema::Activation::NONE;
-  a.activation = activation == schema::Activation::RELU         ? AddendActivation::kRelu
-                 : activation == schema::Activation::LEAKY_RELU ? AddendActivation::kLeakyRelu
-                                                                : AddendActivation::kNone;
+  a.activation = options ? options->input_activation() : schema::Activation::NONE;
   a.alpha = options ? options->input_alpha() : 0.0f;
   a.offset = options ? static_cast<size_t>(options->addend_offset()) : 0;
   a.stride = addend.row_stride != 0 ? addend.row_stride : static_cast<size_t>(addend.declared[1]);

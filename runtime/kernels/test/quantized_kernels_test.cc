@@ -725,17 +725,17 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the 
   struct Case {
     size_t rows, k, n, stride, addend_width, addend_offset;
     bool broadcast;
-    AddendActivation activation;
+    schema::Activation activation;
     float alpha;
   };
-  using Act = AddendActivation;
-  const Case cases[] = {{1, 21, 6, 21, 21, 0, true, Act::kRelu, 0.0f},
-                        {9, 67, 33, 80, 100, 13, false, Act::kRelu, 0.0f},
-                        {17, 130, 50, 130, 300, 170, true, Act::kNone, 0.0f},
-                        {13, 256, 128, 2048, 2048, 768, true, Act::kRelu, 0.0f},
-                        {6, 63, 40, 63, 63, 0, false, Act::kNone, 0.0f},
-                        {11, 256, 64, 2048, 2048, 512, true, Act::kLeakyRelu, 0.1f},
-                        {5, 37, 20, 50, 60, 7, false, Act::kLeakyRelu, 0.3f}};
+  using Act = schema::Activation;
+  const Case cases[] = {{1, 21, 6, 21, 21, 0, true, Act::RELU, 0.0f},
+                        {9, 67, 33, 80, 100, 13, false, Act::RELU, 0.0f},
+                        {17, 130, 50, 130, 300, 170, true, Act::NONE, 0.0f},
+                        {13, 256, 128, 2048, 2048, 768, true, Act::RELU, 0.0f},
+                        {6, 63, 40, 63, 63, 0, false, Act::NONE, 0.0f},
+                        {11, 256, 64, 2048, 2048, 512, true, Act::LEAKY_RELU, 0.1f},
+                        {5, 37, 20, 50, 60, 7, false, Act::LEAKY_RELU, 0.3f}};
   uint32_t seed = 500;
   for (const Case& t : cases) {
     CAPTURE(t.rows);
@@ -752,8 +752,8 @@ TEST_CASE("int8 fully connected, AVX-512 VNNI kernel: an input addend gives the 
     for (size_t r = 0; r < t.rows; ++r)
       for (size_t i = 0; i < t.k; ++i) {
         const float sum = wide[r * t.stride + i] + addend[r * addend_stride + t.addend_offset + i];
-        staged[r * t.k + i] = t.activation == Act::kRelu        ? std::max(sum, 0.0f)
-                              : t.activation == Act::kLeakyRelu ? (sum >= 0.0f ? sum : t.alpha * sum)
+        staged[r * t.k + i] = t.activation == Act::RELU        ? std::max(sum, 0.0f)
+                              : t.activation == Act::LEAKY_RELU ? (sum >= 0.0f ? sum : t.alpha * sum)
                                                                 : sum;
       }
     std::vector<int8_t> w(t.n * t.k);
