@@ -26,7 +26,8 @@ float gelu(float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752
 // 1 + erf(x / sqrt 2) is erfc(a) for x < 0 and 2 - erfc(a) otherwise (no
 // cancellation in the negative tail), erfc(a) = exp(-a^2) R(t), t = 1 / (1 + a / 2),
 // R a degree-10 polynomial fitted (least squares on relative error, Chebyshev
-// nodes) to erfc(a) e^(a^2) over a in [0, 10]: 2.4e-7 relative in float. a^2 is
+// nodes; scripts/fit_gelu_erfc.py prints kR) to erfc(a) e^(a^2) over a in
+// [0, 10]: 2.4e-7 relative in float. a^2 is
 // x^2 / 2 with x^2 split into a rounded product and its fma remainder, so that
 // exp's argument carries no rounding of 1 / sqrt 2. Within 4e-7 of GELU over
 // [-20, 20] (the scalar loop's 1 + erf cancels to 0 below about -5.5); |x| is
